@@ -1,0 +1,46 @@
+# wdbench: `make test` and `make bench` install what is missing first.
+PYTHON ?= python3
+TORCH ?= torch==2.13.0
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+TASK ?= quadratic
+BUDGET ?=
+WORKERS ?= 2
+OUT ?= results/$(TASK)
+ARGS ?=
+
+.PHONY: install test test-all lint bench report perf clean
+
+install: $(STAMP)
+
+# torch goes in first and pinned: an unpinned resolve pulls a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+test: install
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -m "not slow"
+
+test-all: install
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+bench: install
+	$(PY) -m bench sweep --task $(TASK) --workers $(WORKERS) --out $(OUT) \
+		$(if $(BUDGET),--budget $(BUDGET)) $(ARGS)
+	$(PY) -m bench report $(OUT)
+
+report: install
+	$(PY) -m bench report $(OUT)
+
+perf: install
+	$(PY) -m bench.perf
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

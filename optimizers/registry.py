@@ -1,0 +1,109 @@
+"""Optimizer registry: each optimizer declares its parameters once (benchopt style); the same
+names flow through suite files, the CLI (`--set lr=...`) and result columns."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from types import MappingProxyType
+from typing import Any
+
+import torch
+
+from optimizers.decay import DecayStyle, implied_radius
+
+ENTRY_POINT_GROUP = "wdbench.optimizers"
+Factory = Callable[..., torch.optim.Optimizer]
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """What the benchmark knows about a registered optimizer."""
+
+    name: str
+    factory: Factory
+    decay_style: DecayStyle
+    direction: str
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    lr_grid: tuple[float, ...] = (1e-4, 3e-4, 1e-3, 3e-3)
+    weight_decay_grid: tuple[float, ...] = (0.0, 0.01, 0.1, 1.0)
+    # Norm of the steepest descent the direction approximates: the l_inf box theory of
+    # decoupled decay (SPEC §1) applies to 'linf' directions (Adam, SignGD, Lion).
+    norm: str = "linf"
+    description: str = ""
+    source: str = "builtin"
+
+    def radius(self, weight_decay: float, lr_max: float) -> float | None:
+        """Implied l_inf radius for this decay style: 1/wd, lr_max/wd, or None (no box)."""
+        return implied_radius(self.decay_style, weight_decay, lr_max)
+
+    def search_space(self) -> dict[str, tuple[float, ...]]:
+        return {"lr": self.lr_grid, "weight_decay": self.weight_decay_grid}
+
+
+class Registry:
+    """Name -> OptimizerSpec, with lazy discovery of contrib files and entry points."""
+
+    def __init__(self) -> None:
+        self._specs: dict[str, OptimizerSpec] = {}
+        self._plugins_loaded = False
+
+    def register(self, name: str, *, decay_style: str | DecayStyle, direction: str = "custom",
+                 defaults: Mapping[str, Any] | None = None,
+                 lr_grid: Iterable[float] | None = None,
+                 weight_decay_grid: Iterable[float] | None = None, norm: str = "linf",
+                 description: str = "", source: str = "builtin"
+                 ) -> Callable[[Factory], Factory]:
+        """Decorator for an Optimizer class or a factory `make(params, lr=, weight_decay=, ...)`."""
+
+        def decorate(factory: Factory) -> Factory:
+            if name in self._specs and self._specs[name].factory is not factory:
+                raise ValueError(f"optimizer name {name!r} is already registered")
+            kwargs: dict[str, Any] = {}
+            if lr_grid is not None:
+                kwargs["lr_grid"] = tuple(float(v) for v in lr_grid)
+            if weight_decay_grid is not None:
+                kwargs["weight_decay_grid"] = tuple(float(v) for v in weight_decay_grid)
+            self._specs[name] = OptimizerSpec(
+                name=name, factory=factory, decay_style=DecayStyle.parse(decay_style),
+                direction=direction, defaults=MappingProxyType(dict(defaults or {})),
+                norm=norm, description=description or (factory.__doc__ or "").strip(),
+                source=source, **kwargs,
+            )
+            return factory
+
+        return decorate
+
+    def load_plugins(self) -> None:
+        """Import optimizers/contrib/*.py and the `wdbench.optimizers` entry points, once."""
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True
+        contrib = importlib.import_module("optimizers.contrib")
+        for info in pkgutil.iter_modules(contrib.__path__):
+            if not info.name.startswith("_"):
+                importlib.import_module(f"optimizers.contrib.{info.name}")
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            obj = ep.load()
+            # A module registers itself on import; a bare class/factory is registered by name.
+            if callable(obj) and ep.name not in self._specs:
+                decay = getattr(obj, "decay_style", "decoupled")
+                self.register(ep.name, decay_style=decay, source=f"entry point {ep.value}")(obj)
+
+    def available(self) -> list[str]:
+        self.load_plugins()
+        return sorted(self._specs)
+
+    def spec(self, name: str) -> OptimizerSpec:
+        self.load_plugins()
+        if name not in self._specs:
+            raise KeyError(
+                f"unknown optimizer {name!r}; available: {', '.join(sorted(self._specs))}")
+        return self._specs[name]
+
+    def create(self, name: str, params: Any, **hyper: Any) -> torch.optim.Optimizer:
+        spec = self.spec(name)
+        return spec.factory(params, **{**spec.defaults, **hyper})

@@ -1,0 +1,36 @@
+"""Task registry: names map to `module:Class` and import lazily (keeps the CLI fast)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from tasks.base import BUDGET_NAMES, Budget, Task
+
+_TASKS: dict[str, str] = {
+    "quadratic": "tasks.quadratic:QuadraticTask",
+}
+
+
+def available() -> list[str]:
+    return sorted(_TASKS)
+
+
+def get(name: str) -> type[Task]:
+    """The Task class registered under `name`."""
+    if name not in _TASKS:
+        raise KeyError(f"unknown task {name!r}; available: {', '.join(available())}")
+    module, attr = _TASKS[name].split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def create(name: str, budget: str, options: dict[str, Any] | None = None,
+           data_dir: str | None = None, cache_dir: str | None = None) -> Task:
+    cls = get(name)
+    if budget not in cls.budgets:
+        raise KeyError(f"task {name!r} has no budget {budget!r}; use one of: "
+                       f"{', '.join(cls.budgets)}")
+    return cls(cls.budgets[budget], options, data_dir=data_dir, cache_dir=cache_dir)
+
+
+__all__ = ["BUDGET_NAMES", "Budget", "Task", "available", "create", "get"]

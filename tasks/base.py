@@ -1,0 +1,113 @@
+"""The Task protocol: everything the runner needs to know about *what* is trained.
+
+A task never imports `bench`: it builds a model and data, computes losses and per-example
+evaluation outputs, and says which parameters are decayed. The runner owns devices, DDP,
+optimizers, schedules, metrics and storage.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from tasks.masks import decay_mask
+
+BUDGET_NAMES = ("smoke", "cpu", "full")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much to train: fixed per task for `smoke` (seconds), `cpu` (2 cores), `full` (GPU)."""
+
+    name: str
+    steps: int
+    batch_size: int  # global: split across processes under DDP
+    eval_every: int
+    eval_batch_size: int = 256
+    probe_batches: int = 4  # training batches averaged into the probe gradient
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+class Task(abc.ABC):
+    """One benchmark problem. Subclasses set the class attributes and implement the methods."""
+
+    name: ClassVar[str]
+    budgets: ClassVar[Mapping[str, Budget]]
+    default_mask: ClassVar[str] = "matrices"
+    # Hyper-parameters are selected on this validation metric (leaderboards, sweeps).
+    selection_metric: ClassVar[str] = "val_loss"
+    selection_mode: ClassVar[str] = "min"
+
+    def __init__(self, budget: Budget, options: Mapping[str, Any] | None = None,
+                 data_dir: str | None = None, cache_dir: str | None = None) -> None:
+        self.budget = budget
+        # Budget options first, user options (`--set task.NAME=value`) on top.
+        self.options = {**budget.options, **(options or {})}
+        self.data_dir = data_dir
+        self.cache_dir = cache_dir
+
+    # --- identity -------------------------------------------------------------------------
+    @property
+    def data_fingerprint(self) -> str:
+        """Short hash of the data actually used (goes into every result record)."""
+        return "none"
+
+    def describe(self) -> dict[str, Any]:
+        """Provenance for result records: data source, fingerprint, model size, options."""
+        return {"data_fingerprint": self.data_fingerprint, "options": dict(self.options)}
+
+    # --- model and data -------------------------------------------------------------------
+    @abc.abstractmethod
+    def build_model(self, seed: int) -> torch.nn.Module:
+        """A freshly initialised model; the same seed gives the same weights."""
+
+    @abc.abstractmethod
+    def train_dataset(self) -> Dataset:
+        """Training examples; the runner shuffles them with the trial's seed."""
+
+    @abc.abstractmethod
+    def eval_dataset(self, split: str) -> Dataset:
+        """'val' or 'test' examples, evaluated in order."""
+
+    def collate(self, examples: list[Any]) -> Any:
+        return torch.utils.data.default_collate(examples)
+
+    # --- computation ----------------------------------------------------------------------
+    @abc.abstractmethod
+    def loss(self, model: torch.nn.Module, batch: Any) -> torch.Tensor:
+        """Scalar mean training loss of a batch; must call `model(...)` (DDP hooks live there)."""
+
+    @abc.abstractmethod
+    def eval_outputs(self, model: torch.nn.Module, batch: Any) -> dict[str, torch.Tensor]:
+        """Per-example (or per-token) tensors, first dim = examples, so they can be gathered
+        exactly across processes: e.g. {'loss': (B,), 'correct': (B,)}."""
+
+    @abc.abstractmethod
+    def summarize(self, split: str, outputs: dict[str, torch.Tensor]) -> dict[str, float]:
+        """Metrics from all gathered outputs of a split, named `{split}_loss`, etc."""
+
+    def probe_batches(self) -> list[Any]:
+        """A fixed set of training batches for the low-noise probe gradient (SPEC §3)."""
+        gen = torch.Generator().manual_seed(12345)
+        loader = DataLoader(self.train_dataset(), batch_size=self.budget.batch_size,
+                            shuffle=True, generator=gen, collate_fn=self.collate)
+        batches = []
+        for batch in loader:
+            batches.append(batch)
+            if len(batches) == self.budget.probe_batches:
+                break
+        return batches
+
+    def extra_metrics(self, model: torch.nn.Module) -> dict[str, float]:
+        """Task-specific metrics computed at eval time (e.g. distance to a known optimum)."""
+        return {}
+
+    def decay_mask(self, model: torch.nn.Module, policy: str) -> dict[str, bool]:
+        """Parameter name -> decayed? (names as in `model.named_parameters()`)."""
+        return decay_mask(model, policy)
