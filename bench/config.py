@@ -1,0 +1,138 @@
+"""Trial: one fully specified training run. Its content hash is its id."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from bench import __version__
+from bench.errors import UsageError
+
+# Trial fields settable with `--set key=value` and in suite files; anything else is an
+# optimizer option (e.g. betas, momentum) or, prefixed `task.`, a task option.
+TRIAL_KEYS = ("lr", "weight_decay", "schedule", "warmup", "mask", "seed", "budget", "steps",
+              "mixed_precision", "grad_accum", "eval_every", "checkpoint_every")
+
+
+@dataclass(frozen=True)
+class Trial:
+    task: str
+    optimizer: str
+    lr: float
+    weight_decay: float
+    schedule: str = "constant"
+    warmup: int = 0  # steps of linear warmup (schedule 'warmup_cosine')
+    mask: str | None = None  # None: the task's default policy
+    seed: int = 0
+    budget: str = "cpu"
+    steps: int | None = None  # None: the budget's
+    eval_every: int | None = None  # None: the budget's
+    checkpoint_every: int | None = None  # None: no mid-trial checkpoints
+    mixed_precision: str = "no"
+    grad_accum: int = 1
+    optimizer_options: tuple[tuple[str, Any], ...] = field(default_factory=tuple)
+    task_options: tuple[tuple[str, Any], ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if not self.lr > 0:
+            raise UsageError(f"lr must be > 0 (got {self.lr}); pass e.g. --set lr=1e-3")
+        if self.weight_decay < 0:
+            raise UsageError(
+                f"weight_decay must be >= 0 (got {self.weight_decay}); pass e.g. "
+                "--set weight_decay=0.1")
+        if self.steps is not None and self.steps < 1:
+            raise UsageError(f"steps must be >= 1 (got {self.steps})")
+        if self.grad_accum < 1:
+            raise UsageError(f"grad_accum must be >= 1 (got {self.grad_accum})")
+        if self.mixed_precision not in ("no", "bf16", "fp16"):
+            raise UsageError(
+                f"mixed_precision must be no, bf16 or fp16 (got {self.mixed_precision!r})")
+
+    @property
+    def id(self) -> str:
+        """Content hash of the full config and the code version (12 hex digits)."""
+        blob = json.dumps({"trial": self.to_dict(), "version": __version__}, sort_keys=True,
+                          default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["optimizer_options"] = dict(self.optimizer_options)
+        d["task_options"] = dict(self.task_options)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Trial:
+        d = dict(d)
+        d["optimizer_options"] = _frozen(d.get("optimizer_options", {}))
+        d["task_options"] = _frozen(d.get("task_options", {}))
+        return cls(**d)
+
+    def with_settings(self, settings: dict[str, Any]) -> Trial:
+        """Apply `--set`-style settings: trial keys, `task.NAME`, else optimizer options."""
+        trial_updates: dict[str, Any] = {}
+        opt = dict(self.optimizer_options)
+        task = dict(self.task_options)
+        for key, value in settings.items():
+            if key in TRIAL_KEYS:
+                trial_updates[key] = _coerce(key, value)
+            elif key.startswith("task."):
+                task[key[5:]] = value
+            elif key in ("task", "optimizer"):
+                trial_updates[key] = value
+            else:
+                opt[key] = value
+        return replace(self, **trial_updates, optimizer_options=_frozen(opt),
+                       task_options=_frozen(task))
+
+
+_TYPES = {f.name: f.type for f in fields(Trial)}
+
+
+def _coerce(key: str, value: Any) -> Any:
+    if value is None:
+        return None
+    kind = _TYPES[key]
+    try:
+        if kind == "float":
+            return float(value)
+        if kind in ("int", "int | None"):
+            return int(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"{key} must be a number (got {value!r})") from None
+    return value
+
+
+def _frozen(d: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """Sorted (key, value) pairs, lists turned into tuples, so a Trial stays hashable."""
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in d.items()))
+
+
+def parse_value(text: str) -> Any:
+    """`--set` values: YAML scalars/lists (1e-3 -> float, [0.9, 0.99] -> list, true -> bool)."""
+    import yaml
+
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    # YAML 1.1 reads '1e-3' as a string; numbers written that way are meant as floats.
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def parse_settings(items: list[str] | None) -> dict[str, Any]:
+    """['lr=1e-3', 'task.vocab_size=512'] -> {'lr': 0.001, 'task.vocab_size': 512}."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set expects key=value (got {item!r}); e.g. --set lr=1e-3")
+        out[key.strip()] = parse_value(value.strip())
+    return out

@@ -1,0 +1,169 @@
+"""The results ledger: one JSON file per finished trial, written atomically.
+
+Layout of a results directory:
+    trials/<id>.json        the record of a finished trial (status done | diverged | failed)
+    checkpoints/<id>/       mid-trial state of an unfinished trial (removed when it finishes)
+
+A record is written to a temp file in the same directory, fsynced, then renamed: a killed
+process leaves either the whole record or none. Resuming a sweep = skipping ids that have a
+record. The report reads only these files.
+
+Record schema (version 1):
+    id, schema, suite
+    config      the Trial (task, optimizer, lr, weight_decay, schedule, warmup, mask, seed,
+                budget, steps, optimizer_options, task_options, mixed_precision, grad_accum)
+    status      'done' | 'diverged' | 'failed';  diverged_at (step) ;  error (traceback)
+    optimizer   decay_style, direction, norm, radius (implied l_inf radius or null), lr_max
+    schedule    name, theorem_conditions (non-increasing with divergent sum)
+    mask        policy, decayed, undecayed (tensor counts), decayed_numel, undecayed_numel
+    task        data_source, data_fingerprint, n_params, options, ...
+    final       metric -> value at the end (train_loss, val_*, test_*, SPEC §3 metrics, ...)
+    best        metric -> best value over evaluations, and '<metric>_step'
+    per_tensor  tensor name -> SPEC §3 metrics at the end (decayed tensors)
+    curve       list of {step, metric -> value} at each evaluation
+    timing      wall_s, step_s, steps_done, tokens_per_s (where a task counts tokens)
+    env         wdbench, torch, cuda, device, num_processes, git_rev, python, date
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+CONFIG_COLUMNS = ("task", "optimizer", "lr", "weight_decay", "schedule", "mask", "seed",
+                  "budget", "steps", "mixed_precision")
+
+
+class Ledger:
+    """The trial records under one results directory."""
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root)
+        self.trials_dir = self.root / "trials"
+        self.checkpoints_dir = self.root / "checkpoints"
+
+    def path(self, trial_id: str) -> Path:
+        return self.trials_dir / f"{trial_id}.json"
+
+    def has(self, trial_id: str) -> bool:
+        return self.path(trial_id).exists()
+
+    def checkpoint_dir(self, trial_id: str) -> Path:
+        return self.checkpoints_dir / trial_id
+
+    def write(self, record: dict[str, Any]) -> Path:
+        """Atomically write a finished trial's record (replaces an older one with the same id)."""
+        self.trials_dir.mkdir(parents=True, exist_ok=True)
+        target = self.path(record["id"])
+        text = json.dumps(_finite(record), indent=1, sort_keys=True, default=str)
+        fd, tmp = tempfile.mkstemp(dir=self.trials_dir, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return target
+
+    def read(self, trial_id: str) -> dict[str, Any]:
+        return json.loads(self.path(trial_id).read_text())
+
+    def records(self) -> list[dict[str, Any]]:
+        if not self.trials_dir.is_dir():
+            return []
+        return [json.loads(p.read_text()) for p in sorted(self.trials_dir.glob("*.json"))]
+
+    def ids(self) -> set[str]:
+        if not self.trials_dir.is_dir():
+            return set()
+        return {p.stem for p in self.trials_dir.glob("*.json")}
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN/inf: store them as null (a diverged trial's loss is recorded as such)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _records(dirs: Iterable[str | os.PathLike]) -> list[dict[str, Any]]:
+    out = []
+    for d in dirs:
+        out.extend(Ledger(d).records())
+    return out
+
+
+def flatten(record: dict[str, Any]) -> dict[str, Any]:
+    """One row per trial: config names as columns, then final metrics, best_*, and provenance."""
+    cfg = record["config"]
+    row: dict[str, Any] = {"id": record["id"], "status": record["status"],
+                           "suite": record.get("suite")}
+    row.update({k: cfg.get(k) for k in CONFIG_COLUMNS})
+    opt = record.get("optimizer", {})
+    row.update(decay_style=opt.get("decay_style"), direction=opt.get("direction"),
+               norm=opt.get("norm"), radius=opt.get("radius"))
+    row["schedule_theorem"] = record.get("schedule", {}).get("theorem_conditions")
+    row["diverged_at"] = record.get("diverged_at")
+    task = record.get("task", {})
+    row["data_fingerprint"] = task.get("data_fingerprint")
+    row["data_source"] = task.get("data_source")
+    row["n_params"] = task.get("n_params")
+    mask = record.get("mask", {})
+    row["mask_decayed"] = mask.get("decayed")
+    row["mask_undecayed"] = mask.get("undecayed")
+    row.update(record.get("final", {}))
+    row.update({f"best_{k}": v for k, v in record.get("best", {}).items()})
+    row.update(record.get("timing", {}))
+    env = record.get("env", {})
+    row.update({f"env_{k}": v for k, v in env.items()})
+    return row
+
+
+def load_trials(*dirs: str | os.PathLike):
+    """All records of the given results directories as a pandas DataFrame, one row a trial."""
+    import pandas as pd
+
+    return pd.DataFrame([flatten(r) for r in _records(dirs)])
+
+
+def load_curves(*dirs: str | os.PathLike):
+    """Long table of every evaluation: id, step, and metric columns."""
+    import pandas as pd
+
+    rows = [{"id": r["id"], **point} for r in _records(dirs) for point in r.get("curve", [])]
+    return pd.DataFrame(rows)
+
+
+def load_per_tensor(*dirs: str | os.PathLike):
+    """Final per-tensor constraint metrics: id, tensor, metric columns."""
+    import pandas as pd
+
+    rows = [{"id": r["id"], "tensor": name, **metrics}
+            for r in _records(dirs) for name, metrics in r.get("per_tensor", {}).items()]
+    return pd.DataFrame(rows)
+
+
+def export_parquet(root: str | os.PathLike, out: str | os.PathLike | None = None) -> list[Path]:
+    """Write trials.parquet, curves.parquet and per_tensor.parquet beside the ledger."""
+    out_dir = Path(out) if out else Path(root)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, frame in (("trials", load_trials(root)), ("curves", load_curves(root)),
+                        ("per_tensor", load_per_tensor(root))):
+        path = out_dir / f"{name}.parquet"
+        frame.to_parquet(path, index=False)
+        written.append(path)
+    return written
