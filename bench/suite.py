@@ -95,11 +95,13 @@ def load(path: str | Path) -> Suite:
     """Parse and validate a suite file; errors name the file, line and key."""
     import yaml
 
+    from bench import yaml_loader
+
     path = Path(path)
     text = path.read_text()
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
+        node = yaml_loader.compose(text)
+        data = yaml_loader.load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
