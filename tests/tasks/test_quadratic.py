@@ -274,7 +274,9 @@ def test_spec_sanity_figures_dense_20k(dense_runs, name):
     small fw_gap_rel, far from x_l2."""
     early, final = dense_runs[name][2_000], dense_runs[name][20_000]
     assert round(final["linf_ratio"], 3) == 1.0
-    assert 1e-6 < final["fw_gap_rel"] < 5e-4  # SPEC quotes 1e-5..3e-4; see the report
+    # SPEC quotes fw_gap_rel 1e-5..3e-4. Measured on this instance: adamw 4.2e-5, signgd_wd
+    # 2.8e-4, lion 4.4e-4 (lion meets 3e-4 only on some instances; it is at 2.5e-4 by 100k).
+    assert 1e-6 < final["fw_gap_rel"] < (5e-4 if name == "lion" else 3e-4)
     assert final["dist_box"] < 0.01 * final["dist_l2"]
     assert final["dist_box"] < early["dist_box"] and final["fw_gap_rel"] < early["fw_gap_rel"]
 
