@@ -6,8 +6,10 @@ from typing import Any
 
 import torch
 from torch import Tensor
+from torch.optim.sgd import sgd as sgd_functional
 
 from optimizers.base import DecayedOptimizer
+from optimizers.decay import DecayStyle, decay_rate
 
 
 class SGD(DecayedOptimizer):
@@ -20,19 +22,18 @@ class SGD(DecayedOptimizer):
             raise ValueError(f"momentum must be in [0, 1), got {momentum}")
         super().__init__(params, lr, weight_decay, decay, momentum=momentum, nesterov=nesterov)
 
-    def _directions(self, group: dict[str, Any], params: list[Tensor],
-                    grads: list[Tensor]) -> list[Tensor]:
-        mu = group["momentum"]
-        if mu == 0.0:
-            return list(grads)
-        bufs = []
-        for p, g in zip(params, grads):
-            state = self.state[p]
-            if "momentum_buffer" not in state:
-                state["momentum_buffer"] = g.detach().clone()
-            else:
-                state["momentum_buffer"].mul_(mu).add_(g)
-            bufs.append(state["momentum_buffer"])
-        if group["nesterov"]:
-            return torch._foreach_add(grads, bufs, alpha=mu)
-        return bufs
+    def _update(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor]) -> None:
+        """torch's own SGD kernels do the direction and coupled decay in one pass; the
+        decoupled shrink, if any, is one multiply before them."""
+        style = DecayStyle(group["decay"])
+        lr, wd, mu = group["lr"], group["weight_decay"], group["momentum"]
+        rate = decay_rate(style, group["lr_max"], wd)
+        if rate:
+            torch._foreach_mul_(params, 1.0 - lr * rate)
+        bufs = [self.state[p].get("momentum_buffer") for p in params] if mu else []
+        fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
+        sgd_functional(params, grads, bufs, fused=fused or None,
+                       weight_decay=wd if style is DecayStyle.COUPLED else 0.0, momentum=mu,
+                       lr=lr, dampening=0.0, nesterov=group["nesterov"], maximize=False)
+        for p, buf in zip(params, bufs):
+            self.state[p]["momentum_buffer"] = buf
