@@ -107,8 +107,9 @@ def _resolve_registered(name: str, settings: dict[str, Any]) -> Subject:
             declared = optimizers.DecayStyle.parse(settings["decay"]).value
         except ValueError as err:
             raise UsageError(f"--set decay: {err}") from None
-    return Subject(name, partial(spec.factory, **extra), declared,
-                   f"registered ({spec.source})", extra)
+    factory = getattr(spec.factory, "func", spec.factory)  # see through functools.partial
+    where = spec.source if spec.source != "builtin" else getattr(factory, "__module__", "?")
+    return Subject(name, partial(spec.factory, **extra), declared, f"registered, {where}", extra)
 
 
 def _resolve_import(text: str, settings: dict[str, Any]) -> Subject:

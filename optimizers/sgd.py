@@ -30,7 +30,10 @@ class SGD(DecayedOptimizer):
         rate = decay_rate(style, group["lr_max"], wd)
         if rate:
             torch._foreach_mul_(params, 1.0 - lr * rate)
+        # Zero buffers make the first step b = mu * 0 + g = g, torch's convention, and let
+        # parameters that get their first gradient late share a call with the others.
         bufs = [self.state[p].get("momentum_buffer") for p in params] if mu else []
+        bufs = [torch.zeros_like(p) if b is None else b for p, b in zip(params, bufs)]
         fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
         sgd_functional(params, grads, bufs, fused=fused or None,
                        weight_decay=wd if style is DecayStyle.COUPLED else 0.0, momentum=mu,
