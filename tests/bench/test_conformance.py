@@ -26,6 +26,7 @@ def test_every_builtin_measures_its_declared_style_and_passes(name, declared):
     ("torch.optim:SGD", {"momentum": 0.9}, "coupled"),
     ("adamw", {"decay": "independent"}, "independent"),
     ("lion", {"decay": "coupled"}, "coupled"),
+    ("adamw", {"decay": "none"}, "none"),  # declared no-decay baseline: honest, so it passes
 ])
 def test_reference_optimizers_are_classified(spec, settings, expected):
     report = run_checks(resolve(spec, settings))
