@@ -23,20 +23,43 @@ class SGD(DecayedOptimizer):
         super().__init__(params, lr, weight_decay, decay, momentum=momentum, nesterov=nesterov)
 
     def _update(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor]) -> None:
-        """torch's own SGD kernels do the direction and coupled decay in one pass; the
-        decoupled shrink, if any, is one multiply before them."""
+        """Through torch's fused SGD kernel (one pass over memory) wherever it applies.
+
+        Its weight decay x <- x - lr (d + wd x) is coupled decay, and also the decoupled
+        shrink (1 - lr wd) x applied beside a step -lr d: for plain SGD the two coincide."""
         style = DecayStyle(group["decay"])
         lr, wd, mu = group["lr"], group["weight_decay"], group["momentum"]
         rate = decay_rate(style, group["lr_max"], wd)
-        if rate:
-            torch._foreach_mul_(params, 1.0 - lr * rate)
-        # Zero buffers make the first step b = mu * 0 + g = g, torch's convention, and let
-        # parameters that get their first gradient late share a call with the others.
-        bufs = [self.state[p].get("momentum_buffer") for p in params] if mu else []
-        bufs = [torch.zeros_like(p) if b is None else b for p, b in zip(params, bufs)]
-        fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
-        sgd_functional(params, grads, bufs, fused=fused or None,
-                       weight_decay=wd if style is DecayStyle.COUPLED else 0.0, momentum=mu,
-                       lr=lr, dampening=0.0, nesterov=group["nesterov"], maximize=False)
-        for p, buf in zip(params, bufs):
-            self.state[p]["momentum_buffer"] = buf
+        fused = hasattr(torch, "_fused_sgd_") and all(
+            p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
+        if mu and rate:
+            self._decoupled_heavy_ball(group, params, grads, lr, rate, fused)
+            return
+        # Coupled decay, or no momentum: torch's SGD as it is. Zero buffers make the first
+        # step b = mu * 0 + g = g (torch's convention) and let parameters whose first gradient
+        # comes late share the call.
+        bufs = [self._buffer(p) for p in params] if mu else []
+        sgd_functional(params, grads, bufs, fused=fused or None, weight_decay=wd if
+                       style is DecayStyle.COUPLED else rate, momentum=mu, lr=lr,
+                       dampening=0.0, nesterov=group["nesterov"], maximize=False)
+
+    def _decoupled_heavy_ball(self, group: dict[str, Any], params: list[Tensor],
+                              grads: list[Tensor], lr: float, rate: float, fused: bool) -> None:
+        """b <- mu b + g, then x <- x - lr (d + rate x): one pass each, tensor by tensor."""
+        mu = group["momentum"]
+        for p, g in zip(params, grads):
+            buf = self._buffer(p)
+            torch.add(g, buf, alpha=mu, out=buf)
+            d = torch.add(g, buf, alpha=mu) if group["nesterov"] else buf
+            if fused:
+                torch._fused_sgd_([p], [d], [], weight_decay=rate, momentum=0.0, lr=lr,
+                                  dampening=0.0, nesterov=False, maximize=False,
+                                  is_first_step=False)
+            else:
+                p.mul_(1.0 - lr * rate).add_(d, alpha=-lr)
+
+    def _buffer(self, p: Tensor) -> Tensor:
+        state = self.state[p]
+        if "momentum_buffer" not in state:
+            state["momentum_buffer"] = torch.zeros_like(p)
+        return state["momentum_buffer"]

@@ -1,5 +1,6 @@
 """The speed-minded code paths (buckets of tensors, torch's fused SGD kernel) keep the maths."""
 
+import pytest
 import torch
 
 import optimizers
@@ -45,9 +46,11 @@ def test_sgd_parameter_with_a_late_first_gradient_matches_torch():
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
 
 
-def test_sgdw_is_decoupled_heavy_ball():
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgdw_is_decoupled_heavy_ball(nesterov):
     ours, ref = _params([(6,)]), _params([(6,)])
-    opt = optimizers.create("sgdw", ours, lr=0.1, weight_decay=0.2, momentum=0.9)
+    opt = optimizers.create("sgdw", ours, lr=0.1, weight_decay=0.2, momentum=0.9,
+                            nesterov=nesterov)
     buf = torch.zeros(6)
     gen = torch.Generator().manual_seed(3)
     for _ in range(5):
@@ -56,5 +59,6 @@ def test_sgdw_is_decoupled_heavy_ball():
         opt.step()
         with torch.no_grad():
             buf.mul_(0.9).add_(g)
-            ref[0].mul_(1 - 0.1 * 0.2).sub_(0.1 * buf)
+            d = g + 0.9 * buf if nesterov else buf
+            ref[0].mul_(1 - 0.1 * 0.2).sub_(0.1 * d)
     torch.testing.assert_close(ours[0], ref[0], rtol=1e-6, atol=1e-7)
