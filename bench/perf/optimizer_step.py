@@ -117,15 +117,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=None,
                         help="comma-separated contestants to add to the reference")
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
     clock = time.thread_time if args.threads == 1 else time.perf_counter
     field = contestants()
     if args.only:
         keep = set(args.only.split(","))
         field = [c for c in field if c.name == REFERENCE or c.name in keep]
-    for i, c in enumerate(field):
-        setup(c, args.params, args.tensors, seed=i)
-    measure(field, args.repeats, clock)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    try:
+        for i, c in enumerate(field):
+            setup(c, args.params, args.tensors, seed=i)
+        measure(field, args.repeats, clock)
+    finally:
+        torch.set_num_threads(threads)
     clock_name = "thread CPU time" if args.threads == 1 else "wall time"
     print(f"{args.params:,} fp32 parameters in {args.tensors} tensors, CPU, "
           f"{args.threads} thread(s), median of {args.repeats} steps ({clock_name}), "
