@@ -56,7 +56,9 @@ def cell(row: pd.Series, col: Column) -> Cell:
     href = row.get(col.link) if col.link else None
     href = None if _missing(href) else str(href)
     if col.kind == "text":
-        return Cell(GAP if _missing(value) else str(value), None, href)
+        tip = row.get(col.tip) if col.tip else None
+        return Cell(GAP if _missing(value) else str(value), None, href,
+                    None if _missing(tip) else str(tip))
     if col.kind == "ci":
         half, n = row.get(f"{col.key}_ci"), row.get(f"{col.key}_n")
         if _missing(value):

@@ -29,6 +29,7 @@ class Figure:
     name: str  # file stem: <name>.png and <name>.svg
     title: str
     caption: str
+    wide: bool = False  # spans the page width (the heatmap grid)
 
     @property
     def png(self) -> str:
@@ -103,7 +104,7 @@ def heatmaps(group: Group, cfg: pd.DataFrame, out: Path) -> list[Figure]:
                    "blank: not run (yet). Decoupled optimizers on the left, coupled on the right.")
         figures.append(_save(fig, out, Figure(name, "lr × λ: final validation metric",
                                               caption + (f" Settings: {variant}." if variant
-                                                         else ""))))
+                                                         else ""), wide=True)))
     return figures
 
 
@@ -220,7 +221,7 @@ def per_layer(per_tensor: pd.DataFrame, ids: pd.DataFrame, colors: dict[str, tup
     ax.axvline(1.0, color="black", lw=1.2, ls=":", label="bound 1")
     ax.set_xlabel("final linf_ratio = ‖x‖∞ / r  (≤ 1: inside the box)")
     ax.set_ylabel("")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()
     return _save(fig, out, figure)
 

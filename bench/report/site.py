@@ -24,6 +24,7 @@ class Section:
     group: Group
     leaderboard: tables.Table
     constraints: tables.Table
+    constraint_summary: tables.Table
     separability: tables.Table
     configs: tables.Table
     problems: tables.Table
@@ -42,7 +43,8 @@ def build(dirs: list[str], out: Path, fmt: str = "html") -> Path:
     slugs = {o: slugify(o) for o in optimizers}
     sections = [_section(g, data, slugs) for g in data.groups]
     csv = {t.name: cells.write_csv(t, out) for s in sections
-           for t in (s.leaderboard, s.constraints, s.separability, s.configs, s.problems)}
+           for t in (s.leaderboard, s.constraints, s.constraint_summary, s.separability,
+                     s.configs, s.problems)}
     if fmt == "md":
         path = out / "report.md"
         path.write_text(_markdown(sections, data, csv))
@@ -98,6 +100,7 @@ def _section(group: Group, data: ReportData, slugs: dict[str, str]) -> Section:
     t = group.trials
     counts = t["status"].value_counts()
     return Section(group=group, leaderboard=board, constraints=cons,
+                   constraint_summary=tables.constraint_summary(group, cons),
                    separability=tables.separability(group, slugs),
                    configs=tables.all_configs(group, slugs), problems=tables.problems(group, slugs),
                    coverage=_coverage(t, counts), summary=_summary(group, board, cons),

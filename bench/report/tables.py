@@ -26,6 +26,7 @@ class Column:
     help: str = ""
     kind: str = "num"  # num | int | text | ci (key, key_ci, key_n) | frac (key, key_of)
     link: str | None = None  # column holding the href for this cell
+    tip: str | None = None  # column holding a tooltip for this cell
 
 
 @dataclass
@@ -150,8 +151,12 @@ def leaderboard(group: Group, slugs: dict[str, str]) -> Table:
                    link="href"),
             Column("decay_style", "decay", "Where weight decay enters (SPEC §2)", "text"),
             Column("lr", "lr", "Selected peak learning rate"),
-            Column("weight_decay", "λ", "Selected weight decay (PyTorch convention)"),
-            Column("schedule", "schedule", "Learning-rate schedule", "text")]
+            Column("weight_decay", "λ", "Selected weight decay (PyTorch convention)")]
+    schedules = sorted({str(v) for v in frame.get("schedule", pd.Series(dtype=str)).dropna()})
+    if len(schedules) > 1:
+        cols.append(Column("schedule", "schedule", "Learning-rate schedule", "text"))
+    elif schedules:
+        notes.append(f"Learning-rate schedule: {schedules[0]} for every row.")
     if len(frame) and frame["variant"].astype(bool).any():
         cols.append(Column("variant", "other settings", "Config fields that vary", "text"))
     cols.append(Column("seeds", "seeds", "Seeds finished at the selected configuration", "text"))
@@ -245,6 +250,7 @@ def constraints(group: Group, slugs: dict[str, str]) -> Table:
         for metric in ("fw_gap_rel", "boundary_frac", "l2_stationarity"):
             row[metric] = done[metric].median() if metric in done else np.nan
         row["verdict"], row["agreement"] = verdict(row)
+        row["verdict_short"] = short_verdict(row)
         rows.append(row)
     frame = pd.DataFrame(rows)
     cols = [Column("optimizer", "optimizer", "", "text", link="href"),
@@ -261,7 +267,8 @@ def constraints(group: Group, slugs: dict[str, str]) -> Table:
             Column("fw_gap_rel", "fw_gap_rel (median)", "0 at a KKT point of the box problem"),
             Column("l2_stationarity", "l2_stationarity (median)",
                    "0 at a stationary point of the ℓ2-regularised loss"),
-            Column("verdict", "what it says", "Plain reading against SPEC §1", "text")]
+            Column("verdict_short", "verdict", "Against SPEC §1; hover for the full reading",
+                   "text", tip="verdict")]
     if len(frame) and frame["variant"].astype(bool).any():
         cols.insert(3, Column("variant", "other settings", "", "text"))
     return Table(f"constraints-{group.slug}", f"Constraint satisfaction: {group.title}", cols,
@@ -306,12 +313,74 @@ def verdict(row: dict) -> tuple[str, str]:
             f"{STATIONARY_TOL}", "disagrees")
 
 
+def short_verdict(row: dict) -> str:
+    agreement, sentence = row["agreement"], row["verdict"]
+    if agreement == "agrees":
+        return "✓ agrees"
+    if agreement == "disagrees":
+        return "✗ disagrees"
+    if agreement == "no-data":
+        return "no data"
+    if sentence.startswith("λ = 0"):
+        return "no box (λ = 0)"
+    if "does not cover" in sentence:
+        return f"no claim ({row['norm']} direction)"
+    return "no claim (schedule)"
+
+
+def constraint_summary(group: Group, detail: Table) -> Table:
+    """The index's view: one row per optimizer and schedule, pooling its λ rows."""
+    frame = detail.frame
+    rows = []
+    if len(frame):
+        for (opt, variant), f in frame.groupby(["optimizer", "variant"], sort=True):
+            first = f.iloc[0]
+            counts = f["agreement"].value_counts()
+            parts = []
+            for key, word in (("agrees", "agrees"), ("disagrees", "disagrees")):
+                if counts.get(key):
+                    lams = ", ".join(f"{w:.3g}" for w in f[f["agreement"] == key]["weight_decay"])
+                    parts.append(f"{word} at λ = {lams}")
+            if counts.get("no-claim"):
+                short = f[f["agreement"] == "no-claim"]["verdict_short"].iloc[0]
+                reason = short.removeprefix("no claim (").removesuffix(")")
+                why = {"schedule": f"{first['schedule']} is not a theorem schedule"}.get(
+                    reason, reason)
+                parts.append(f"no claim at {counts['no-claim']} λ: {why}")
+            if counts.get("no-data"):
+                parts.append(f"no data at {counts['no-data']} λ")
+            agreement = ("disagrees" if counts.get("disagrees") else
+                         "agrees" if counts.get("agrees") else "no-claim")
+            rows.append({"optimizer": opt, "href": first["href"], "variant": variant,
+                         "decay_style": first["decay_style"], "schedule": first["schedule"],
+                         "theorem": first["theorem"], "lams": len(f),
+                         "inside": int(f["inside"].sum()), "inside_of": int(f["inside_of"].sum()),
+                         "max_linf_ratio": f["max_linf_ratio"].max(),
+                         "l2_stationarity": f["l2_stationarity"].median(),
+                         "summary": "; ".join(parts) or "—", "agreement": agreement})
+    table = pd.DataFrame(rows)
+    cols = [Column("optimizer", "optimizer", "", "text", link="href"),
+            Column("decay_style", "decay", "", "text"),
+            Column("schedule", "schedule", "", "text"),
+            Column("theorem", "theorem schedule?",
+                   "Non-increasing learning rate with divergent sum (Xie & Li's condition)",
+                   "text"),
+            Column("lams", "λ values", "", "int"),
+            Column("inside", "inside box", f"Finished trials with linf_ratio ≤ {1 + INSIDE_TOL}, "
+                                           "all λ, lrs and seeds", "frac"),
+            Column("max_linf_ratio", "max linf_ratio", ""),
+            Column("l2_stationarity", "l2_stationarity (median)", ""),
+            Column("summary", "verdict per λ", "Details per λ on the task's page", "text")]
+    if len(table) and table["variant"].astype(bool).any():
+        cols.insert(3, Column("variant", "other settings", "", "text"))
+    return Table(f"constraint-summary-{group.slug}", "Constraint satisfaction (summary)", cols,
+                 table, empty="No finished trial to check.", note=detail.note)
+
+
 def _yes_no(value: object) -> str:
-    if value is True:
-        return "yes"
-    if value is False:
-        return "no"
-    return "unknown"
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "unknown"
+    return "yes" if bool(value) else "no"
 
 
 def agreement_counts(table: Table) -> dict[str, int]:
