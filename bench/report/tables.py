@@ -68,7 +68,8 @@ def configs(group: Group) -> pd.DataFrame:
     seeds = done.groupby(keys, dropna=False)["seed"].agg(lambda s: tuple(sorted(s)))
     first = t.groupby(keys, dropna=False)[["decay_style", "direction", "norm", "radius",
                                             "schedule_name", "schedule_theorem"]].first()
-    out = counts.join(means).join(seeds.rename("seeds")).join(first, rsuffix="_cfg")
+    means = means.drop(columns=[c for c in first.columns if c in means.columns])
+    out = counts.join(means).join(seeds.rename("seeds")).join(first)
     return out.reset_index()
 
 
