@@ -51,7 +51,7 @@ def _sort_key(value: Any) -> str:
     return "" if _missing(value) else repr(float(value))
 
 
-def cell(row: pd.Series, col: Column) -> Cell:
+def cell(row: dict, col: Column) -> Cell:
     value = row.get(col.key)
     href = row.get(col.link) if col.link else None
     href = None if _missing(href) else str(href)
@@ -78,8 +78,16 @@ def cell(row: pd.Series, col: Column) -> Cell:
     return Cell(fmt_num(value, digits), _sort_key(value), href, None, True)
 
 
-def rows(table: Table) -> list[list[Cell]]:
-    return [[cell(r, c) for c in table.columns] for _, r in table.frame.iterrows()]
+@dataclass
+class Row:
+    cells: list[Cell]
+    css: str | None = None  # e.g. 'agreement-agrees'
+
+
+def rows(table: Table) -> list[Row]:
+    return [Row([cell(r, c) for c in table.columns],
+                f"agreement-{r['agreement']}" if isinstance(r.get("agreement"), str) else None)
+            for r in table.frame.to_dict("records")]
 
 
 def csv_frame(table: Table) -> pd.DataFrame:
@@ -115,5 +123,6 @@ def markdown(table: Table) -> str:
         return f"_{md_escape(table.empty)}_\n"
     head = "| " + " | ".join(md_escape(c.header) for c in table.columns) + " |"
     rule = "|" + "|".join("---:" if c.kind != "text" else "---" for c in table.columns) + "|"
-    body = ["| " + " | ".join(md_escape(c.text) for c in row) + " |" for row in rows(table)]
+    body = ["| " + " | ".join(md_escape(c.text) for c in row.cells) + " |"
+            for row in rows(table)]
     return "\n".join([head, rule, *body]) + "\n"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -45,6 +45,7 @@ class Group:
     selection: Selection
     trials: pd.DataFrame  # rows of this group only
     slug: str
+    cache: dict[str, Any] = field(default_factory=dict, repr=False)  # derived tables
 
     @property
     def title(self) -> str:
@@ -88,6 +89,9 @@ def _row(record: dict[str, Any]) -> dict[str, Any]:
     row["config_extra"] = json.dumps(extra, sort_keys=True, default=str)
     row["error"] = record.get("error")
     row["mask_policy"] = (record.get("mask") or {}).get("policy")
+    task = record.get("task") or {}
+    row["selection_metric"] = task.get("selection_metric")
+    row["selection_mode"] = task.get("selection_mode")
     row["schedule_name"] = (record.get("schedule") or {}).get("name") or cfg.get("schedule")
     for key in ("task", "optimizer", "budget"):
         row[key] = str(row.get(key))
@@ -139,8 +143,15 @@ def _short(value: Any) -> str:
 
 
 def selection_for(task: str, frame: pd.DataFrame) -> Selection:
-    """The task class's selection metric when the task is importable, else: validation
-    accuracy (higher is better) where recorded, validation loss (lower) otherwise."""
+    """The selection metric the records state (task.selection_metric), else the task class's
+    when the task is importable, else validation accuracy (higher is better) where recorded,
+    validation loss (lower) otherwise."""
+    if "selection_metric" in frame and frame["selection_metric"].notna().any():
+        metric = frame["selection_metric"].dropna().iloc[0]
+        mode = frame["selection_mode"].dropna().iloc[0] if "selection_mode" in frame and \
+            frame["selection_mode"].notna().any() else "min"
+        if metric in frame and frame[metric].notna().any():
+            return Selection(str(metric), str(mode))
     try:
         import tasks
 

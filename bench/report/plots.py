@@ -72,54 +72,68 @@ def heatmaps(group: Group, cfg: pd.DataFrame, out: Path) -> list[Figure]:
     figures = []
     if sel.metric not in cfg or cfg.empty:
         return figures
+    cmap = "viridis_r" if sel.mode == "min" else "viridis"
     for v_index, (variant, frame) in enumerate(cfg.groupby("variant", sort=True)):
-        usable = frame[sel.metric].where(frame["done"] == frame["n"])
-        finite = usable.dropna()
+        finite = frame[sel.metric].where(frame["done"] == frame["n"]).dropna()
+        # One colour scale for every panel, clipped at the 90th percentile so one exploding
+        # configuration does not wash out the rest.
         if finite.empty:
-            vmin = vmax = None
+            vmin, vmax = 0.0, 1.0
+        elif sel.mode == "min":
+            vmin, vmax = finite.min(), finite.quantile(0.9)
         else:
-            lo, hi = finite.min(), finite.quantile(0.9)
-            vmin, vmax = (lo, max(hi, lo + 1e-12)) if sel.mode == "min" else \
-                (finite.quantile(0.1), finite.max())
+            vmin, vmax = finite.quantile(0.1), finite.max()
+        vmax = max(vmax, vmin + 1e-12)
         layout = _panel_layout(frame)
-        nrows, ncols = len(layout), max(len(r) for r in layout)
-        fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.4 * nrows),
-                                 squeeze=False)
-        cmap = "viridis_r" if sel.mode == "min" else "viridis"
+        nrows, ncols = len(layout), len(layout[0])
+        width, height = 3.3 * ncols + 1.2, 2.9 * nrows + 0.6
+        fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False)
+        image = None
         for r, row in enumerate(layout):
-            for c in range(ncols):
-                ax = axes[r][c]
-                if c >= len(row):
-                    ax.set_visible(False)
+            for c, opt in enumerate(row):
+                if opt is None:
+                    axes[r][c].set_visible(False)
                     continue
-                opt = row[c]
-                _heatmap_panel(ax, frame[frame["optimizer"] == opt], sel, vmin, vmax, cmap)
-        fig.suptitle(label(f"{group.title}: final {sel.metric} "
-                           f"({'lower' if sel.mode == 'min' else 'higher'} is better)"
-                           + (f" · {variant}" if variant else "")), y=1.0)
-        fig.tight_layout()
+                image = _heatmap_panel(axes[r][c], frame[frame["optimizer"] == opt], sel,
+                                       vmin, vmax, cmap)
+        # Fixed margins and one shared colour bar: tight_layout and a bar per panel cost
+        # more than the rest of the figure.
+        fig.subplots_adjust(left=0.9 / width, right=1 - 1.2 / width, bottom=0.55 / height,
+                            top=1 - 0.65 / height, wspace=0.38, hspace=0.5)
+        if image is not None and not finite.empty:
+            cax = fig.add_axes((1 - 0.95 / width, 0.55 / height, 0.12 / width,
+                                1 - 1.2 / height))
+            fig.colorbar(image, cax=cax, label=f"{sel.metric} "
+                         f"({'lower' if sel.mode == 'min' else 'higher'} is better)")
+        fig.suptitle(label(f"{group.title}: final {sel.metric}"
+                           + (f" · {variant}" if variant else "")), fontsize=10)
         name = f"heatmap-{group.slug}-{v_index}"
-        caption = (f"Mean final {sel.metric} over finished seeds per (lr, λ); boxed: the "
+        caption = (f"Mean final {sel.metric} over finished seeds per (lr, λ); red box: the "
                    "optimizer's best cell; 'div' / 'fail': some seed diverged or failed; "
-                   "blank: not run (yet). Decoupled optimizers on the left, coupled on the right.")
+                   "grey: not run (yet). Decoupled decay on the left, coupled on the right, "
+                   "one row per update direction. A best cell that stays in one row as lr "
+                   "changes means lr and λ separate.")
         figures.append(_save(fig, out, Figure(name, "lr × λ: final validation metric",
                                               caption + (f" Settings: {variant}." if variant
                                                          else ""), wide=True)))
     return figures
 
 
-def _panel_layout(frame: pd.DataFrame) -> list[list[str]]:
-    """Rows = directions; within a row decoupled styles first, then coupled, then others."""
-    order = {"decoupled": 0, "independent": 1, "coupled": 2}
+def _panel_layout(frame: pd.DataFrame) -> list[list[str | None]]:
+    """Rows = directions; decoupled (and independent) styles in the left columns, coupled
+    and any other style in the right ones; None = an empty slot."""
     info = frame.groupby("optimizer")[["direction", "decay_style"]].first()
-    rows: dict[str, list[str]] = {}
+    rows: dict[str, tuple[list[str], list[str]]] = {}
     for opt, r in info.iterrows():
-        rows.setdefault(str(r["direction"]), []).append(opt)
-    return [sorted(opts, key=lambda o: (order.get(info.loc[o, "decay_style"], 3), o))
-            for _, opts in sorted(rows.items())]
+        left, right = rows.setdefault(str(r["direction"]), ([], []))
+        (left if r["decay_style"] in ("decoupled", "independent") else right).append(opt)
+    n_left = max(len(lr[0]) for lr in rows.values())
+    n_right = max(len(lr[1]) for lr in rows.values())
+    return [sorted(left) + [None] * (n_left - len(left)) + sorted(right)
+            + [None] * (n_right - len(right)) for _, (left, right) in sorted(rows.items())]
 
 
-def _heatmap_panel(ax: plt.Axes, frame: pd.DataFrame, sel, vmin, vmax, cmap: str) -> None:
+def _heatmap_panel(ax: plt.Axes, frame: pd.DataFrame, sel, vmin, vmax, cmap: str):
     """imshow plus hand-placed labels: seaborn's heatmap draws the whole figure once just to
     pick label colours, which dominated the report's render time."""
     usable = frame.assign(value=frame[sel.metric].where(frame["done"] == frame["n"]),
@@ -159,7 +173,7 @@ def _heatmap_panel(ax: plt.Axes, frame: pd.DataFrame, sel, vmin, vmax, cmap: str
     ax.set_ylabel("λ (weight_decay)")
     style = frame["decay_style"].iloc[0]
     ax.set_title(label(f"{frame['optimizer'].iloc[0]} ({style})"), fontsize=10)
-    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.03)
+    return image
 
 
 # --- curves over training --------------------------------------------------------------------
@@ -179,6 +193,51 @@ def curve_plot(bands: pd.DataFrame, styles: dict[str, str], colors: dict[str, tu
     if bands.empty:
         return None
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    _draw_bands(ax, bands, styles, colors, log=log, bound=bound)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    # Fixed margins instead of tight_layout: one draw fewer per figure.
+    fig.subplots_adjust(left=0.11, right=0.74, bottom=0.13, top=0.96)
+    return _save(fig, out, figure)
+
+
+def panels_plot(panels: dict[str, tuple[pd.DataFrame, str]], *, out: Path, figure: Figure,
+                ylabel: str, bound: float | None = None, ncols: int = 4) -> Figure | None:
+    """Small multiples: one panel per optimizer (title -> (bands, subtitle)), shared y, the
+    series of each panel coloured by rank (e.g. λ from small to large)."""
+    panels = {k: v for k, v in panels.items() if not v[0].empty}
+    if not panels:
+        return None
+    ncols = min(ncols, len(panels))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.7 * ncols, 3.0 * nrows),
+                             squeeze=False, sharey=True)
+    for ax, (title, (bands, subtitle)) in zip(axes.flat, sorted(panels.items())):
+        series = sorted(bands["series"].unique(), key=_series_order)
+        colors = dict(zip(series, sns.color_palette("viridis", len(series))))
+        _draw_bands(ax, bands, {}, colors, bound=bound)
+        ax.set_title(label(f"{title}  ({subtitle})"), fontsize=9)
+        ax.legend(fontsize=6.5, loc="lower right", frameon=True)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(ylabel)
+    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.12 / nrows ** 0.5, top=1 - 0.1 / nrows,
+                        wspace=0.08, hspace=0.5)
+    return _save(fig, out, figure)
+
+
+def _series_order(name: str) -> tuple:
+    """'λ = 0.03' sorts by its number; anything else by name."""
+    try:
+        return (0, float(name.rsplit("=", 1)[-1]))
+    except ValueError:
+        return (1, name)
+
+
+def _draw_bands(ax: plt.Axes, bands: pd.DataFrame, styles: dict[str, str],
+                colors: dict[str, tuple], *, log: bool = False,
+                bound: float | None = None) -> None:
     for series, frame in bands.groupby("series", sort=True):
         if log:
             frame = frame[frame["mean"] > 0]
@@ -195,10 +254,6 @@ def curve_plot(bands: pd.DataFrame, styles: dict[str, str], colors: dict[str, tu
     if log:
         ax.set_yscale("log")
     ax.set_xlabel("step")
-    ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
-    fig.tight_layout()
-    return _save(fig, out, figure)
 
 
 def per_layer(per_tensor: pd.DataFrame, ids: pd.DataFrame, colors: dict[str, tuple], *,
@@ -231,19 +286,42 @@ def per_layer(per_tensor: pd.DataFrame, ids: pd.DataFrame, colors: dict[str, tup
 Job = tuple  # (callable, args tuple, kwargs dict)
 
 
-def run_jobs(jobs: list[Job], workers: int | None = None) -> list:
-    """Draw figures in worker processes (matplotlib is single-threaded; drawing and PNG/SVG
-    encoding are CPU-bound). Results come back in job order."""
-    import os
+class Painter:
+    """Draws figures in worker processes while the caller goes on building tables
+    (matplotlib is single-threaded; drawing and PNG/SVG encoding are CPU-bound).
+    `submit` returns a handle whose `result()` is the job's return value."""
 
-    workers = workers or min(4, os.cpu_count() or 1)
-    if workers <= 1 or len(jobs) < 4:
-        return [fn(*args, **kwargs) for fn, args, kwargs in jobs]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    def __init__(self, workers: int | None = None) -> None:
+        import os
 
-    ctx = multiprocessing.get_context("fork")  # children inherit the imported libraries
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
-                             initializer=setup) as pool:
-        futures = [pool.submit(fn, *args, **kwargs) for fn, args, kwargs in jobs]
-        return [f.result() for f in futures]
+        self.workers = workers or min(4, os.cpu_count() or 1)
+        self.pool = None
+        if self.workers > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            # fork: the children inherit the imported libraries instead of re-importing them
+            self.pool = ProcessPoolExecutor(max_workers=self.workers,
+                                            mp_context=multiprocessing.get_context("fork"),
+                                            initializer=setup)
+
+    def submit(self, job: Job):
+        fn, args, kwargs = job
+        if self.pool is None:
+            return _Done(fn(*args, **kwargs))
+        return self.pool.submit(fn, *args, **kwargs)
+
+    def __enter__(self) -> Painter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=exc[0] is not None)
+
+
+class _Done:
+    def __init__(self, value) -> None:
+        self.value = value
+
+    def result(self):
+        return self.value

@@ -41,32 +41,27 @@ def build(dirs: list[str], out: Path, fmt: str = "html") -> Path:
     out.mkdir(parents=True, exist_ok=True)
     optimizers = sorted(data.trials["optimizer"].unique()) if len(data.trials) else []
     slugs = {o: slugify(o) for o in optimizers}
-    sections = [_section(g, data, slugs) for g in data.groups]
-    csv = {t.name: cells.write_csv(t, out) for s in sections
-           for t in (s.leaderboard, s.constraints, s.constraint_summary, s.separability,
-                     s.configs, s.problems)}
     if fmt == "md":
+        sections = [_section(g, data, slugs) for g in data.groups]
+        csv = _write_csvs(sections, out)
         path = out / "report.md"
         path.write_text(_markdown(sections, data, csv))
         return path
     plots.setup()
     colors = plots.palette(optimizers)
-    # Collect every figure as a job first, then draw them all in parallel processes.
-    jobs: list[tuple[str, str, plots.Job]] = []  # (owner kind, owner key, job)
-    for s in sections:
-        jobs += [("group", s.group.slug, j) for j in _group_figure_jobs(s, data, out, colors)]
-    for o in optimizers:
-        jobs += [("opt", f"{o}\0{slug}", j) for slug, j in _optimizer_figure_jobs(o, sections,
-                                                                                 data, out)]
-    results = plots.run_jobs([j for _, _, j in jobs])
-    by_owner: dict[tuple[str, str], list[Figure]] = {}
-    for (kind, key, _), result in zip(jobs, results):
-        found = result if isinstance(result, list) else [result] if result else []
-        by_owner.setdefault((kind, key), []).extend(found)
-    for s in sections:
-        s.figures = by_owner.get(("group", s.group.slug), [])
-    opt_pages = {o: {s.group.slug: by_owner.get(("opt", f"{o}\0{s.group.slug}"), [])
-                     for s in sections} for o in optimizers}
+    sections, pending = [], []
+    # Figures are drawn in worker processes while the next group's tables are built.
+    with plots.Painter() as painter:
+        for g in data.groups:
+            s = _section(g, data, slugs)
+            sections.append(s)
+            jobs = _group_figure_jobs(s, data, out, colors) + [_lambda_figure_job(s, data, out)]
+            pending.append([painter.submit(job) for job in jobs])
+        csv = _write_csvs(sections, out)
+        for s, handles in zip(sections, pending):
+            for handle in handles:
+                result = handle.result()
+                s.figures += result if isinstance(result, list) else [result] if result else []
     env = _env()
     common = {"generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
               "version": __version__, "sources": data.sources, "slugs": slugs,
@@ -77,12 +72,11 @@ def build(dirs: list[str], out: Path, fmt: str = "html") -> Path:
     for s in sections:
         _write(env, "group.html.j2", out / f"group-{s.group.slug}.html", common, s=s)
     for opt in optimizers:
-        parts = []
-        for s in sections:
-            if opt not in set(s.group.trials["optimizer"]):
-                continue
-            parts.append({"s": s, "configs": tables.all_configs(s.group, slugs, opt),
-                          "figures": opt_pages[opt].get(s.group.slug, [])})
+        # An optimizer's page shows its configurations and its group pages' wide figures
+        # (the lr x λ heatmaps and the per-λ linf_ratio panels), which include it.
+        parts = [{"s": s, "configs": tables.all_configs(s.group, slugs, opt),
+                  "figures": [f for f in s.figures if f.wide]}
+                 for s in sections if opt in set(s.group.trials["optimizer"])]
         for p in parts:
             csv[p["configs"].name] = cells.write_csv(p["configs"], out)
         trials = data.trials[data.trials["optimizer"] == opt]
@@ -90,6 +84,12 @@ def build(dirs: list[str], out: Path, fmt: str = "html") -> Path:
                parts=parts, info=_optimizer_info(trials),
                provenance=_provenance(trials, data.sources))
     return out / "index.html"
+
+
+def _write_csvs(sections: list[Section], out: Path) -> dict[str, str]:
+    return {t.name: cells.write_csv(t, out) for s in sections
+            for t in (s.leaderboard, s.constraints, s.constraint_summary, s.separability,
+                      s.configs, s.problems)}
 
 
 # --- one group ---------------------------------------------------------------------------------
@@ -191,33 +191,28 @@ def _best_ids(g: Group, best: pd.DataFrame | None) -> pd.DataFrame:
     return merged[["id", "optimizer"]].rename(columns={"optimizer": "series"})
 
 
-def _optimizer_figure_jobs(opt: str, sections: list[Section], data: ReportData,
-                           out: Path) -> list[tuple[str, plots.Job]]:
-    """linf_ratio over training for each λ at the optimizer's selected lr, per group."""
-    jobs = []
-    for s in sections:
-        best = s.best
-        if best is None or opt not in set(best["optimizer"]):
-            continue
-        row = best[best["optimizer"] == opt].iloc[0]
+def _lambda_figure_job(s: Section, data: ReportData, out: Path) -> plots.Job:
+    """linf_ratio over training for each λ at each optimizer's selected lr (one panel each)."""
+    panels = {}
+    best = s.best if s.best is not None else pd.DataFrame(columns=["optimizer", "lr"])
+    for _, row in best.iterrows():
         if pd.isna(row["lr"]):
             continue
         t = s.group.trials
-        t = t[(t["optimizer"] == opt) & (t["variant"] == row["variant"]) & (t["lr"] == row["lr"])]
+        t = t[(t["optimizer"] == row["optimizer"]) & (t["variant"] == row["variant"])
+              & (t["lr"] == row["lr"])]
         ids = pd.DataFrame({"id": t["id"], "series": [f"λ = {w:.3g}" for w in t["weight_decay"]]})
         curves = data.curves[data.curves["id"].isin(ids["id"])] if len(data.curves) else \
             data.curves
-        series = sorted(ids["series"].unique())
-        colors = dict(zip(series, plots.sns.color_palette("viridis", len(series))))
-        name = f"opt-linf-{slugify(opt)}-{s.group.slug}"
-        figure = Figure(name, f"linf_ratio over training for each λ at lr {row['lr']:.3g}",
-                        "Mean over seeds, band: min–max; dotted: the bound 1. A larger λ "
-                        "means a smaller box (r = 1/λ for decoupled decay).")
-        jobs.append((s.group.slug, (plots.curve_plot,
-                                    (plots.seed_bands(curves, ids, "linf_ratio"), {}, colors),
-                                    {"out": out, "figure": figure, "ylabel": "linf_ratio",
-                                     "bound": 1.0})))
-    return jobs
+        panels[row["optimizer"]] = (plots.seed_bands(curves, ids, "linf_ratio"),
+                                    f"{row['decay_style']}, lr {row['lr']:.3g}")
+    figure = Figure(f"lambdas-{s.group.slug}", "linf_ratio over training for each λ",
+                    "One panel per optimizer at its selected lr; a line per λ (mean over seeds, "
+                    "band: min–max); dotted: the bound 1. A larger λ means a smaller box "
+                    "(r = 1/λ for decoupled decay); coupled panels are measured against 1/λ "
+                    "for comparison only.", wide=True)
+    return (plots.panels_plot, (panels,), {"out": out, "figure": figure,
+                                           "ylabel": "linf_ratio", "bound": 1.0})
 
 
 # --- provenance ----------------------------------------------------------------------------------
@@ -258,7 +253,7 @@ def _optimizer_info(t: pd.DataFrame) -> list[tuple[str, str]]:
     return out
 
 
-# --- output ----------------------------------------------------------------------------------------
+# --- output ---------------------------------------------------------------------------------
 
 def _env():
     import jinja2

@@ -123,7 +123,6 @@ def _record(task: SynthTask, opt: str, direction: str, style: str, norm: str, lr
     d_wd = (i_wd - centre) if decoupled else (i_wd + i_lr - 2 * centre)
     badness = 0.08 * d_lr ** 2 + 0.05 * d_wd ** 2 + (0.0 if decoupled else 0.04)
     noise = rng.gauss(0, 0.01)
-    final_val = _val_loss(task, badness + noise)
     train_gap = {"quadratic": 0.0, "lm": 0.35, "image": 0.45}[task.kind]
     # Decoupled: the box binds when wd is large; coupled: weights sit outside 1/wd.
     end_ratio = (min(1.0, 0.55 + 0.2 * i_wd) - abs(rng.gauss(0, 0.002)) if decoupled

@@ -56,6 +56,12 @@ def metric_names(group: Group) -> dict[str, str | None]:
 
 def configs(group: Group) -> pd.DataFrame:
     """One row per configuration: status counts, seeds, means over finished seeds."""
+    if "configs" not in group.cache:
+        group.cache["configs"] = _configs(group)
+    return group.cache["configs"].copy()
+
+
+def _configs(group: Group) -> pd.DataFrame:
     t = group.trials
     keys = CONFIG_KEYS
     counts = (t.groupby(keys, dropna=False)["status"].value_counts().unstack(fill_value=0)
@@ -79,6 +85,12 @@ def best_configs(group: Group) -> pd.DataFrame:
     A configuration where any seed diverged or failed is not selectable (a result that holds
     for one seed only is not a setting to recommend), unless no configuration finished all
     its seeds; then the best partially finished one is used and flagged."""
+    if "best" not in group.cache:
+        group.cache["best"] = _best_configs(group)
+    return group.cache["best"].copy()
+
+
+def _best_configs(group: Group) -> pd.DataFrame:
     cfg = configs(group)
     sel = group.selection
     rows = []
@@ -188,7 +200,6 @@ def leaderboard(group: Group, slugs: dict[str, str]) -> Table:
                                                    "coupled target"),
             ("diverged", "diverged", "Diverged trials of this optimizer (all configurations)"),
             ("failed", "failed", "Failed trials of this optimizer (all configurations)"),
-            ("trials", "trials", "Trials recorded for this optimizer"),
             ("wall_s", "wall s", "Mean wall time of one trial at the selected configuration"),
             ("step_s", "s/step", "Mean time per training step"),
             ("tokens_per_s", "tokens/s", "Training throughput")):
@@ -338,7 +349,11 @@ def constraint_summary(group: Group, detail: Table) -> Table:
             first = f.iloc[0]
             counts = f["agreement"].value_counts()
             parts = []
-            for key, word in (("agrees", "agrees"), ("disagrees", "disagrees")):
+            coupled = first["decay_style"] not in DECOUPLED_STYLES
+            words = ({"agrees": "✓ ℓ2-stationary", "disagrees": "✗ not ℓ2-stationary"}
+                     if coupled else
+                     {"agrees": "✓ inside the box", "disagrees": "✗ outside the box"})
+            for key, word in words.items():
                 if counts.get(key):
                     lams = ", ".join(f"{w:.3g}" for w in f[f["agreement"] == key]["weight_decay"])
                     parts.append(f"{word} at λ = {lams}")

@@ -1,0 +1,50 @@
+"""Report render time over a generated 1,000+-trial ledger (issue: < 30 s on a 2-core CPU).
+
+    python -m bench.perf.report_render [--trials-per-cell SEEDS] [--repeat N]
+
+Generates 3 tasks x 8 optimizers x 4 x 4 (lr, λ) x 3 seeds = 1,152 trials with curves and
+per-tensor metrics, then times `wdbench report` (HTML with every plot, and Markdown)."""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from bench.report import render
+from bench.report.synthetic import OPTIMIZERS, write_synthetic_ledger
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=2)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "ledger"
+        start = time.perf_counter()
+        records = write_synthetic_ledger(root, tasks=("quadratic", "wikitext", "cifar10"),
+                                         optimizers=tuple(OPTIMIZERS), grid=4,
+                                         seeds=tuple(range(args.seeds)), evals=20, failed=3)
+        gen_s = time.perf_counter() - start
+        html, md = [], []
+        for i in range(args.repeat):
+            start = time.perf_counter()
+            render([root], Path(tmp) / f"html{i}")
+            html.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            render([root], Path(tmp) / f"md{i}", fmt="md")
+            md.append(time.perf_counter() - start)
+        n_plots = len(list((Path(tmp) / "html0" / "plots").glob("*.png")))
+    result = {"trials": len(records), "plots_png": n_plots, "generate_s": gen_s,
+              "html_s_best": min(html), "html_s_worst": max(html), "md_s_best": min(md)}
+    print(f"{'benchmark':<28}{'value':>12}")
+    for key, value in result.items():
+        print(f"{'report_render.' + key:<28}{value:>12.3g}" if isinstance(value, float)
+              else f"{'report_render.' + key:<28}{value:>12}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
