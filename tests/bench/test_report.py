@@ -254,3 +254,37 @@ def test_cli_rejects_a_missing_results_dir(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "does not exist" in err
     assert not (tmp_path / "nope").exists()
+
+
+# --- verdicts and variants ------------------------------------------------------------------
+
+def test_verdicts_state_agreement_and_schedule():
+    from bench.report.tables import verdict
+
+    base = {"decay_style": "decoupled", "norm": "linf", "radius": 10.0, "theorem": "yes",
+            "schedule": "inverse_sqrt", "inside": 4, "inside_of": 4, "max_linf_ratio": 0.99,
+            "l2_stationarity": 0.3}
+    assert verdict(base)[1] == "agrees" and "inverse_sqrt" in verdict(base)[0]
+    outside = dict(base, inside=3, max_linf_ratio=1.2)
+    assert verdict(outside)[1] == "disagrees" and "1 of 4 outside" in verdict(outside)[0]
+    assert verdict(dict(outside, theorem="no", schedule="cosine"))[1] == "no-claim"
+    assert verdict(dict(base, norm="l2"))[1] == "no-claim"
+    coupled = dict(base, decay_style="coupled", radius=None, l2_stationarity=0.01)
+    assert verdict(coupled)[1] == "agrees"
+    assert verdict(dict(coupled, l2_stationarity=0.2))[1] == "disagrees"
+
+
+def test_settings_that_vary_become_variants(tmp_path):
+    records = small(optimizers=("adamw",))
+    twins = []
+    for r in records:
+        twin = {**r, "id": r["id"][:-1] + "x", "config": {**r["config"], "schedule": "cosine"},
+                "schedule": {"name": "cosine", "theorem_conditions": False}}
+        twins.append(twin)
+    write(tmp_path, records + twins)
+    group = _group([tmp_path])
+    assert set(group.trials["variant"]) == {"schedule=inverse_sqrt", "schedule=cosine"}
+    index = render([tmp_path], tmp_path / "report")
+    plots = {p.name for p in index.parent.glob("plots/heatmap-*.png")}
+    assert len(plots) == 2  # one heatmap grid per schedule
+    assert "other settings" in index.read_text()
