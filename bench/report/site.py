@@ -74,11 +74,15 @@ def build(dirs: list[str], out: Path, fmt: str = "html") -> Path:
     for opt in optimizers:
         # An optimizer's page shows its configurations and its group pages' wide figures
         # (the lr x λ heatmaps and the per-λ linf_ratio panels), which include it.
-        parts = [{"s": s, "configs": tables.all_configs(s.group, slugs, opt),
+        parts = [{"s": s, "standing": _standing(s, opt),
+                  "board": tables.for_optimizer(s.leaderboard, opt, slugs[opt]),
+                  "constraints": tables.for_optimizer(s.constraints, opt, slugs[opt]),
+                  "configs": tables.all_configs(s.group, slugs, opt),
                   "figures": [f for f in s.figures if f.wide]}
                  for s in sections if opt in set(s.group.trials["optimizer"])]
         for p in parts:
-            csv[p["configs"].name] = cells.write_csv(p["configs"], out)
+            for key in ("board", "constraints", "configs"):
+                csv[p[key].name] = cells.write_csv(p[key], out)
         trials = data.trials[data.trials["optimizer"] == opt]
         _write(env, "optimizer.html.j2", out / f"optimizer-{slugs[opt]}.html", common, opt=opt,
                parts=parts, info=_optimizer_info(trials),
@@ -143,6 +147,24 @@ def _summary(group: Group, board: tables.Table, cons: tables.Table) -> str:
                                                    ("no-data", "without data"))
             if agree.get(k)) + ".")
     return " ".join(parts)
+
+
+def _standing(s: Section, opt: str) -> str:
+    """'Rank 2 of 4 on val_loss: …' for an optimizer's page."""
+    board = s.leaderboard.frame
+    sel = s.group.selection.metric
+    if not len(board) or opt not in set(board["optimizer"]):
+        return "No trial recorded here."
+    rank = list(board["optimizer"]).index(opt)
+    row = board.iloc[rank]
+    if pd.isna(row[sel]):
+        return f"No finished configuration ({int(row['diverged'])} diverged, " \
+               f"{int(row['failed'])} failed)."
+    half = row.get(f"{sel}_ci")
+    value = cells.fmt_num(row[sel]) + (f" ± {cells.fmt_num(half, 2)}" if pd.notna(half) else "")
+    ranked = int(board[sel].notna().sum())
+    return (f"Rank {rank + 1} of {ranked} on {sel} ({value}) at lr {row['lr']:.3g}, "
+            f"λ {row['weight_decay']:.3g}; seeds {row['seeds']}.")
 
 
 def _group_figure_jobs(s: Section, data: ReportData, out: Path,

@@ -340,7 +340,7 @@ def short_verdict(row: dict) -> str:
         return "no box (λ = 0)"
     if "does not cover" in sentence:
         return f"no claim ({row['norm']}-norm direction)"
-    return "no claim (schedule)"
+    return f"no claim ({row['schedule']} schedule)"
 
 
 def constraint_summary(group: Group, detail: Table) -> Table:
@@ -363,8 +363,8 @@ def constraint_summary(group: Group, detail: Table) -> Table:
             if counts.get("no-claim"):
                 short = f[f["agreement"] == "no-claim"]["verdict_short"].iloc[0]
                 reason = short.removeprefix("no claim (").removesuffix(")")
-                why = {"schedule": f"{first['schedule']} is not a theorem schedule"}.get(
-                    reason, reason)
+                why = (f"{first['schedule']} is not a theorem schedule"
+                       if reason.endswith(" schedule") else reason)
                 parts.append(f"no claim at {counts['no-claim']} λ: {why}")
             if counts.get("no-data"):
                 parts.append(f"no data at {counts['no-data']} λ")
@@ -393,8 +393,11 @@ def constraint_summary(group: Group, detail: Table) -> Table:
             Column("summary", "verdict per λ", "Details per λ on the task's page", "text")]
     if len(table) and table["variant"].astype(bool).any():
         cols.insert(3, Column("variant", "other settings", "", "text"))
+    note = detail.note.replace("Each row pools every learning rate and seed at one λ.",
+                               "Each row pools every λ, learning rate and seed of one optimizer "
+                               "(the verdict is given per λ).")
     return Table(f"constraint-summary-{group.slug}", "Constraint satisfaction (summary)", cols,
-                 table, empty="No finished trial to check.", note=detail.note)
+                 table, empty="No finished trial to check.", note=note)
 
 
 def _yes_no(value: object) -> str:
@@ -469,6 +472,15 @@ def separability(group: Group, slugs: dict[str, str]) -> Table:
                  note="Loshchilov & Hutter: with decoupled decay the best λ should stay put "
                       "as lr changes (shift 0) and a wide share of the grid should be near "
                       "the best.")
+
+
+def for_optimizer(table: Table, optimizer: str, slug: str) -> Table:
+    """The rows of one optimizer (its own page)."""
+    frame = table.frame
+    if len(frame):
+        frame = frame[frame["optimizer"] == optimizer].reset_index(drop=True)
+    return Table(f"{table.name}-{slug}", table.title, table.columns, frame, table.note,
+                 table.empty, [])
 
 
 # --- every configuration and the failures --------------------------------------------------
