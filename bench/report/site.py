@@ -140,7 +140,7 @@ def _summary(group: Group, board: tables.Table, cons: tables.Table) -> str:
         parts.append("No optimizer finished a trial here yet.")
     agree = tables.agreement_counts(cons)
     if agree:
-        parts.append("Constraint checks: " + ", ".join(
+        parts.append("Constraint checks per (optimizer, λ): " + ", ".join(
             f"{agree[k]} {label}" for k, label in (("agrees", "agree with theory"),
                                                    ("disagrees", "disagree"),
                                                    ("no-claim", "outside the theorem's reach"),

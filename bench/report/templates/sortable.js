@@ -34,3 +34,12 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
     });
   });
 });
+
+// Tables wider than the page scroll sideways: say so, or the last columns go unnoticed.
+function markWide() {
+  document.querySelectorAll(".table-wrap").forEach(function (wrap) {
+    wrap.classList.toggle("scrolls", wrap.scrollWidth > wrap.clientWidth + 1);
+  });
+}
+window.addEventListener("resize", markWide);
+markWide();
