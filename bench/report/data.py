@@ -85,6 +85,9 @@ def load(dirs: Iterable[str | os.PathLike]) -> ReportData:
 def _row(record: dict[str, Any]) -> dict[str, Any]:
     row = flatten(record)
     cfg = record.get("config", {})
+    # The config's values win over same-named final metrics (e.g. the last scheduled lr).
+    row.update({k: cfg.get(k) for k in ("lr", "weight_decay", "seed", "schedule") if k in cfg})
+    row["metric_radius"] = (record.get("optimizer") or {}).get("metric_radius")
     extra = {k: v for k, v in cfg.items() if k not in _NOT_CONFIG}
     row["config_extra"] = json.dumps(extra, sort_keys=True, default=str)
     row["error"] = record.get("error")

@@ -72,8 +72,9 @@ def _configs(group: Group) -> pd.DataFrame:
                and c not in ("seed", "steps", "id")]
     means = done.groupby(keys, dropna=False)[numeric].mean()
     seeds = done.groupby(keys, dropna=False)["seed"].agg(lambda s: tuple(sorted(s)))
-    first = t.groupby(keys, dropna=False)[["decay_style", "direction", "norm", "radius",
-                                            "schedule_name", "schedule_theorem"]].first()
+    info = [c for c in ("decay_style", "direction", "norm", "radius", "metric_radius",
+                        "schedule_name", "schedule_theorem") if c in t]
+    first = t.groupby(keys, dropna=False)[info].first()
     means = means.drop(columns=[c for c in first.columns if c in means.columns])
     out = counts.join(means).join(seeds.rename("seeds")).join(first)
     return out.reset_index()
@@ -144,7 +145,10 @@ def leaderboard(group: Group, slugs: dict[str, str]) -> Table:
                        "boundary_frac", "l2_stationarity", "wall_s", "step_s", "tokens_per_s"):
             if metric in t and t[metric].notna().any():
                 row[metric] = trials[metric].mean() if metric in trials else np.nan
-        row["radius"] = b.get("radius")
+        # The radius linf_ratio was measured against (1/λ as a reference for coupled decay).
+        measured = b.get("metric_radius")
+        row["radius"] = measured if measured is not None and pd.notna(measured) \
+            else b.get("radius")
         if "val_loss" in trials and "train_loss" in trials:
             row["gap"] = (trials["val_loss"] - trials["train_loss"]).mean()
         rows.append(row)
@@ -192,8 +196,8 @@ def leaderboard(group: Group, slugs: dict[str, str]) -> Table:
             ("dist_box", "dist_box", "Distance to the box optimum, relative to ‖c‖"),
             ("dist_l2", "dist_l2", "Distance to the ℓ2 optimum, relative to ‖c‖"),
             ("linf_ratio", "linf_ratio", "‖x‖∞ / r at the end (≤ 1: inside the box)"),
-            ("radius", "r", "Radius linf_ratio is measured against (1/λ decoupled); "
-                            "— where the decay style implies no box"),
+            ("radius", "r", "Radius linf_ratio is measured against: the box radius 1/λ "
+                            "for decoupled decay, 1/λ as a reference for coupled decay"),
             ("fw_gap_rel", "fw_gap_rel", "Frank-Wolfe gap / (r‖g‖₁): 0 at a KKT point"),
             ("boundary_frac", "boundary_frac", "Share of coordinates within 1% of the radius"),
             ("l2_stationarity", "l2_stationarity", "‖g + λx‖ / (‖g‖ + λ‖x‖): 0 at the "
