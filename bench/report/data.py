@@ -63,7 +63,7 @@ class ReportData:
 
 def load(dirs: Iterable[str | os.PathLike]) -> ReportData:
     """Read every record once (the store's loaders would read the files three times)."""
-    dirs = [str(d) for d in dirs]
+    dirs = expand(dirs)
     seen: set[str] = set()
     rows, curve_rows, tensor_rows = [], [], []
     for d in dirs:
@@ -80,6 +80,18 @@ def load(dirs: Iterable[str | os.PathLike]) -> ReportData:
     per_tensor = pd.DataFrame(tensor_rows)
     groups = _groups(trials) if len(trials) else []
     return ReportData(trials, curves, per_tensor, groups, dirs)
+
+
+def expand(dirs: Iterable[str | os.PathLike]) -> list[str]:
+    """A directory without trials/ stands for the ledgers one level below it, so that
+    `wdbench report results` covers results/quadratic, results/wikitext, ..."""
+    from pathlib import Path
+
+    out: list[str] = []
+    for d in map(Path, dirs):
+        nested = sorted(p.parent for p in d.glob("*/trials") if p.is_dir())
+        out += [str(d)] if (d / "trials").is_dir() or not nested else [str(p) for p in nested]
+    return out
 
 
 def _row(record: dict[str, Any]) -> dict[str, Any]:

@@ -288,3 +288,13 @@ def test_settings_that_vary_become_variants(tmp_path):
     plots = {p.name for p in index.parent.glob("plots/heatmap-*.png")}
     assert len(plots) == 2  # one heatmap grid per schedule
     assert "other settings" in index.read_text()
+
+
+def test_a_parent_directory_stands_for_the_ledgers_below_it(tmp_path):
+    write_synthetic_ledger(tmp_path / "quadratic", tasks=("quadratic",), optimizers=("adamw",),
+                           grid=2, evals=3, failed=0)
+    write_synthetic_ledger(tmp_path / "cifar10", tasks=("cifar10",), optimizers=("adamw",),
+                           grid=2, evals=3, failed=0)
+    data = load([tmp_path])
+    assert sorted(g.task for g in data.groups) == ["cifar10", "quadratic"]
+    assert len(data.sources) == 2
