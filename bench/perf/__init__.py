@@ -1,5 +1,8 @@
-"""Benchmarks (`make perf`, `python -m bench.perf`): each module exposes `main() -> dict`.
+"""`make perf`: speed benchmarks of the hot paths. Each entry is a module with
+`main(argv: list[str] | None = None) -> int`; `python -m bench.perf [NAME ...]` runs them all or
+the named ones. Benchmarks print tables; none of them asserts a timing."""
 
-Timings are printed, never asserted: a shared CI machine is too noisy for that."""
-
-BENCHMARKS = ["bench.perf.report_render"]
+BENCHMARKS: dict[str, str] = {
+    "optimizer_step": "bench.perf.optimizer_step",
+    "report_render": "bench.perf.report_render",
+}

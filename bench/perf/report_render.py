@@ -1,6 +1,6 @@
 """Report render time over a generated 1,000+-trial ledger (issue: < 30 s on a 2-core CPU).
 
-    python -m bench.perf.report_render [--trials-per-cell SEEDS] [--repeat N]
+    python -m bench.perf report_render        (or: python -m bench.perf.report_render)
 
 Generates 3 tasks x 8 optimizers x 4 x 4 (lr, λ) x 3 seeds = 1,152 trials with curves and
 per-tensor metrics, then times `wdbench report` (HTML with every plot, and Markdown)."""
@@ -18,8 +18,15 @@ from bench.report import render
 from bench.report.synthetic import OPTIMIZERS, write_synthetic_ledger
 
 
-def main(argv: list[str] | None = None) -> dict[str, float]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> int:
+    measure(argv)
+    return 0
+
+
+def measure(argv: list[str] | None = None) -> dict[str, float]:
+    """Generate the ledger, time the builds, print and return the numbers."""
+    parser = argparse.ArgumentParser(prog="python -m bench.perf.report_render",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args(argv)
@@ -60,4 +67,4 @@ def _cpu_s() -> float:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
