@@ -144,11 +144,17 @@ def _fill_fingerprints(trials: pd.DataFrame) -> None:
 
 
 def _variants(frame: pd.DataFrame) -> pd.Series:
-    """'schedule=cosine, mask=all' from the config fields that vary inside the group."""
-    extras = frame["config_extra"].map(json.loads)
-    keys = sorted({k for e in extras for k in e})
-    varying = [k for k in keys if len({json.dumps(e.get(k), sort_keys=True) for e in extras}) > 1]
-    return extras.map(lambda e: ", ".join(f"{k}={_short(e.get(k))}" for k in varying))
+    """'schedule=cosine, mask=all' from the config fields that vary between one optimizer's
+    trials (fields that differ only between optimizers, like Adam's betas, are no variant)."""
+    out = pd.Series("", index=frame.index, dtype=object)
+    for _, trials in frame.groupby("optimizer"):
+        extras = trials["config_extra"].map(json.loads)
+        keys = sorted({k for e in extras for k in e})
+        varying = [k for k in keys
+                   if len({json.dumps(e.get(k), sort_keys=True) for e in extras}) > 1]
+        out[trials.index] = extras.map(
+            lambda e, varying=varying: ", ".join(f"{k}={_short(e.get(k))}" for k in varying))
+    return out
 
 
 def _short(value: Any) -> str:
