@@ -197,7 +197,7 @@ def curve_plot(bands: pd.DataFrame, styles: dict[str, str], colors: dict[str, tu
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     # Fixed margins instead of tight_layout: one draw fewer per figure.
-    fig.subplots_adjust(left=0.11, right=0.74, bottom=0.13, top=0.96)
+    fig.subplots_adjust(left=0.14, right=0.74, bottom=0.13, top=0.96)
     return _save(fig, out, figure)
 
 

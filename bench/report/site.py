@@ -39,6 +39,7 @@ def build(dirs: list[str], out: Path, fmt: str = "html") -> Path:
     """Write the report under `out`; returns the page to open (index.html or report.md)."""
     data = load(dirs)
     out.mkdir(parents=True, exist_ok=True)
+    _clear(out)
     optimizers = sorted(data.trials["optimizer"].unique()) if len(data.trials) else []
     slugs = {o: slugify(o) for o in optimizers}
     if fmt == "md":
@@ -88,6 +89,15 @@ def build(dirs: list[str], out: Path, fmt: str = "html") -> Path:
                parts=parts, info=_optimizer_info(trials),
                provenance=_provenance(trials, data.sources))
     return out / "index.html"
+
+
+def _clear(out: Path) -> None:
+    """Remove what an earlier build wrote (only names this module writes), so pages, plots
+    and tables of optimizers or groups that are gone do not linger."""
+    for pattern in ("index.html", "group-*.html", "optimizer-*.html", "report.md",
+                    "plots/*.png", "plots/*.svg", "tables/*.csv"):
+        for path in out.glob(pattern):
+            path.unlink()
 
 
 def _write_csvs(sections: list[Section], out: Path) -> dict[str, str]:

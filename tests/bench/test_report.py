@@ -298,3 +298,14 @@ def test_a_parent_directory_stands_for_the_ledgers_below_it(tmp_path):
     data = load([tmp_path])
     assert sorted(g.task for g in data.groups) == ["cifar10", "quadratic"]
     assert len(data.sources) == 2
+
+
+def test_a_rebuild_leaves_nothing_stale(tmp_path):
+    write(tmp_path / "a", small())
+    render([tmp_path / "a"], tmp_path / "out")
+    write(tmp_path / "b", small(optimizers=("adamw",)))
+    render([tmp_path / "b"], tmp_path / "out")
+    files = [p.name for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    assert len([f for f in files if f.startswith("optimizer-")]) == 1
+    assert not [f for f in files if "adam-l2" in f]  # adam_l2's page and CSVs are gone
+    assert "adam_l2" not in (tmp_path / "out" / "index.html").read_text()
