@@ -301,9 +301,9 @@ def test_a_parent_directory_stands_for_the_ledgers_below_it(tmp_path):
 
 
 def test_a_rebuild_leaves_nothing_stale(tmp_path):
-    write(tmp_path / "a", small())
+    write(tmp_path / "a", small(grid=1, seeds=(0,)))
     render([tmp_path / "a"], tmp_path / "out")
-    write(tmp_path / "b", small(optimizers=("adamw",)))
+    write(tmp_path / "b", small(optimizers=("adamw",), grid=1, seeds=(0,)))
     render([tmp_path / "b"], tmp_path / "out")
     files = [p.name for p in (tmp_path / "out").rglob("*") if p.is_file()]
     assert len([f for f in files if f.startswith("optimizer-")]) == 1

@@ -44,7 +44,7 @@ from playwright import sync_api  # noqa: E402
 def report(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("ledger")
     write_synthetic_ledger(root, tasks=("quadratic", "wikitext"),
-                           optimizers=("adamw", "adam_l2", "signgd_wd", "lion"), grid=3,
+                           optimizers=("adamw", "adam_l2", "signgd_wd", "lion"), grid=2,
                            evals=8, missing=0.05, names={"lion": EVIL}, rng_seed=2)
     return render([root], root / "report")
 
