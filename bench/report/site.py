@@ -250,24 +250,23 @@ def _lambda_figure_job(s: Section, data: ReportData, out: Path) -> plots.Job:
 # --- provenance ----------------------------------------------------------------------------------
 
 def _provenance(t: pd.DataFrame, sources: list[str]) -> list[tuple[str, str]]:
-    def values(*cols: str) -> str:
-        found = []
-        for col in cols:
-            if col in t:
-                found += [str(v) for v in t[col].dropna().unique()]
-        found = sorted(set(found))
+    """What produced these trials. Several data sets or budgets on a page that covers several
+    groups are expected; several code revisions or library versions are flagged."""
+    def values(col: str, flag: bool = True, empty: str = "not recorded") -> str:
+        found = sorted({str(v) for v in t[col].dropna().unique()}) if col in t else []
         if not found:
-            return "not recorded"
-        return ", ".join(found) + (" (mixed)" if len(found) > 1 else "")
+            return empty
+        mixed = flag and len(found) > 1
+        return ", ".join(found) + (" (mixed: results from different setups)" if mixed else "")
 
     dates = t["env_date"].dropna().astype(str) if "env_date" in t else pd.Series(dtype=str)
-    return [("data source", values("data_source")),
-            ("data fingerprint", values("data_fingerprint")),
-            ("budget", values("budget")),
+    return [("data source", values("data_source", flag=False)),
+            ("data fingerprint", values("data_fingerprint", flag=False)),
+            ("budget", values("budget", flag=False)),
             ("code revision", values("env_git_rev")),
             ("wdbench", values("env_wdbench")),
             ("torch", values("env_torch")),
-            ("CUDA", values("env_cuda")),
+            ("CUDA", values("env_cuda", empty="none") if "env_cuda" in t else "not recorded"),
             ("python", values("env_python")),
             ("device", values("env_device")),
             ("processes", values("env_num_processes")),
