@@ -49,11 +49,7 @@ def decay_rate(style: DecayStyle, lr_max: float, weight_decay: float) -> float:
 
 def shrink_factor(style: DecayStyle, lr: float, lr_max: float, weight_decay: float) -> float:
     """Multiplier applied to x before the step (1.0 for coupled and none)."""
-    if style is DecayStyle.DECOUPLED:
-        return 1.0 - lr * weight_decay
-    if style is DecayStyle.INDEPENDENT:
-        return 1.0 - (lr / lr_max) * weight_decay
-    return 1.0
+    return 1.0 - lr * decay_rate(style, lr_max, weight_decay)
 
 
 def implied_radius(style: DecayStyle | str, weight_decay: float, lr_max: float) -> float | None:
