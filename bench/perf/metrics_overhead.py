@@ -15,6 +15,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", default="cpu")
     parser.add_argument("--optimizers", default="adamw,adam_l2,signgd_wd,lion")
     args = parser.parse_args(argv)
+    import torch
+
+    # A 20-dim problem: extra threads only add synchronisation (as in a --workers sweep).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     rows = []
     with tempfile.TemporaryDirectory() as out:
         for name in args.optimizers.split(","):
@@ -25,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
             train_s = t["step_s"] * t["steps_done"]
             rows.append((name, t["steps_done"], len(record["curve"]), train_s, t["eval_s"],
                          t["eval_s"] / train_s))
+    torch.set_num_threads(threads)
     print(f"quadratic, budget {args.budget}: evaluation (val loss, probe gradient, SPEC §3 "
           "metrics, distances to the optima) vs training time\n")
     print(f"{'optimizer':10s} {'steps':>7s} {'evals':>6s} {'train s':>8s} {'eval s':>7s} "
