@@ -227,3 +227,38 @@ def test_full_batch_option(raw_dir, tmp_path):
         tuple(b.tolist()) for b in task.train_dataset())
     with pytest.raises(ValueError, match="full_batch_tokens"):
         tasks.create("wikitext", "smoke", {"full_batch_tokens": 10}, data_dir=str(raw_dir))
+
+
+def test_hub_path_maps_splits_and_fingerprints_text(monkeypatch, raw_dir, tmp_path):
+    """Online path, without a network: the hub loader is given a real DatasetDict holding the
+    same lines (as `Salesforce/wikitext` serves them: one row per line)."""
+    import datasets
+
+    import tasks.text_data as text_data
+    import tasks.wikitext as wikitext_module
+
+    lines = {part: (raw_dir / f"wiki.{part}.raw").read_text().splitlines(keepends=True)
+             for part in ("train", "valid", "test")}
+    served = datasets.DatasetDict({
+        "train": datasets.Dataset.from_dict({"text": lines["train"]}),
+        "validation": datasets.Dataset.from_dict({"text": lines["valid"]}),
+        "test": datasets.Dataset.from_dict({"text": lines["test"]}),
+    })
+    calls = []
+
+    def load_dataset(name, config):
+        calls.append((name, config))
+        return served
+
+    monkeypatch.delenv("WDBENCH_DATA_WIKITEXT", raising=False)
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    monkeypatch.setattr(text_data, "hub_reachable", lambda: True)
+    monkeypatch.setattr(wikitext_module, "hub_reachable", lambda: True)
+    task = tasks.create("wikitext", "smoke", {"config": "wikitext-103-v1"},
+                        cache_dir=str(tmp_path))
+    assert task.corpus.splits["val"] == lines["valid"]
+    assert calls == [("Salesforce/wikitext", "wikitext-103-v1")]
+    assert task.describe()["data_source"] == "hub:Salesforce/wikitext/wikitext-103-v1"
+    local = tasks.create("wikitext", "smoke", data_dir=str(raw_dir), cache_dir=str(tmp_path))
+    assert task.data_fingerprint != local.data_fingerprint  # source is part of provenance
+    assert len(task.train_dataset()) == len(local.train_dataset())  # same text, same blocks

@@ -1,0 +1,7 @@
+"""`make perf`: speed benchmarks of the hot paths. Each entry is a module with
+`main(argv: list[str] | None = None) -> int`; `python -m bench.perf [NAME ...]` runs them all or
+the named ones. Benchmarks print tables; none of them asserts a timing."""
+
+BENCHMARKS: dict[str, str] = {
+    "wikitext_step": "bench.perf.wikitext_step",
+}
