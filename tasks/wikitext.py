@@ -62,10 +62,11 @@ class WikiTextTask(Task):
                          probe_batches=2, vocab_size=1024, seq_len=64, layers=2, width=64,
                          heads=4, max_eval_tokens=16384),
         # ~1.33M parameters, seq 128, 2,048-token batches; sized so the default suite (32
-        # trials) fits 20 minutes on 2 cores (see README).
-        "cpu": _budget("cpu", steps=100, batch_size=16, eval_every=50, eval_batch_size=64,
+        # trials) fits 20 minutes on 2 cores, and evaluation (at steps 0 and 100: 16k
+        # validation tokens + a 4k-token probe gradient) stays near 10% of the run (README).
+        "cpu": _budget("cpu", steps=100, batch_size=16, eval_every=100, eval_batch_size=64,
                        probe_batches=2, vocab_size=4096, seq_len=128, layers=4, width=128,
-                       heads=4, max_eval_tokens=32768),
+                       heads=4, max_eval_tokens=16384),
         # GPT-2 small-like (~100M parameters with a 32k vocabulary), for GPUs.
         "full": _budget("full", steps=20000, batch_size=64, eval_every=1000,
                         eval_batch_size=64, probe_batches=8, vocab_size=32768, seq_len=512,
