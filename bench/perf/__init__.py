@@ -3,5 +3,8 @@
 the named ones. Benchmarks print tables; none of them asserts a timing."""
 
 BENCHMARKS: dict[str, str] = {
+    "optimizer_step": "bench.perf.optimizer_step",
+    "metrics_overhead": "bench.perf.metrics_overhead",
+    "report_render": "bench.perf.report_render",
     "wikitext_step": "bench.perf.wikitext_step",
 }
