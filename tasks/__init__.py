@@ -9,6 +9,7 @@ from tasks.base import BUDGET_NAMES, Budget, Task
 
 _TASKS: dict[str, str] = {
     "quadratic": "tasks.quadratic:QuadraticTask",
+    "wikitext": "tasks.wikitext:WikiTextTask",
 }
 
 

@@ -6,4 +6,5 @@ BENCHMARKS: dict[str, str] = {
     "optimizer_step": "bench.perf.optimizer_step",
     "metrics_overhead": "bench.perf.metrics_overhead",
     "report_render": "bench.perf.report_render",
+    "wikitext_step": "bench.perf.wikitext_step",
 }
