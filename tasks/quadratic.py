@@ -140,7 +140,10 @@ class QuadraticTask(Task):
 
     def describe(self) -> dict[str, Any]:
         r_ref = 1.0 / self.options["weight_decay_ref"]
-        return {**super().describe(), "instance": {
+        return {**super().describe(),
+                "data_source": f"synthetic {self.kind} quadratic (instance seed "
+                               f"{self.options['instance_seed']})",
+                "instance": {
             "dim": self.dim, "kind": self.kind, "c_norm": float(self.c.norm()),
             "share_outside_ref_box": float((self.c.abs() > r_ref).double().mean()),
         }}
