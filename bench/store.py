@@ -80,12 +80,12 @@ class Ledger:
     def records(self) -> list[dict[str, Any]]:
         if not self.trials_dir.is_dir():
             return []
-        return [json.loads(p.read_text()) for p in sorted(self.trials_dir.glob("*.json"))]
+        return [json.loads(p.read_text()) for p in sorted(self.trials_dir.glob("[!.]*.json"))]
 
     def ids(self) -> set[str]:
         if not self.trials_dir.is_dir():
             return set()
-        return {p.stem for p in self.trials_dir.glob("*.json")}
+        return {p.stem for p in self.trials_dir.glob("[!.]*.json")}
 
 
 def _finite(value: Any) -> Any:

@@ -80,7 +80,6 @@ def test_sigkilled_sweep_resumes_to_the_uninterrupted_ledger(tmp_path):
     proc.wait()
     partial = Ledger(out).ids()
     assert 3 <= len(partial) < 10, "the sweep should have been killed mid-way"
-    assert not list((out / "trials").glob(".tmp-*")) or True  # temp files are never records
     again = wdbench("sweep", str(suite), "--out", str(out))
     assert again.returncode == 0, again.stderr
     assert f"{len(partial)} already in" in again.stderr
