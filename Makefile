@@ -9,6 +9,16 @@ BUDGET ?=
 WORKERS ?= 2
 OUT ?= results/$(TASK)
 ARGS ?=
+DATA_DIR ?=
+# Local copies of the data sets, used when present (this project's CI machines have them);
+# online users get the same data from the Hugging Face hub.
+SHARED_DATA ?= ../shared/data
+ifneq ($(wildcard $(SHARED_DATA)/wikitext-2-v1-heldout),)
+export WDBENCH_DATA_WIKITEXT ?= $(abspath $(SHARED_DATA)/wikitext-2-v1-heldout)
+endif
+ifneq ($(wildcard $(SHARED_DATA)/cifar10-jpeg),)
+export WDBENCH_DATA_CIFAR10 ?= $(abspath $(SHARED_DATA)/cifar10-jpeg)
+endif
 
 .PHONY: install test test-all lint bench report perf clean
 
@@ -33,7 +43,7 @@ lint: install
 
 bench: install
 	$(PY) -m bench sweep --task $(TASK) --workers $(WORKERS) --out $(OUT) \
-		$(if $(BUDGET),--budget $(BUDGET)) $(ARGS)
+		$(if $(BUDGET),--budget $(BUDGET)) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(ARGS)
 	$(PY) -m bench report $(OUT)
 
 report: install

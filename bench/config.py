@@ -114,17 +114,12 @@ def parse_value(text: str) -> Any:
     """`--set` values: YAML scalars/lists (1e-3 -> float, [0.9, 0.99] -> list, true -> bool)."""
     import yaml
 
+    from bench import yaml_loader
+
     try:
-        value = yaml.safe_load(text)
+        return yaml_loader.load(text)
     except yaml.YAMLError:
         return text
-    # YAML 1.1 reads '1e-3' as a string; numbers written that way are meant as floats.
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    return value
 
 
 def parse_settings(items: list[str] | None) -> dict[str, Any]:

@@ -21,11 +21,16 @@ def available() -> list[str]:
 
 
 def get(name: str) -> type[Task]:
-    """The Task class registered under `name`."""
-    if name not in _TASKS:
-        raise KeyError(f"unknown task {name!r}; available: {', '.join(available())}")
-    module, attr = _TASKS[name].split(":")
-    return getattr(importlib.import_module(module), attr)
+    """The Task class registered under `name`, or named directly as `module:Class`."""
+    target = _TASKS.get(name) or (name if ":" in name else None)
+    if target is None:
+        raise KeyError(f"unknown task {name!r}; available: {', '.join(available())} "
+                       "(or module:Class)")
+    module, attr = target.split(":")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as err:
+        raise KeyError(f"cannot import task {target!r}: {err}") from None
 
 
 def create(name: str, budget: str, options: dict[str, Any] | None = None,

@@ -104,8 +104,13 @@ class Task(abc.ABC):
                 break
         return batches
 
-    def extra_metrics(self, model: torch.nn.Module) -> dict[str, float]:
-        """Task-specific metrics computed at eval time (e.g. distance to a known optimum)."""
+    def extra_metrics(self, model: torch.nn.Module, weight_decay: float,
+                      radius: float | None) -> dict[str, float]:
+        """Task-specific metrics computed at eval time (e.g. distance to a known optimum).
+
+        `model` is unwrapped (no DDP). `weight_decay` is the trial's lambda on the decayed
+        group; `radius` the optimizer's implied l_inf radius (None: no box from the decay
+        style, e.g. coupled decay; tasks then use 1/weight_decay where they need a box)."""
         return {}
 
     def decay_mask(self, model: torch.nn.Module, policy: str) -> dict[str, bool]:

@@ -1,0 +1,382 @@
+"""Run one Trial end to end on whatever Accelerate gives us (CPU, one GPU, DDP).
+
+The runner knows no task and no optimizer in particular: it asks the task for a model, data,
+losses and evaluation outputs, the optimizer registry for an optimizer, `bench.metrics` for
+constraint metrics, and writes one record to the ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+import traceback
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import send_to_device, set_seed
+from torch.utils.data import DataLoader
+
+import optimizers
+import tasks
+from bench import environment, metrics, schedules
+from bench.config import Trial
+from bench.sampling import GlobalBatchSampler
+from bench.store import SCHEMA_VERSION, Ledger
+from tasks.base import Task
+
+
+class Diverged(Exception):
+    def __init__(self, step: int) -> None:
+        super().__init__(f"non-finite loss or parameters at step {step}")
+        self.step = step
+
+
+def default_budget() -> str:
+    return "full" if torch.cuda.is_available() else "cpu"
+
+
+@dataclass
+class Progress:
+    """Everything about a running trial that a checkpoint must carry besides Accelerate's state."""
+
+    step: int = 0
+    curve: list[dict[str, Any]] = field(default_factory=list)
+    best: dict[str, Any] = field(default_factory=dict)
+    train_time: float = 0.0
+    eval_time: float = 0.0
+    loss_sum: float = 0.0
+    loss_count: int = 0
+
+
+@dataclass
+class TrialContext:
+    trial: Trial
+    task: Task
+    spec: optimizers.OptimizerSpec
+    accelerator: Accelerator
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    decayed: dict[str, torch.nn.Parameter]
+    mask_info: dict[str, Any]
+    steps: int
+    eval_every: int
+    radius: float | None  # implied by the decay style (None: no box predicted)
+    metric_radius: float | None  # what linf_ratio is measured against (1/wd for coupled)
+    probe: list[Any]
+
+
+def build(trial: Trial, accelerator: Accelerator, data_dir: str | None = None,
+          cache_dir: str | None = None) -> TrialContext:
+    task = tasks.create(trial.task, trial.budget, dict(trial.task_options), data_dir=data_dir,
+                        cache_dir=cache_dir)
+    spec = optimizers.spec(trial.optimizer)
+    set_seed(trial.seed)
+    model = task.build_model(trial.seed)
+    policy = trial.mask or task.default_mask
+    mask = task.decay_mask(model, policy)
+    named = dict(model.named_parameters())
+    decayed = {n: p for n, p in named.items() if mask.get(n)}
+    undecayed = [p for n, p in named.items() if not mask.get(n)]
+    groups = [g for g in ({"params": list(decayed.values()), "weight_decay": trial.weight_decay},
+                          {"params": undecayed, "weight_decay": 0.0}) if g["params"]]
+    optimizer = optimizers.create(trial.optimizer, groups, lr=trial.lr,
+                                  weight_decay=trial.weight_decay,
+                                  **dict(trial.optimizer_options))
+    steps = trial.steps or task.budget.steps
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, schedules.multiplier(trial.schedule, steps, trial.warmup))
+    model, optimizer = accelerator.prepare(model, optimizer)
+    accelerator.register_for_checkpointing(scheduler)
+    radius = spec.radius(trial.weight_decay, trial.lr)
+    metric_radius = radius or (1.0 / trial.weight_decay if trial.weight_decay > 0 else None)
+    mask_info = {
+        "policy": policy, "decayed": len(decayed), "undecayed": len(undecayed),
+        "decayed_numel": sum(p.numel() for p in decayed.values()),
+        "undecayed_numel": sum(p.numel() for p in undecayed),
+    }
+    probe = [send_to_device(b, accelerator.device) for b in task.probe_batches()]
+    return TrialContext(trial, task, spec, accelerator, model, optimizer, scheduler, decayed,
+                        mask_info, steps, trial.eval_every or task.budget.eval_every, radius,
+                        metric_radius, probe)
+
+
+def _train_loader(ctx: TrialContext, start_step: int) -> DataLoader:
+    acc, trial = ctx.accelerator, ctx.trial
+    dataset = ctx.task.train_dataset()
+    micro = ctx.task.budget.batch_size // trial.grad_accum
+    sampler = GlobalBatchSampler(len(dataset), micro, trial.seed, ctx.steps * trial.grad_accum,
+                                 acc.process_index, acc.num_processes,
+                                 start_step * trial.grad_accum)
+    return DataLoader(dataset, batch_sampler=sampler, collate_fn=ctx.task.collate)
+
+
+def evaluate(ctx: TrialContext, split: str) -> dict[str, float]:
+    """Exact metrics of a split under DDP: per-example outputs gathered, duplicates dropped."""
+    acc, task = ctx.accelerator, ctx.task
+    loader = DataLoader(task.eval_dataset(split),
+                        batch_size=max(task.budget.eval_batch_size // acc.num_processes, 1),
+                        shuffle=False, collate_fn=task.collate)
+    loader = acc.prepare_data_loader(loader)
+    ctx.model.eval()
+    parts: dict[str, list[torch.Tensor]] = {}
+    with torch.no_grad(), acc.autocast():
+        for batch in loader:
+            out = acc.gather_for_metrics(task.eval_outputs(ctx.model, batch))
+            for key, value in out.items():
+                parts.setdefault(key, []).append(value.detach().float().cpu())
+    ctx.model.train()
+    return task.summarize(split, {k: torch.cat(v) for k, v in parts.items()})
+
+
+def probe_metrics(ctx: TrialContext, per_tensor: bool = False
+                  ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """SPEC §3 metrics at the current point, on the mean gradient over the fixed probe batches.
+
+    Runs on the unwrapped model (no DDP hooks: every process computes the same probe) and
+    restores buffers such as BatchNorm running statistics, so training is unaffected."""
+    model = ctx.accelerator.unwrap_model(ctx.model)
+    buffers = {n: b.detach().clone() for n, b in model.named_buffers()}
+    saved_grads = {n: p.grad for n, p in model.named_parameters()}
+    model.zero_grad(set_to_none=True)
+    with torch.enable_grad():
+        for batch in ctx.probe:
+            with ctx.accelerator.autocast():
+                loss = ctx.task.loss(model, batch) / len(ctx.probe)
+            loss.backward()
+    names = [n for n, p in ctx.decayed.items() if p.grad is not None]
+    params = [ctx.decayed[n].detach() for n in names]
+    grads = [ctx.decayed[n].grad.detach() for n in names]
+    wd = ctx.trial.weight_decay
+    overall = metrics.constraint_metrics(params, grads, wd, radius=ctx.metric_radius)
+    overall["linf_norm"] = max((p.abs().max().item() for p in params), default=0.0)
+    tensors = {}
+    if per_tensor:
+        tensors = metrics.per_tensor_metrics(dict(zip(names, params)), dict(zip(names, grads)),
+                                             wd, radius=ctx.metric_radius)
+    for n, p in model.named_parameters():
+        p.grad = saved_grads[n]
+    with torch.no_grad():
+        for n, b in model.named_buffers():
+            b.copy_(buffers[n])
+    return overall, tensors
+
+
+def _params_finite(model: torch.nn.Module) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
+
+
+def _record_eval(ctx: TrialContext, prog: Progress, split_metrics: dict[str, float],
+                 constraint: dict[str, float]) -> dict[str, Any]:
+    acc = ctx.accelerator
+    train_loss = torch.tensor([prog.loss_sum, float(prog.loss_count)], device=acc.device)
+    train_loss = acc.reduce(train_loss, reduction="sum")
+    point: dict[str, Any] = {"step": prog.step, "lr": ctx.scheduler.get_last_lr()[0]}
+    if train_loss[1] > 0:
+        point["train_loss"] = (train_loss[0] / train_loss[1]).item()
+    point.update(split_metrics)
+    point.update(constraint)
+    point.update(ctx.task.extra_metrics(acc.unwrap_model(ctx.model), ctx.trial.weight_decay,
+                                        ctx.metric_radius))
+    prog.loss_sum, prog.loss_count = 0.0, 0
+    prog.curve.append(point)
+    for key, value in point.items():
+        if not key.startswith(("val_", "train_")) or not math.isfinite(value):
+            continue
+        better = max if key.endswith("accuracy") else min
+        if key not in prog.best or better(value, prog.best[key]) != prog.best[key]:
+            prog.best[key] = value
+            prog.best[f"{key}_step"] = prog.step
+    return point
+
+
+class Checkpointer:
+    """Mid-trial Accelerate checkpoints under <out>/checkpoints/<id>/latest (atomic swap)."""
+
+    def __init__(self, ledger: Ledger, ctx: TrialContext) -> None:
+        self.dir = ledger.checkpoint_dir(ctx.trial.id)
+        self.every = ctx.trial.checkpoint_every
+        self.ctx = ctx
+
+    @property
+    def latest(self) -> Path:
+        return self.dir / "latest"
+
+    def restore(self) -> Progress | None:
+        state = self.latest / "progress.json"
+        if not self.every or not state.exists():
+            return None
+        self.ctx.accelerator.load_state(str(self.latest))
+        return Progress(**json.loads(state.read_text()))
+
+    def maybe_save(self, prog: Progress) -> None:
+        if not self.every or prog.step % self.every or prog.step >= self.ctx.steps:
+            return
+        acc = self.ctx.accelerator
+        tmp = self.dir / "incoming"
+        if acc.is_main_process:
+            shutil.rmtree(tmp, ignore_errors=True)
+        acc.wait_for_everyone()
+        acc.save_state(str(tmp))
+        if acc.is_main_process:
+            (tmp / "progress.json").write_text(json.dumps(prog.__dict__))
+            old = self.dir / "old"
+            shutil.rmtree(old, ignore_errors=True)
+            if self.latest.exists():
+                os.replace(self.latest, old)
+            os.replace(tmp, self.latest)
+            shutil.rmtree(old, ignore_errors=True)
+        acc.wait_for_everyone()
+
+    def clear(self) -> None:
+        if self.ctx.accelerator.is_main_process:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def train(ctx: TrialContext, ledger: Ledger,
+          show_progress: bool) -> tuple[Progress, str, int | None]:
+    """The training loop; returns progress, status ('done' | 'diverged') and the step of
+    divergence."""
+    acc, task, trial = ctx.accelerator, ctx.task, ctx.trial
+    checkpointer = Checkpointer(ledger, ctx)
+    prog = checkpointer.restore() or Progress()
+    if prog.step == 0:
+        _evaluate_now(ctx, prog)
+    batches = iter(_train_loader(ctx, prog.step))
+    bar = None
+    if show_progress and acc.is_main_process:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=ctx.steps, initial=prog.step, desc=f"{trial.optimizer} {trial.id}",
+                   leave=False, dynamic_ncols=True)
+    ctx.model.train()
+    try:
+        while prog.step < ctx.steps:
+            t0 = time.perf_counter()
+            step_loss = torch.zeros((), device=acc.device)
+            for micro in range(trial.grad_accum):
+                batch = send_to_device(next(batches), acc.device)
+                sync = micro == trial.grad_accum - 1
+                with (nullcontext() if sync else acc.no_sync(ctx.model)), acc.autocast():
+                    loss = task.loss(ctx.model, batch) / trial.grad_accum
+                    acc.backward(loss)
+                step_loss += loss.detach().float()
+            if acc.num_processes > 1:
+                step_loss = acc.reduce(step_loss, reduction="mean")
+            value = step_loss.item()
+            if not math.isfinite(value):
+                raise Diverged(prog.step + 1)
+            ctx.optimizer.step()
+            ctx.scheduler.step()
+            ctx.optimizer.zero_grad(set_to_none=True)
+            prog.step += 1
+            prog.loss_sum += value
+            prog.loss_count += 1
+            prog.train_time += time.perf_counter() - t0
+            if bar is not None:
+                bar.update(1)
+                if prog.step % 20 == 0:
+                    bar.set_postfix(loss=f"{value:.4g}", refresh=False)
+            if prog.step % ctx.eval_every == 0 or prog.step == ctx.steps:
+                if not _params_finite(ctx.model):
+                    raise Diverged(prog.step)
+                _evaluate_now(ctx, prog)
+            checkpointer.maybe_save(prog)
+    except Diverged as err:
+        return prog, "diverged", err.step
+    finally:
+        if bar is not None:
+            bar.close()
+    checkpointer.clear()
+    return prog, "done", None
+
+
+def _evaluate_now(ctx: TrialContext, prog: Progress) -> None:
+    t0 = time.perf_counter()
+    split = evaluate(ctx, "val")
+    constraint, _ = probe_metrics(ctx)
+    _record_eval(ctx, prog, split, constraint)
+    prog.eval_time += time.perf_counter() - t0
+
+
+def run_trial(trial: Trial, out_dir: str | os.PathLike, data_dir: str | None = None,
+              cache_dir: str | None = None, show_progress: bool = True,
+              suite: str | None = None, accelerator: Accelerator | None = None) -> dict[str, Any]:
+    """Run (or resume) one trial and write its record; returns the record.
+
+    Exceptions inside the task or optimizer mark the trial `failed` (traceback kept);
+    non-finite losses or parameters mark it `diverged`. Only the main process writes."""
+    ledger = Ledger(out_dir)
+    acc = accelerator or Accelerator(mixed_precision=trial.mixed_precision)
+    started = time.perf_counter()
+    record: dict[str, Any] = {"id": trial.id, "schema": SCHEMA_VERSION, "suite": suite,
+                              "config": trial.to_dict(), "status": "failed",
+                              "diverged_at": None, "error": None}
+    prog = Progress()
+    ctx = None
+    try:
+        ctx = build(trial, acc, data_dir, cache_dir)
+        record.update(_describe(ctx))
+        prog, status, diverged_at = train(ctx, ledger, show_progress)
+        record["status"], record["diverged_at"] = status, diverged_at
+        if status == "done":
+            final = dict(prog.curve[-1])
+            final.update(evaluate(ctx, "test"))
+            record["per_tensor"] = probe_metrics(ctx, per_tensor=True)[1]
+        else:
+            final = dict(prog.curve[-1]) if prog.curve else {}
+            final["train_loss"] = math.nan
+    except tasks_errors():
+        raise
+    except Exception:
+        record["error"] = traceback.format_exc()
+        final = dict(prog.curve[-1]) if prog.curve else {}
+    final.pop("step", None)
+    record["final"] = final
+    if "val_loss" in final and "train_loss" in final:
+        final["gap"] = final["val_loss"] - final["train_loss"]
+    record["best"] = prog.best
+    record["curve"] = prog.curve
+    record["timing"] = {
+        "wall_s": time.perf_counter() - started,
+        "steps_done": prog.step,
+        "step_s": prog.train_time / max(prog.step, 1),
+        "eval_s": prog.eval_time,
+    }
+    record["env"] = environment.describe(acc.device, acc.num_processes)
+    if acc.is_main_process:
+        ledger.write(record)
+    acc.wait_for_everyone()
+    return record
+
+
+def tasks_errors() -> tuple[type[BaseException], ...]:
+    """Errors that are the user's to fix (bad data dir, no hub): never a `failed` trial."""
+    from tasks.data import DataUnavailable
+
+    return (DataUnavailable, KeyboardInterrupt)
+
+
+def _describe(ctx: TrialContext) -> dict[str, Any]:
+    trial, spec = ctx.trial, ctx.spec
+    n_params = sum(p.numel() for p in ctx.accelerator.unwrap_model(ctx.model).parameters())
+    return {
+        "optimizer": {"decay_style": spec.decay_style.value, "direction": spec.direction,
+                      "norm": spec.norm, "radius": ctx.radius,
+                      "metric_radius": ctx.metric_radius, "lr_max": trial.lr,
+                      "source": spec.source},
+        "schedule": {"name": trial.schedule,
+                     "theorem_conditions": schedules.get(trial.schedule).theorem_conditions},
+        "mask": ctx.mask_info,
+        "task": {**ctx.task.describe(), "n_params": n_params, "steps": ctx.steps,
+                 "batch_size": ctx.task.budget.batch_size, "eval_every": ctx.eval_every,
+                 "selection_metric": ctx.task.selection_metric,
+                 "selection_mode": ctx.task.selection_mode},
+    }
