@@ -44,8 +44,9 @@ def _budgets(**by_name: tuple[int, int, int, int, int, dict[str, Any]]) -> Mappi
 CIFAR_BUDGETS = _budgets(
     smoke=(8, 64, 4, 128, 2, {"model": "cnn", "width": 8, "train_size": 512,
                               "val_size": 256, "test_size": 256}),
-    # Sized for ~25 s of one core per trial, so a 128-trial suite fits 30 min on 2 cores.
-    cpu=(300, 128, 100, 500, 2, {"model": "cnn", "width": 16, "train_size": 10000,
+    # Sized for ~22 s of one core per trial (250 steps at ~60 ms, 3 evaluations of 2000
+    # validation images, 10k test images once), so a 128-trial suite fits 30 min on 2 cores.
+    cpu=(250, 128, 125, 500, 2, {"model": "cnn", "width": 16, "train_size": 10000,
                                  "val_size": 2000}),
     # He et al.: 64k iterations at batch 128 on a 45k/5k split (about 180 epochs).
     full=(64000, 128, 2000, 1000, 4, {"model": "resnet20"}),
@@ -201,7 +202,8 @@ class ImageClassificationTask(Task):
         return {f"{split}_loss": outputs["loss"].double().mean().item(),
                 f"{split}_accuracy": outputs["correct"].double().mean().item()}
 
-    def extra_metrics(self, model: torch.nn.Module) -> dict[str, float]:
+    def extra_metrics(self, model: torch.nn.Module, weight_decay: float = 0.0,
+                      radius: float | None = None) -> dict[str, float]:
         """train_accuracy and train_eval_loss: on the probe batches (fixed training examples,
         no augmentation, eval mode), the training side of the generalization gap."""
         device = next(model.parameters()).device
