@@ -44,9 +44,9 @@ def _budgets(**by_name: tuple[int, int, int, int, int, dict[str, Any]]) -> Mappi
 CIFAR_BUDGETS = _budgets(
     smoke=(8, 64, 4, 128, 2, {"model": "cnn", "width": 8, "train_size": 512,
                               "val_size": 256, "test_size": 256}),
-    # Sized for ~22 s of one core per trial (250 steps at ~60 ms, 3 evaluations of 2000
+    # Sized for ~20 s of one core per trial (200 steps at ~60 ms, 3 evaluations of 2000
     # validation images, 10k test images once), so a 128-trial suite fits 30 min on 2 cores.
-    cpu=(250, 128, 125, 500, 2, {"model": "cnn", "width": 16, "train_size": 10000,
+    cpu=(200, 128, 100, 500, 2, {"model": "cnn", "width": 16, "train_size": 10000,
                                  "val_size": 2000}),
     # He et al.: 64k iterations at batch 128 on a 45k/5k split (about 180 epochs).
     full=(64000, 128, 2000, 1000, 4, {"model": "resnet20"}),

@@ -23,10 +23,10 @@ LAYOUTS = {
 
 
 def class_images(labels: np.ndarray, channels: int, side: int, seed: int) -> np.ndarray:
-    """uint8 (N, side, side, channels): a per-class base colour plus noise."""
-    rng = np.random.default_rng(seed)
-    palette = rng.integers(30, 226, size=(int(labels.max()) + 1, channels))
-    noise = rng.normal(0, 25, size=(len(labels), side, side, channels))
+    """uint8 (N, side, side, channels): a per-class base colour (the same in every split)
+    plus noise drawn from `seed`."""
+    palette = np.random.default_rng(1234).integers(30, 226, size=(100, channels))
+    noise = np.random.default_rng(seed).normal(0, 25, size=(len(labels), side, side, channels))
     return np.clip(palette[labels][:, None, None, :] + noise, 0, 255).astype(np.uint8)
 
 
