@@ -84,6 +84,35 @@ def test_jpeg_fixture_and_fingerprint_follows_content(tmp_path):
     assert da.fingerprint != db.fingerprint
 
 
+def test_hub_path_through_datasets(fixture_dirs, tmp_path, monkeypatch):
+    """The online path (`datasets.load_dataset(hub_id)`), with the hub replaced by the
+    fixture's parquet files: same pixels as the local reader, cached by the hub fingerprint."""
+    import datasets
+
+    import tasks.image_data as image_data
+
+    directory = fixture_dirs["cifar100"]
+    files = {split: [str(p) for p in image_data.parquet_files(directory, split)]
+             for split in ("train", "test")}
+    calls, real_load = [], datasets.load_dataset
+
+    def fake_load(path, split):
+        calls.append((path, split))
+        return real_load("parquet", data_files=files, split=split,
+                                     cache_dir=str(tmp_path / "hf"))
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    monkeypatch.setattr(image_data, "hub_reachable", lambda: True)
+    monkeypatch.delenv("WDBENCH_DATA_CIFAR100", raising=False)
+    online = load_image_data("cifar100", None, tmp_path / "cache")
+    assert calls == [("uoft-cs/cifar100", "train"), ("uoft-cs/cifar100", "test")]
+    assert online.source == "hub:uoft-cs/cifar100"
+    local = load_image_data("cifar100", str(directory), tmp_path / "cache")
+    assert torch.equal(online.train.images, local.train.images)
+    assert torch.equal(online.test.labels, local.test.labels)
+    assert len(list((tmp_path / "cache" / "images").glob("cifar100-*.pt"))) == 2
+
+
 def test_env_var_names_the_data_dir(fixture_dirs, tmp_path, monkeypatch):
     monkeypatch.setenv("WDBENCH_DATA_FASHION_MNIST", str(fixture_dirs["fashion_mnist"]))
     data = load_image_data("fashion_mnist", None, tmp_path)
