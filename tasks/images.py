@@ -146,7 +146,6 @@ class ImageClassificationTask(Task):
             "hub_id": self.spec.hub_id,
             "sizes": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
             "model": self.options["model"],
-            "parameters": sum(p.numel() for p in self.build_model(0).parameters()),
             "normalization": {"mean": mean.tolist(), "std": std.tolist()},
             "augmentation": "random crop (pad 4) + horizontal flip" if self.options["augment"]
             else "none",
