@@ -124,7 +124,10 @@ def flatten(record: dict[str, Any]) -> dict[str, Any]:
     mask = record.get("mask", {})
     row["mask_decayed"] = mask.get("decayed")
     row["mask_undecayed"] = mask.get("undecayed")
-    row.update(record.get("final", {}))
+    # A final metric named like a config column (the runner records the last scheduled 'lr')
+    # must not overwrite the config value: it becomes final_<name>.
+    row.update({(f"final_{k}" if k in row else k): v
+                for k, v in record.get("final", {}).items()})
     row.update({f"best_{k}": v for k, v in record.get("best", {}).items()})
     row.update(record.get("timing", {}))
     env = record.get("env", {})

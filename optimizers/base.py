@@ -3,17 +3,23 @@ style (where weight decay enters). Subclasses write only the direction."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
 
-from optimizers.decay import DecayStyle, couple, shrink_factor
+from optimizers.decay import DecayStyle, couple, decay_rate
+
+# Directions are computed a bucket of parameters at a time: small tensors share a bucket (few
+# calls), a large tensor gets its own. Temporaries then stay small and are reused from the
+# allocator's cache instead of being mapped and unmapped from the OS every step.
+BUCKET_ELEMENTS = 1 << 18
 
 
 class DecayedOptimizer(torch.optim.Optimizer):
-    """x <- shrink * x - lr * d(g'), with g' = g + wd x under coupled decay.
+    """x <- (1 - lr * rate) x - lr * d(g'), with g' = g + wd x under coupled decay and
+    rate = wd (decoupled), wd / lr_max (independent) or 0 (coupled, none).
 
     Param groups carry `lr`, `weight_decay`, `decay` and `lr_max` (the peak learning rate, used by
     the independent style; it defaults to the group's initial `lr`).
@@ -58,16 +64,35 @@ class DecayedOptimizer(torch.optim.Optimizer):
     def _update(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor]) -> None:
         style = DecayStyle(group["decay"])
         lr, wd = group["lr"], group["weight_decay"]
-        if style is DecayStyle.COUPLED:
-            grads = couple(grads, params, wd)
-        directions = self._directions(group, params, grads)
-        factor = shrink_factor(style, lr, group["lr_max"], wd)
-        if factor != 1.0:
-            torch._foreach_mul_(params, factor)
-        torch._foreach_add_(params, directions, alpha=-lr)
+        rate = decay_rate(style, group["lr_max"], wd)
+        for ps, gs in _buckets(params, grads):
+            if style is DecayStyle.COUPLED:
+                gs = couple(gs, ps, wd)
+            apply_update(ps, self._directions(group, ps, gs), lr, rate)
 
     def _directions(
         self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor]
     ) -> list[Tensor]:
         """The update direction d for each parameter (updating any state); x moves by -lr * d."""
         raise NotImplementedError
+
+
+def _buckets(params: list[Tensor], grads: list[Tensor]
+             ) -> Iterator[tuple[list[Tensor], list[Tensor]]]:
+    start, size = 0, 0
+    for i, p in enumerate(params):
+        if size and size + p.numel() > BUCKET_ELEMENTS:
+            yield params[start:i], grads[start:i]
+            start, size = i, 0
+        size += p.numel()
+    yield params[start:], grads[start:]
+
+
+def apply_update(params: list[Tensor], directions: list[Tensor], lr: float, rate: float) -> None:
+    """x <- (1 - lr rate) x - lr d, in place: the shrink first, as in the published formulas.
+
+    (torch's fused SGD kernel would do both in one pass, as x - lr (d + rate x), ~13% faster for
+    SignGD-WD on CPU, but it rounds differently from the published order of operations.)"""
+    if rate:
+        torch._foreach_mul_(params, 1.0 - lr * rate)
+    torch._foreach_add_(params, directions, alpha=-lr)

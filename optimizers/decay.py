@@ -37,6 +37,16 @@ def couple(grads: list[Tensor], params: list[Tensor], weight_decay: float) -> li
     return torch._foreach_add(grads, params, alpha=weight_decay)
 
 
+def decay_rate(style: DecayStyle, lr_max: float, weight_decay: float) -> float:
+    """Shrink per unit lr: x <- (1 - lr * rate) x. wd (decoupled), wd / lr_max (independent),
+    0 for coupled and none (their decay, if any, goes through the gradient)."""
+    if style is DecayStyle.DECOUPLED:
+        return weight_decay
+    if style is DecayStyle.INDEPENDENT:
+        return weight_decay / lr_max
+    return 0.0
+
+
 def shrink_factor(style: DecayStyle, lr: float, lr_max: float, weight_decay: float) -> float:
     """Multiplier applied to x before the step (1.0 for coupled and none)."""
     if style is DecayStyle.DECOUPLED:

@@ -6,8 +6,10 @@ from typing import Any
 
 import torch
 from torch import Tensor
+from torch.optim.sgd import sgd as sgd_functional
 
 from optimizers.base import DecayedOptimizer
+from optimizers.decay import DecayStyle, decay_rate
 
 
 class SGD(DecayedOptimizer):
@@ -20,19 +22,44 @@ class SGD(DecayedOptimizer):
             raise ValueError(f"momentum must be in [0, 1), got {momentum}")
         super().__init__(params, lr, weight_decay, decay, momentum=momentum, nesterov=nesterov)
 
-    def _directions(self, group: dict[str, Any], params: list[Tensor],
-                    grads: list[Tensor]) -> list[Tensor]:
+    def _update(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor]) -> None:
+        """Through torch's fused SGD kernel (one pass over memory) wherever it applies.
+
+        Its weight decay x <- x - lr (d + wd x) is coupled decay, and also the decoupled
+        shrink (1 - lr wd) x applied beside a step -lr d: for plain SGD the two coincide."""
+        style = DecayStyle(group["decay"])
+        lr, wd, mu = group["lr"], group["weight_decay"], group["momentum"]
+        rate = decay_rate(style, group["lr_max"], wd)
+        fused = hasattr(torch, "_fused_sgd_") and all(
+            p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
+        if mu and rate:
+            self._decoupled_heavy_ball(group, params, grads, lr, rate, fused)
+            return
+        # Coupled decay, or no momentum: torch's SGD as it is. Zero buffers make the first
+        # step b = mu * 0 + g = g (torch's convention) and let parameters whose first gradient
+        # comes late share the call.
+        bufs = [self._buffer(p) for p in params] if mu else []
+        sgd_functional(params, grads, bufs, fused=fused or None, weight_decay=wd if
+                       style is DecayStyle.COUPLED else rate, momentum=mu, lr=lr,
+                       dampening=0.0, nesterov=group["nesterov"], maximize=False)
+
+    def _decoupled_heavy_ball(self, group: dict[str, Any], params: list[Tensor],
+                              grads: list[Tensor], lr: float, rate: float, fused: bool) -> None:
+        """b <- mu b + g, then x <- x - lr (d + rate x): one pass each, tensor by tensor."""
         mu = group["momentum"]
-        if mu == 0.0:
-            return list(grads)
-        bufs = []
         for p, g in zip(params, grads):
-            state = self.state[p]
-            if "momentum_buffer" not in state:
-                state["momentum_buffer"] = g.detach().clone()
+            buf = self._buffer(p)
+            torch.add(g, buf, alpha=mu, out=buf)
+            d = torch.add(g, buf, alpha=mu) if group["nesterov"] else buf
+            if fused:
+                torch._fused_sgd_([p], [d], [], weight_decay=rate, momentum=0.0, lr=lr,
+                                  dampening=0.0, nesterov=False, maximize=False,
+                                  is_first_step=False)
             else:
-                state["momentum_buffer"].mul_(mu).add_(g)
-            bufs.append(state["momentum_buffer"])
-        if group["nesterov"]:
-            return torch._foreach_add(grads, bufs, alpha=mu)
-        return bufs
+                p.mul_(1.0 - lr * rate).add_(d, alpha=-lr)
+
+    def _buffer(self, p: Tensor) -> Tensor:
+        state = self.state[p]
+        if "momentum_buffer" not in state:
+            state["momentum_buffer"] = torch.zeros_like(p)
+        return state["momentum_buffer"]

@@ -1,0 +1,204 @@
+"""Measure where an optimizer's weight decay enters, from the outside (its code is not read).
+
+A probe feeds the optimizer a fixed gradient stream with weight_decay = λ, and compares the
+trajectory with *emulations* of each decay style, built from the same optimizer at
+weight_decay = 0 with the decay added by hand:
+
+  decoupled    x <- (1 - η_t λ) x before each step            (AdamW; shrink exactly η_t λ)
+  independent  x <- (1 - (η_t / η_0) λ) x before each step    (η_0 = the initial lr)
+  coupled      the optimizer is handed g + λ x as its gradient (Adam + ℓ2)
+  none         nothing: the λ = 0 run itself
+
+The style whose emulation reproduces the λ run is the measured semantics. Two streams:
+a zero gradient, where the decay alone moves x (decoupled shrinks it by exactly η λ per step;
+coupled Adam or SignGD by ~η per step, sign-like, whatever λ is; coupled plain SGD by η λ too,
+because there coupled and decoupled are the same algorithm), and a mixed stream in which half
+the coordinates carry gradients much larger than λ x, which catches decay that interacts with
+the gradient. The lr halves midway, so independent decay (it follows the schedule, not the
+lr's size) separates from decoupled decay and from a constant shrink.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+Make = Callable[..., torch.optim.Optimizer]
+HYPOTHESES = ("decoupled", "independent", "coupled", "none")
+# Largest trajectory deviation from an emulation, as a share of the decay's effect, that still
+# counts as a match. The zero stream leaves only rounding; the mixed stream also tolerates
+# applying the shrink after the step instead of before (a difference of order η |d| / |x|).
+TOLERANCE = {"zero_gradient": 1e-2, "mixed_gradient": 0.05}
+# Effects below this (parameters are O(1)) are rounding noise, not decay.
+NOISE_FLOOR = 1e-6
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    lr: float = 1e-3
+    weight_decay: float = 0.5
+    steps: int = 8  # the lr halves after steps // 2
+    seed: int = 0
+
+
+def initial_params(seed: int) -> list[Tensor]:
+    """A matrix and a vector (a multi-tensor group) with |x| in [0.5, 1.5] and mixed signs."""
+    gen = torch.Generator().manual_seed(seed)
+    out = []
+    for shape in ((6, 8), (16,)):
+        magnitude = 0.5 + torch.rand(shape, generator=gen)
+        sign = torch.where(torch.rand(shape, generator=gen) < 0.5, -1.0, 1.0)
+        out.append(magnitude * sign)
+    return out
+
+
+def gradient_stream(kind: str, params: list[Tensor], steps: int, seed: int) -> list[list[Tensor]]:
+    """Per-step gradients. 'mixed': |g| in [2, 3] on a fixed half of the coordinates, well above
+    λ|x| (so sign(g + λx) never sits near a tie), and 0 on the rest."""
+    if kind == "zero_gradient":
+        return [[torch.zeros_like(p) for p in params] for _ in range(steps)]
+    gen = torch.Generator().manual_seed(seed + 1)
+    masks = [torch.rand(p.shape, generator=gen) < 0.5 for p in params]
+    stream = []
+    for _ in range(steps):
+        step = []
+        for p, mask in zip(params, masks):
+            g = (2.0 + torch.rand(p.shape, generator=gen)) * torch.where(
+                torch.rand(p.shape, generator=gen) < 0.5, -1.0, 1.0)
+            step.append(g * mask)
+        stream.append(step)
+    return stream
+
+
+def lr_schedule(settings: ProbeSettings) -> list[float]:
+    half = settings.steps // 2
+    return [settings.lr] * half + [settings.lr / 2] * (settings.steps - half)
+
+
+def trajectory(make: Make, x0: list[Tensor], grads: list[list[Tensor]], lrs: list[float],
+               weight_decay: float, emulate: str = "none", emulated_wd: float = 0.0) -> Tensor:
+    """Run the optimizer on a gradient stream; returns x after each step, shape (steps, n).
+
+    `emulate` adds `emulated_wd` by hand in the given style (the optimizer runs at
+    `weight_decay`, 0 when emulating)."""
+    params = [torch.nn.Parameter(x.clone()) for x in x0]
+    opt = make(params, lr=lrs[0], weight_decay=weight_decay)
+    states = []
+    for lr, grad in zip(lrs, grads):
+        for group in opt.param_groups:
+            group.setdefault("initial_lr", lrs[0])  # what torch's lr schedulers record
+            group["lr"] = lr
+        with torch.no_grad():
+            if emulate == "decoupled":
+                torch._foreach_mul_(params, 1.0 - lr * emulated_wd)
+            elif emulate == "independent":
+                torch._foreach_mul_(params, 1.0 - (lr / lrs[0]) * emulated_wd)
+            for p, g in zip(params, grad):
+                # A fresh tensor each step: some optimizers modify .grad in place.
+                p.grad = g.add(p, alpha=emulated_wd) if emulate == "coupled" else g.clone()
+        opt.step()
+        states.append(torch.cat([p.detach().flatten() for p in params]))
+    return torch.stack(states)
+
+
+@dataclass(frozen=True)
+class StreamResult:
+    effect: float  # max |x_λ - x_0|: how far weight decay moved the trajectory
+    deviation: dict[str, float]  # per hypothesis: max |x_λ - x_emulated| / effect
+
+
+def _compare(with_wd: Tensor, without: Tensor, emulations: dict[str, Tensor]) -> StreamResult:
+    effect = (with_wd - without).abs().max().item()
+    deviation = {}
+    for name, emulated in emulations.items():
+        predicted = (emulated - without).abs().max().item()
+        scale = max(effect, predicted)
+        miss = (with_wd - emulated).abs().max().item()
+        deviation[name] = 0.0 if scale < NOISE_FLOOR else miss / scale
+    return StreamResult(effect=0.0 if effect < NOISE_FLOOR else effect, deviation=deviation)
+
+
+def _shrink_summary(x: Tensor, x0: list[Tensor], lrs: list[float], wd: float) -> dict[str, Any]:
+    """Relative shrink 1 - x_{t+1}/x_t per step under a zero gradient (float64)."""
+    path = torch.cat([torch.cat([p.flatten() for p in x0])[None], x]).double()
+    ratio = 1.0 - path[1:] / path[:-1]
+    step = (path[:-1] - path[1:]).abs().mean(dim=1) / torch.tensor(lrs, dtype=torch.float64)
+    return {
+        "shrink_per_step": [round(v, 8) for v in ratio.mean(dim=1).tolist()],
+        # max - min over coordinates: 0 for a multiplicative (decoupled/independent) shrink
+        "shrink_spread": [round(v, 8) for v in (ratio.max(dim=1).values
+                                                - ratio.min(dim=1).values).tolist()],
+        # mean |x_t - x_{t+1}| / η_t: ~1 for a sign-like move (Adam or SignGD + ℓ2)
+        "step_over_lr": [round(v, 6) for v in step.tolist()],
+        "expected_decoupled": [round(lr * wd, 8) for lr in lrs],
+        "expected_independent": [round(lr / lrs[0] * wd, 8) for lr in lrs],
+    }
+
+
+@dataclass(frozen=True)
+class DecayVerdict:
+    semantics: str  # decoupled | independent | coupled | none | coupled=decoupled | unknown
+    consistent_with: tuple[str, ...]  # every style the measurements fit
+    explanation: str
+    measurements: dict[str, Any]
+
+
+def measure_decay(make: Make, settings: ProbeSettings | None = None) -> DecayVerdict:
+    """Classify where weight decay enters, from trajectories alone."""
+    settings = settings or ProbeSettings()
+    x0 = initial_params(settings.seed)
+    lrs = lr_schedule(settings)
+    wd = settings.weight_decay
+    streams: dict[str, StreamResult] = {}
+    measurements: dict[str, Any] = {"settings": asdict(settings), "lr_schedule": lrs}
+    for kind in TOLERANCE:
+        grads = gradient_stream(kind, x0, settings.steps, settings.seed)
+        with_wd = trajectory(make, x0, grads, lrs, wd)
+        without = trajectory(make, x0, grads, lrs, 0.0)
+        emulations = {style: trajectory(make, x0, grads, lrs, 0.0, style, wd)
+                      for style in ("decoupled", "independent", "coupled")}
+        emulations["none"] = without
+        streams[kind] = result = _compare(with_wd, without, emulations)
+        measurements[kind] = {"effect": result.effect, "deviation": result.deviation,
+                              "tolerance": TOLERANCE[kind]}
+        if kind == "zero_gradient":
+            measurements[kind].update(_shrink_summary(with_wd, x0, lrs, wd))
+    fits = tuple(h for h in HYPOTHESES
+                 if all(streams[k].deviation[h] <= TOLERANCE[k] for k in streams))
+    return DecayVerdict(*_name(fits, measurements["zero_gradient"], settings), measurements)
+
+
+def _name(fits: tuple[str, ...], zero: dict[str, Any],
+          settings: ProbeSettings) -> tuple[str, tuple[str, ...], str]:
+    lam = settings.weight_decay
+    half = settings.steps // 2  # the steps at the initial lr
+    shrink = zero["shrink_per_step"][:half]
+    spread = max(zero["shrink_spread"][:half])
+    size = f"{shrink[0]:.3g}" if max(shrink) - min(shrink) < 0.01 * max(shrink) else \
+        f"{min(shrink):.3g} to {max(shrink):.3g}"
+    shape = "uniformly" if spread < 0.01 * max(max(shrink), 1e-12) else \
+        f"unevenly (moving ~{zero['step_over_lr'][0]:.2g}·η per step)"
+    seen = (f"zero gradient: x shrinks by {size} of itself per step, {shape} "
+            f"(η·λ = {settings.lr * lam:.3g}, λ = {lam:.3g})")
+    if fits == ("decoupled",):
+        return "decoupled", fits, f"{seen}: exactly (1 - η·λ) per step, beside the update"
+    if fits == ("independent",):
+        return "independent", fits, (f"{seen}: (1 - (η_t/η_0)·λ), independent of the lr's size, "
+                                     "following its schedule")
+    if fits == ("coupled",):
+        return "coupled", fits, f"{seen}: λ·x enters through the gradient (ℓ2 penalty)"
+    if set(fits) == {"decoupled", "coupled"}:
+        return "coupled=decoupled", fits, (
+            f"{seen}: the update is linear in the gradient (plain SGD), so coupled and "
+            "decoupled decay are the same algorithm here; either declaration agrees")
+    if fits == ("none",):
+        return "none", fits, "weight_decay is accepted but changes nothing (zero and nonzero " \
+                             "gradients give the same trajectory as weight_decay = 0)"
+    if fits:
+        return "=".join(fits), fits, f"{seen}: indistinguishable between {', '.join(fits)}"
+    return "unknown", fits, (f"{seen}: matches no standard decay style (see the deviations in "
+                             "the probe measurements)")

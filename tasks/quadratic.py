@@ -1,0 +1,256 @@
+"""Synthetic quadratics with exact answers (SPEC §4).
+
+    L(x) = ½ (x - c)ᵀ H (x - c),   H = Q diag(h) Qᵀ
+
+`kind=diagonal` has Q = I, `kind=dense` a random rotation. The spectrum h is log-spaced over
+[1, cond]; c ~ N(0, (kappa / weight_decay_ref)²), so with lambda = weight_decay_ref a share
+P(|z| > 1 / kappa) of the |c_i| lies outside the box of radius 1/lambda (half of them at
+kappa = 1.5). Decoupled decay targets the box optimum, coupled decay the l2 optimum
+(H + lambda I)⁻¹ H c; both are known exactly for any lambda (`box_optimum`, `l2_optimum`).
+
+Noisy gradients (`noise > 0`): the training set is N vectors xi_i with sum_i xi_i = 0 and
+loss_i = L(x) + xi_iᵀ x, so a minibatch gradient is ∇L plus zero-mean noise and the full-batch
+gradient (the probe) is exact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import Dataset, TensorDataset
+
+from tasks.base import Budget, Task
+from tasks.box_qp import solve_box_qp
+
+KINDS = ("diagonal", "dense")
+
+# name -> (default, type); set with `--set task.NAME=value`.
+OPTIONS: dict[str, tuple[Any, type]] = {
+    "dim": (20, int),
+    "kind": ("dense", str),
+    "kappa": (1.5, float),  # scale of c relative to the box radius 1/weight_decay_ref
+    "cond": (10.0, float),  # condition number of H
+    "noise": (0.0, float),  # per-example gradient noise std, relative to rms(∇L(0))
+    "noise_samples": (256, int),  # N, the training-set size when noise > 0
+    "instance_seed": (0, int),  # fixes c, H and the noise vectors (same for every trial)
+    "weight_decay_ref": (2.0, float),  # the lambda the instance is scaled for
+    "init_scale": (0.05, float),  # x0 ~ N(0, init_scale²), seeded by the trial seed
+}
+
+# Full batch: every row is zero, so any batch gives the exact gradient, under any split
+# across processes. Many rows keep the runner's epochs (and DataLoader restarts) long.
+FULL_BATCH_ROWS_PER_BATCH = 64
+
+
+class QuadraticModel(nn.Module):
+    """One parameter vector x; the loss of example i is L(x) + xi_iᵀ x."""
+
+    def __init__(self, c: Tensor, hessian: Tensor, x0: Tensor, noisy: bool) -> None:
+        super().__init__()
+        self.x = nn.Parameter(x0.clone())
+        # Buffers follow the model to its device; not persistent: the state is just x.
+        self.register_buffer("c", c, persistent=False)
+        self.register_buffer("hessian", hessian, persistent=False)  # 1-D: the diagonal
+        self.noisy = noisy  # False: every xi is zero, skip the term (the hot loop is tiny)
+
+    def _hess_times(self, d: Tensor) -> Tensor:
+        return self.hessian * d if self.hessian.ndim == 1 else self.hessian @ d
+
+    def forward(self, xi: Tensor, per_example: bool = False) -> Tensor:
+        """Mean loss over the rows of xi, or the (B,) per-example losses."""
+        d = self.x - self.c
+        loss = 0.5 * (d @ self._hess_times(d))
+        if per_example:
+            return loss + xi @ self.x if self.noisy else loss.expand(xi.shape[0])
+        # Fewer autograd nodes than per-example losses + mean: this is the whole hot loop.
+        return loss + xi.mean(dim=0) @ self.x if self.noisy else loss
+
+    @torch.no_grad()
+    def full_gradient(self) -> Tensor:
+        """The exact full-batch gradient H (x - c), without autograd."""
+        return self._hess_times(self.x - self.c)
+
+
+class QuadraticTask(Task):
+    name = "quadratic"
+    default_mask = "all"  # x is a vector: the `matrices` policy would decay nothing
+    budgets = {
+        "smoke": Budget("smoke", steps=300, batch_size=8, eval_every=100, eval_batch_size=8,
+                        probe_batches=1),
+        "cpu": Budget("cpu", steps=20_000, batch_size=8, eval_every=1_000, eval_batch_size=8,
+                      probe_batches=1),
+        "full": Budget("full", steps=100_000, batch_size=8, eval_every=5_000,
+                       eval_batch_size=8, probe_batches=1),
+    }
+
+    def __init__(self, budget: Budget, options: Mapping[str, Any] | None = None,
+                 data_dir: str | None = None, cache_dir: str | None = None) -> None:
+        super().__init__(budget, options, data_dir=data_dir, cache_dir=cache_dir)
+        self.options = _parse_options(self.options)
+        o = self.options
+        self.dim, self.kind = o["dim"], o["kind"]
+        gen = torch.Generator().manual_seed(o["instance_seed"])
+        self.c = torch.randn(self.dim, generator=gen, dtype=torch.float64) * (
+            o["kappa"] / o["weight_decay_ref"])
+        self.spectrum = torch.logspace(0.0, math.log10(o["cond"]), self.dim,
+                                       dtype=torch.float64)
+        self.rotation: Tensor | None = None  # Q; None: diagonal H, never built densely
+        if self.kind == "dense":
+            q, r = torch.linalg.qr(torch.randn(self.dim, self.dim, generator=gen,
+                                               dtype=torch.float64))
+            self.rotation = q * torch.sign(torch.diagonal(r))  # Haar-distributed
+        self.noise = self._noise_vectors()
+        self._box_cache: dict[tuple[float, float | None], Tensor] = {}
+
+    @property
+    def hessian(self) -> Tensor:
+        """H = Q diag(h) Qᵀ as a dense float64 matrix."""
+        if self.rotation is None:
+            return torch.diag(self.spectrum)
+        h = (self.rotation * self.spectrum) @ self.rotation.T
+        return (h + h.T) / 2
+
+    def _noise_vectors(self) -> Tensor:
+        o = self.options
+        if o["noise"] == 0:
+            rows = self.budget.batch_size * FULL_BATCH_ROWS_PER_BATCH
+            return torch.zeros(1, self.dim).expand(rows, self.dim)
+        if o["noise_samples"] < self.budget.batch_size:
+            raise ValueError(f"task.noise_samples={o['noise_samples']} is below the batch size "
+                             f"{self.budget.batch_size}; set task.noise_samples >= it")
+        gen = torch.Generator().manual_seed(o["instance_seed"] + 1_000_003)
+        xi = torch.randn(o["noise_samples"], self.dim, generator=gen, dtype=torch.float64)
+        xi -= xi.mean(dim=0)  # the full-batch gradient stays exact
+        grad0 = self._hess_times(self.c)
+        return (xi * (o["noise"] * float(grad0.square().mean().sqrt()))).float()
+
+    # --- identity -------------------------------------------------------------------------
+    @property
+    def data_fingerprint(self) -> str:
+        h = hashlib.sha256()
+        rotation = self.rotation if self.rotation is not None else torch.zeros(0)
+        for t in (self.c, self.spectrum, rotation, self.noise.contiguous()):
+            h.update(t.numpy().tobytes())
+        return h.hexdigest()[:12]
+
+    def describe(self) -> dict[str, Any]:
+        r_ref = 1.0 / self.options["weight_decay_ref"]
+        return {**super().describe(), "instance": {
+            "dim": self.dim, "kind": self.kind, "c_norm": float(self.c.norm()),
+            "share_outside_ref_box": float((self.c.abs() > r_ref).double().mean()),
+        }}
+
+    # --- model and data -------------------------------------------------------------------
+    def build_model(self, seed: int) -> nn.Module:
+        gen = torch.Generator().manual_seed(seed)
+        x0 = torch.randn(self.dim, generator=gen) * self.options["init_scale"]
+        hessian = self.spectrum if self.rotation is None else self.hessian
+        return QuadraticModel(self.c.float(), hessian.float(), x0, noisy=self.options["noise"] > 0)
+
+    def train_dataset(self) -> Dataset:
+        return TensorDataset(self.noise)
+
+    def eval_dataset(self, split: str) -> Dataset:
+        if split not in ("val", "test"):
+            raise ValueError(f"unknown split {split!r}; use 'val' or 'test'")
+        return TensorDataset(torch.zeros(1, self.dim))  # one example: the exact loss L(x)
+
+    def collate(self, examples: list[Any]) -> Tensor:
+        return torch.stack([row for (row,) in examples])
+
+    def probe_batches(self) -> list[Any]:
+        return [self.noise.contiguous()]  # all rows: sum of xi = 0, the exact gradient
+
+    # --- computation ----------------------------------------------------------------------
+    def loss(self, model: nn.Module, batch: Tensor) -> Tensor:
+        return model(batch)
+
+    def eval_outputs(self, model: nn.Module, batch: Tensor) -> dict[str, Tensor]:
+        return {"loss": model(batch, per_example=True)}
+
+    def summarize(self, split: str, outputs: dict[str, Tensor]) -> dict[str, float]:
+        return {f"{split}_loss": float(outputs["loss"].detach().double().mean())}
+
+    def extra_metrics(self, model: nn.Module, weight_decay: float,
+                      radius: float | None) -> dict[str, float]:
+        """Distances to the box optimum (radius, default 1/lambda) and the l2 optimum,
+        relative to ||c||."""
+        x = model.x.detach().to("cpu", torch.float64)
+        scale = float(self.c.norm())
+        return {
+            "dist_box": float((x - self.box_optimum(weight_decay, radius)).norm()) / scale,
+            "dist_l2": float((x - self.l2_optimum(weight_decay)).norm()) / scale,
+        }
+
+    # --- exact answers --------------------------------------------------------------------
+    def loss_value(self, x: Tensor) -> float:
+        """L(x) in float64."""
+        d = x.to(torch.float64) - self.c
+        return float(0.5 * d @ self._hess_times(d))
+
+    def _hess_times(self, v: Tensor) -> Tensor:
+        if self.rotation is None:
+            return self.spectrum * v
+        return self.rotation @ (self.spectrum * (self.rotation.T @ v))
+
+    def box_optimum(self, weight_decay: float, radius: float | None = None) -> Tensor:
+        """argmin L over ||x||_inf <= radius (default 1/weight_decay; no box at 0), float64."""
+        r = radius if radius is not None else (1.0 / weight_decay if weight_decay > 0 else None)
+        if r is None:
+            return self.c.clone()
+        key = (float(weight_decay), float(r))
+        if key not in self._box_cache:
+            if self.rotation is None:
+                self._box_cache[key] = self.c.clamp(-r, r)
+            else:
+                self._box_cache[key] = solve_box_qp(self.hessian, self.c, r)
+        return self._box_cache[key].clone()
+
+    def l2_optimum(self, weight_decay: float) -> Tensor:
+        """argmin L(x) + (weight_decay / 2) ||x||², i.e. (H + lambda I)⁻¹ H c, float64."""
+        shrink = self.spectrum / (self.spectrum + weight_decay)
+        if self.rotation is None:
+            return shrink * self.c
+        return self.rotation @ (shrink * (self.rotation.T @ self.c))
+
+
+def _parse_options(raw: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(raw) - set(OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown quadratic option(s) {', '.join(unknown)}; valid: "
+                         f"{', '.join(OPTIONS)}")
+    out = {}
+    for name, (default, kind) in OPTIONS.items():
+        value = raw.get(name, default)
+        out[name] = _coerce(name, value, kind)
+    checks = [
+        (out["dim"] >= 1, "task.dim must be >= 1"),
+        (out["kind"] in KINDS, f"task.kind must be one of {', '.join(KINDS)}"),
+        (out["kappa"] > 0, "task.kappa must be > 0"),
+        (out["cond"] >= 1, "task.cond must be >= 1"),
+        (out["noise"] >= 0, "task.noise must be >= 0 (0 = full batch)"),
+        (out["weight_decay_ref"] > 0, "task.weight_decay_ref must be > 0"),
+        (out["init_scale"] >= 0, "task.init_scale must be >= 0"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ValueError(f"{message} (got {dict(raw)})")
+    return out
+
+
+def _coerce(name: str, value: Any, kind: type) -> Any:
+    """CLI values arrive as YAML scalars or strings ('1e2'): accept any exact spelling."""
+    try:
+        if kind is int:
+            number = float(value)
+            if not number.is_integer():
+                raise ValueError
+            return int(number)
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"task.{name} must be a {kind.__name__} (got {value!r})") from None

@@ -1,0 +1,73 @@
+"""Optimizers with one defect each, for the conformance checks to catch (imported by SPEC)."""
+
+from __future__ import annotations
+
+import torch
+
+
+class _Momentum(torch.optim.Optimizer):
+    """Heavy-ball SGD with decoupled weight decay; subclasses break one thing."""
+
+    def __init__(self, params, lr=1e-2, weight_decay=0.0, momentum=0.9):
+        super().__init__(params, dict(lr=lr, weight_decay=weight_decay, momentum=momentum))
+
+    def _weight_decay(self, group):
+        return group["weight_decay"]
+
+    def _buffer(self, p):
+        return self.state[p].setdefault("momentum_buffer", torch.zeros_like(p))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                buf = self._buffer(p)
+                buf.mul_(group["momentum"]).add_(p.grad)
+                p.mul_(1 - group["lr"] * self._weight_decay(group))
+                p.add_(buf, alpha=-group["lr"])
+        return loss
+
+
+class Conforming(_Momentum):
+    decay_style = "decoupled"
+
+
+class IgnoresWeightDecay(_Momentum):
+    """Accepts weight_decay and never applies it: a bug seen in published libraries."""
+
+    def _weight_decay(self, group):
+        return 0.0
+
+
+class ReadsDefaultWeightDecay(_Momentum):
+    """Uses the constructor's weight_decay for every group, ignoring per-group values."""
+
+    def _weight_decay(self, group):
+        return self.defaults["weight_decay"]
+
+
+class ForgetsState(_Momentum):
+    """Keeps momentum outside self.state, so state_dict() does not carry it."""
+
+    def _buffer(self, p):
+        buffers = self.__dict__.setdefault("_buffers", {})
+        return buffers.setdefault(id(p), torch.zeros_like(p))
+
+
+class MislabelledCoupled(_Momentum):
+    """Declares coupled decay but decays decoupled."""
+
+    decay_style = "coupled"
+
+
+class ConstantShrink(_Momentum):
+    """Shrinks x by (1 - 0.1 λ) per step whatever the lr or its schedule: no standard style."""
+
+    def _weight_decay(self, group):
+        return 0.1 * group["weight_decay"] / group["lr"]

@@ -1,0 +1,35 @@
+"""`make perf` runs and counts bytes as documented (no timing asserts)."""
+
+import torch
+
+import optimizers
+from bench.perf import BENCHMARKS
+from bench.perf.__main__ import main as perf_main
+from bench.perf.optimizer_step import main, nominal_bytes
+
+
+def test_nominal_bytes_follow_the_optimizer_state():
+    expected = {"adamw": 28, "adam_l2": 28, "lion": 20, "signgd_wd": 12, "sgdw": 20}
+    for name, per_param in expected.items():
+        params = [torch.nn.Parameter(torch.randn(10)) for _ in range(3)]
+        for p in params:
+            p.grad = torch.randn(10)
+        opt = optimizers.create(name, params)
+        opt.step()
+        assert nominal_bytes(opt, params) == per_param * 30, name
+
+
+def test_optimizer_step_benchmark_prints_a_row_per_builtin(capsys):
+    assert main(["--params", "2000", "--tensors", "4", "--repeats", "2"]) == 0
+    out = capsys.readouterr().out
+    for name in optimizers.available():
+        assert f"| {name} " in out
+    assert "torch AdamW (fused)" in out
+
+
+def test_perf_entry_point_runs_named_benchmarks(capsys, monkeypatch):
+    import bench.perf.optimizer_step as step
+
+    monkeypatch.setattr(step, "main", lambda argv=None: print("ran") or 0)
+    assert perf_main(list(BENCHMARKS)) == 0
+    assert "ran" in capsys.readouterr().out

@@ -1,0 +1,97 @@
+"""Submissions: the README's example works as printed, from optimizers/contrib/ and from an
+entry point, and the README's optimizer table is the registry's."""
+
+import importlib.metadata
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+import optimizers
+import optimizers.contrib
+import optimizers.registry
+from optimizers.builtins import GRID
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _section(title: str) -> str:
+    text = README.read_text()
+    start = text.index(f"## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end > 0 else None]
+
+
+def _readme_example() -> str:
+    return re.search(r"```python\n(.*?)```", _section("Submitting an optimizer"), re.S).group(1)
+
+
+@pytest.fixture
+def fresh_registry(monkeypatch):
+    """The global registry with plugins not yet loaded; restored afterwards."""
+    registry = optimizers.REGISTRY
+    monkeypatch.setattr(registry, "_specs", dict(registry._specs))
+    monkeypatch.setattr(registry, "_plugins_loaded", False)
+    before = set(sys.modules)
+    yield registry
+    for name in set(sys.modules) - before:
+        if name.startswith(("optimizers.contrib.", "wdbench_test_")):
+            del sys.modules[name]
+
+
+def test_readme_example_is_discovered_in_contrib_and_passes_the_checks(
+        tmp_path, monkeypatch, fresh_registry):
+    (tmp_path / "rmsprop_readme.py").write_text(_readme_example())
+    monkeypatch.setattr(optimizers.contrib, "__path__",
+                        [*optimizers.contrib.__path__, str(tmp_path)])
+    assert {"rmsprop_decoupled", "rmsprop_coupled"} <= set(optimizers.available())
+    assert optimizers.spec("rmsprop_coupled").decay_style.value == "coupled"
+
+    from bench.conformance import resolve, run_checks
+
+    for style in ("decoupled", "coupled"):
+        report = run_checks(resolve(f"rmsprop_{style}", {}))
+        assert report.decay_semantics == style
+        assert report.passed, report.checks
+
+
+def test_entry_points_register_modules_and_classes(tmp_path, monkeypatch, fresh_registry):
+    (tmp_path / "wdbench_test_plugin.py").write_text(_readme_example())
+    monkeypatch.syspath_prepend(str(tmp_path))
+    group = optimizers.registry.ENTRY_POINT_GROUP
+    eps = [importlib.metadata.EntryPoint("rmsprop", "wdbench_test_plugin", group),
+           importlib.metadata.EntryPoint(
+               "mislabelled", "tests.bench.defective_optimizers:MislabelledCoupled", group)]
+    monkeypatch.setattr(optimizers.registry, "entry_points",
+                        lambda group: eps if group == optimizers.registry.ENTRY_POINT_GROUP
+                        else [])
+    names = optimizers.available()
+    assert {"rmsprop_decoupled", "rmsprop_coupled", "mislabelled"} <= set(names)
+    spec = optimizers.spec("mislabelled")
+    assert spec.decay_style.value == "coupled"  # from the class's decay_style attribute
+    assert "entry point" in spec.source
+
+
+def _radius(spec) -> str:
+    r = spec.radius(2.0, 0.5)
+    return {0.5: "1/λ", 0.25: "η_max/λ", None: "none"}[r]
+
+
+def test_readme_optimizer_table_matches_the_registry():
+    rows = {}
+    for line in _section("Optimizers").splitlines():
+        m = re.match(r"\| `(\w+)` \|(.*)\|$", line)
+        if m:
+            rows[m.group(1)] = [c.strip() for c in m.group(2).split("|")]
+    assert set(rows) == {row[0] for row in GRID}
+    for name, cells in rows.items():
+        spec = optimizers.spec(name)
+        extra = ", ".join(f"{k}={v}" for k, v in spec.defaults.items()
+                          if k not in ("lr", "weight_decay"))
+        direction = spec.direction + (f" ({extra})" if extra else "")
+        expected = [direction, spec.decay_style.value, _radius(spec),
+                    f"{spec.defaults['lr']:g}, {spec.defaults['weight_decay']:g}",
+                    ", ".join(f"{v:g}" for v in spec.lr_grid),
+                    ", ".join(f"{v:g}" for v in spec.weight_decay_grid)]
+        assert cells == expected, name
