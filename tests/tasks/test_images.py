@@ -155,9 +155,10 @@ def test_shared_cifar10(tmp_path):
     counts = torch.bincount(torch.cat([first.train.labels, first.val.labels,
                                        first.test.labels]), minlength=10)
     assert counts.tolist() == [6000] * 10
-    start = time.monotonic()
+    # CPU time, not wall time: the cached load is ~0.4 s of CPU even on a busy machine.
+    start = time.process_time()
     again = load_image_data("cifar10", str(directory), tmp_path)
-    assert time.monotonic() - start < 3
+    assert time.process_time() - start < 3
     assert torch.equal(first.val.images, again.val.images)
     assert first.fingerprint == again.fingerprint
 
