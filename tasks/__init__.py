@@ -10,6 +10,10 @@ from tasks.base import BUDGET_NAMES, Budget, Task
 _TASKS: dict[str, str] = {
     "quadratic": "tasks.quadratic:QuadraticTask",
     "wikitext": "tasks.wikitext:WikiTextTask",
+    "cifar10": "tasks.images:Cifar10Task",
+    "cifar100": "tasks.images:Cifar100Task",
+    "mnist": "tasks.images:MnistTask",
+    "fashion_mnist": "tasks.images:FashionMnistTask",
 }
 
 
