@@ -24,6 +24,7 @@ from functools import partial
 import torch
 
 import optimizers
+from bench.perf import markdown_table
 from optimizers.builtins import GRID
 
 REFERENCE = "torch AdamW (fused)"
@@ -96,14 +97,7 @@ def table(field: list[Contestant]) -> str:
         rows.append((c.name, f"{c.bytes_per_step / n:.0f}", f"{seconds * 1e3:.2f}",
                      f"{rate / 1e9:.1f}", f"{ratio:.2f}",
                      "" if c is ref else ("yes" if ratio >= TARGET else "no")))
-    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
-
-    def line(r: tuple[str, ...]) -> str:
-        cells = [r[0].ljust(widths[0])] + [v.rjust(w) for v, w in zip(r[1:], widths[1:])]
-        return "| " + " | ".join(cells) + " |"
-
-    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    return "\n".join([line(header), rule, *map(line, rows)])
+    return markdown_table(header, rows)
 
 
 def main(argv: list[str] | None = None) -> int:

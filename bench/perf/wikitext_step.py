@@ -24,6 +24,7 @@ import torch
 
 import optimizers
 import tasks
+from bench.perf import markdown_table
 from tasks.data import DataUnavailable
 
 LR, WEIGHT_DECAY = 3e-3, 0.1
@@ -90,17 +91,6 @@ def runner_timing(task_options: dict, budget: str, steps: int, data_dir: str | N
     return record["timing"]
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
-
-    def line(r: tuple[str, ...]) -> str:
-        cells = [r[0].ljust(widths[0])] + [v.rjust(w) for v, w in zip(r[1:], widths[1:])]
-        return "| " + " | ".join(cells) + " |"
-
-    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    return "\n".join([line(header), rule, *map(line, rows)])
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.perf.wikitext_step",
                                      description=__doc__.splitlines()[0])
@@ -154,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{rate / peak:.0%}", "" if ref is None else f"{seconds / ref - 1:+.1%}")
 
     header = ("loop", "ms/step", "tokens/s", "GFLOP/s", "of peak", "vs plain")
-    print(_table(header, [
+    print(markdown_table(header, [
         row("plain PyTorch loop (fp32)", plain, peak32, None),
         row("runner, training steps", runner_step, peak32, plain),
         row("runner, incl. metrics at default interval", runner_all, peak32, plain),
@@ -162,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     overhead = runner_step / plain - 1
     print(f"\nrunner overhead per training step: {overhead:+.1%} "
           f"({'within' if overhead <= TARGET else 'OVER'} the {TARGET:.0%} target)\n")
-    print(_table(("autocast", "ms/step", "tokens/s", "speedup"), [
+    print(markdown_table(("autocast", "ms/step", "tokens/s", "speedup"), [
         ("fp32", f"{plain32 * 1e3:.0f}", f"{tokens / plain32:,.0f}", "1.00x"),
         ("bf16", f"{plain16 * 1e3:.0f}", f"{tokens / plain16:,.0f}", f"{plain32 / plain16:.2f}x"),
     ]))
