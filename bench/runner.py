@@ -29,6 +29,7 @@ from bench import environment, metrics, schedules
 from bench.config import Trial
 from bench.sampling import GlobalBatchSampler
 from bench.store import SCHEMA_VERSION, Ledger
+from optimizers.decay import DecayStyle, implied_radius
 from tasks.base import Task
 
 
@@ -65,6 +66,7 @@ class TrialContext:
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LambdaLR
     decayed: dict[str, torch.nn.Parameter]
+    decay_style: DecayStyle
     mask_info: dict[str, Any]
     steps: int
     eval_every: int
@@ -90,6 +92,8 @@ def build(trial: Trial, accelerator: Accelerator, data_dir: str | None = None,
     optimizer = optimizers.create(trial.optimizer, groups, lr=trial.lr,
                                   weight_decay=trial.weight_decay,
                                   **dict(trial.optimizer_options))
+    # `--set decay=...` can override a built-in's declared style; the box follows the real one.
+    style = DecayStyle.parse(optimizer.defaults.get("decay", spec.decay_style))
     steps = trial.steps or task.budget.steps
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, schedules.multiplier(trial.schedule, steps, trial.warmup))
@@ -101,7 +105,7 @@ def build(trial: Trial, accelerator: Accelerator, data_dir: str | None = None,
     else:
         accelerator.register_for_checkpointing(optimizer)
     accelerator.register_for_checkpointing(scheduler)
-    radius = spec.radius(trial.weight_decay, trial.lr)
+    radius = implied_radius(style, trial.weight_decay, trial.lr)
     metric_radius = radius or (1.0 / trial.weight_decay if trial.weight_decay > 0 else None)
     mask_info = {
         "policy": policy, "decayed": len(decayed), "undecayed": len(undecayed),
@@ -110,7 +114,7 @@ def build(trial: Trial, accelerator: Accelerator, data_dir: str | None = None,
     }
     probe = [send_to_device(b, accelerator.device) for b in task.probe_batches()]
     return TrialContext(trial, task, spec, accelerator, model, optimizer, scheduler, decayed,
-                        mask_info, steps, trial.eval_every or task.budget.eval_every, radius,
+                        style, mask_info, steps, trial.eval_every or task.budget.eval_every, radius,
                         metric_radius, probe)
 
 
@@ -375,7 +379,7 @@ def _describe(ctx: TrialContext) -> dict[str, Any]:
     trial, spec = ctx.trial, ctx.spec
     n_params = sum(p.numel() for p in ctx.accelerator.unwrap_model(ctx.model).parameters())
     return {
-        "optimizer": {"decay_style": spec.decay_style.value, "direction": spec.direction,
+        "optimizer": {"decay_style": ctx.decay_style.value, "direction": spec.direction,
                       "norm": spec.norm, "radius": ctx.radius,
                       "metric_radius": ctx.metric_radius, "lr_max": trial.lr,
                       "source": spec.source},

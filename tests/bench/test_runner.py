@@ -101,3 +101,9 @@ def test_killed_trial_resumes_from_checkpoint_with_identical_result(tmp_path):
     resumed = run_trial(trial, out, show_progress=False)
     assert comparable(resumed) == comparable(reference)
     assert not ledger.checkpoint_dir(trial.id).exists()
+
+
+def test_overridden_decay_style_sets_the_recorded_radius(tmp_path):
+    record = run_trial(toy(settings={"decay": "independent"}), tmp_path, show_progress=False)
+    assert record["optimizer"]["decay_style"] == "independent"
+    assert record["optimizer"]["radius"] == pytest.approx(1e-2 / 0.1)  # lr_max / wd
