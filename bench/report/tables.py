@@ -40,6 +40,16 @@ class Table:
     notes: list[str] = field(default_factory=list)
 
 
+def _constraint_lead_columns() -> list[Column]:
+    """Who, which decay and which schedule: the first columns of both constraint tables."""
+    return [Column("optimizer", "optimizer", "", "text", link="href"),
+            Column("decay_style", "decay", "", "text"),
+            Column("schedule", "schedule", "", "text"),
+            Column("theorem", "theorem schedule?",
+                   "Non-increasing learning rate with divergent sum (Xie & Li's condition)",
+                   "text")]
+
+
 def metric_names(group: Group) -> dict[str, str | None]:
     """Which recorded columns play which role in this group's tables."""
     t = group.trials
@@ -271,12 +281,7 @@ def constraints(group: Group, slugs: dict[str, str]) -> Table:
         row["verdict_short"] = short_verdict(row)
         rows.append(row)
     frame = pd.DataFrame(rows)
-    cols = [Column("optimizer", "optimizer", "", "text", link="href"),
-            Column("decay_style", "decay", "", "text"),
-            Column("schedule", "schedule", "", "text"),
-            Column("theorem", "theorem schedule?",
-                   "Non-increasing learning rate with divergent sum (Xie & Li's condition)",
-                   "text"),
+    cols = [*_constraint_lead_columns(),
             Column("weight_decay", "λ"),
             Column("radius", "r", "Predicted box radius (1/λ); — for coupled decay"),
             Column("inside", "inside box", f"Finished trials with linf_ratio ≤ {1 + INSIDE_TOL}; "
@@ -383,12 +388,7 @@ def constraint_summary(group: Group, detail: Table) -> Table:
                          "l2_stationarity": f["l2_stationarity"].median(),
                          "summary": "; ".join(parts) or "—", "agreement": agreement})
     table = pd.DataFrame(rows)
-    cols = [Column("optimizer", "optimizer", "", "text", link="href"),
-            Column("decay_style", "decay", "", "text"),
-            Column("schedule", "schedule", "", "text"),
-            Column("theorem", "theorem schedule?",
-                   "Non-increasing learning rate with divergent sum (Xie & Li's condition)",
-                   "text"),
+    cols = [*_constraint_lead_columns(),
             Column("lams", "λ values", "", "int"),
             Column("inside", "inside box", f"Finished trials with linf_ratio ≤ {1 + INSIDE_TOL}, "
                                            "all λ, lrs and seeds", "frac"),
