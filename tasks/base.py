@@ -39,6 +39,8 @@ class Task(abc.ABC):
 
     name: ClassVar[str]
     budgets: ClassVar[Mapping[str, Budget]]
+    # Every task option and its default; `--set task.NAME=value` outside it is an error.
+    option_defaults: ClassVar[Mapping[str, Any]] = MappingProxyType({})
     default_mask: ClassVar[str] = "matrices"
     # Hyper-parameters are selected on this validation metric (leaderboards, sweeps).
     selection_metric: ClassVar[str] = "val_loss"
@@ -47,8 +49,13 @@ class Task(abc.ABC):
     def __init__(self, budget: Budget, options: Mapping[str, Any] | None = None,
                  data_dir: str | None = None, cache_dir: str | None = None) -> None:
         self.budget = budget
-        # Budget options first, user options (`--set task.NAME=value`) on top.
-        self.options = {**budget.options, **(options or {})}
+        # Defaults, then the budget's options, then the user's (`--set task.NAME=value`).
+        given = {**budget.options, **(options or {})}
+        unknown = sorted(set(given) - set(self.option_defaults))
+        if unknown:
+            raise ValueError(f"unknown {self.name} option(s) {', '.join(unknown)}; use "
+                             f"task.NAME with NAME in: {', '.join(self.option_defaults)}")
+        self.options = {**self.option_defaults, **given}
         self.data_dir = data_dir
         self.cache_dir = cache_dir
 

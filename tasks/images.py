@@ -82,15 +82,11 @@ class ImageClassificationTask(Task):
     dataset: ClassVar[str]
     selection_metric = "val_accuracy"
     selection_mode = "max"
+    option_defaults = MappingProxyType(OPTION_DEFAULTS)
 
     def __init__(self, budget: Budget, options: Mapping[str, Any] | None = None,
                  data_dir: str | None = None, cache_dir: str | None = None) -> None:
         super().__init__(budget, options, data_dir, cache_dir)
-        unknown = set(self.options) - set(OPTION_DEFAULTS)
-        if unknown:
-            raise ValueError(f"unknown {self.name} option(s) {', '.join(sorted(unknown))}; "
-                             f"use: {', '.join(OPTION_DEFAULTS)}")
-        self.options = {**OPTION_DEFAULTS, **self.options}
         if self.options["model"] not in MODEL_NAMES:
             raise ValueError(f"unknown model {self.options['model']!r}; "
                              f"use one of: {', '.join(MODEL_NAMES)}")

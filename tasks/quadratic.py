@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import torch
@@ -79,6 +80,7 @@ class QuadraticModel(nn.Module):
 class QuadraticTask(Task):
     name = "quadratic"
     default_mask = "all"  # x is a vector: the `matrices` policy would decay nothing
+    option_defaults = MappingProxyType({k: d for k, (d, _) in OPTIONS.items()})
     budgets = {
         "smoke": Budget("smoke", steps=300, batch_size=8, eval_every=100, eval_batch_size=8,
                         probe_batches=1),
@@ -223,10 +225,6 @@ class QuadraticTask(Task):
 
 
 def _parse_options(raw: Mapping[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(raw) - set(OPTIONS))
-    if unknown:
-        raise ValueError(f"unknown quadratic option(s) {', '.join(unknown)}; valid: "
-                         f"{', '.join(OPTIONS)}")
     out = {}
     for name, (default, kind) in OPTIONS.items():
         value = raw.get(name, default)

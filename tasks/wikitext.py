@@ -72,6 +72,7 @@ class WikiTextTask(Task):
                         eval_batch_size=64, probe_batches=8, vocab_size=32768, seq_len=512,
                         layers=12, width=768, heads=12),
     })
+    option_defaults = MappingProxyType(OPTIONS)
     default_mask = "matrices"
     selection_metric = "val_loss"
     selection_mode = "min"
@@ -79,11 +80,6 @@ class WikiTextTask(Task):
     def __init__(self, budget: Budget, options: dict[str, Any] | None = None,
                  data_dir: str | None = None, cache_dir: str | None = None) -> None:
         super().__init__(budget, options, data_dir=data_dir, cache_dir=cache_dir)
-        unknown = set(self.options) - set(OPTIONS)
-        if unknown:
-            raise ValueError(f"unknown wikitext option(s) {', '.join(sorted(unknown))}; "
-                             f"use task.NAME with NAME in: {', '.join(OPTIONS)}")
-        self.options = {**OPTIONS, **self.options}
         if self.options["config"] not in WIKITEXT_CONFIGS:
             raise ValueError(f"unknown task.config {self.options['config']!r}; use one of: "
                              f"{', '.join(WIKITEXT_CONFIGS)}")

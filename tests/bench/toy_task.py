@@ -23,6 +23,7 @@ class ToyModel(torch.nn.Module):
 
 class ToyTask(Task):
     name = "toy"
+    option_defaults = {"dim": 5, "explode_at": None, "fail_at": None}
     budgets = {
         "smoke": Budget("smoke", steps=30, batch_size=8, eval_every=10, eval_batch_size=16,
                         probe_batches=2),
