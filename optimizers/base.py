@@ -3,7 +3,10 @@ style (where weight decay enters). Subclasses write only the direction."""
 
 from __future__ import annotations
 
+import importlib
+import warnings
 from collections.abc import Callable, Iterator
+from types import ModuleType
 from typing import Any, ClassVar
 
 import torch
@@ -65,6 +68,10 @@ class DecayedOptimizer(torch.optim.Optimizer):
         style = DecayStyle(group["decay"])
         lr, wd = group["lr"], group["weight_decay"]
         rate = decay_rate(style, group["lr_max"], wd)
+        coupled_wd = wd if style is DecayStyle.COUPLED else 0.0
+        if group.get("impl") == "fused" and self._fused_update(
+                group, params, grads, shrink=1.0 - lr * rate, coupled_wd=coupled_wd):
+            return
         for ps, gs in _buckets(params, grads):
             if style is DecayStyle.COUPLED:
                 gs = couple(gs, ps, wd)
@@ -75,6 +82,42 @@ class DecayedOptimizer(torch.optim.Optimizer):
     ) -> list[Tensor]:
         """The update direction d for each parameter (updating any state); x moves by -lr * d."""
         raise NotImplementedError
+
+    def _fused_update(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
+                      shrink: float, coupled_wd: float) -> bool:
+        """The whole step x <- shrink x - lr d(g + coupled_wd x) in one kernel, for groups with
+        impl="fused". Returns False where no kernel applies; the eager path then runs."""
+        return False
+
+    def _state_buffers(self, params: list[Tensor], key: str) -> list[Tensor]:
+        """The per-parameter state tensor `key`, created as zeros on first use."""
+        bufs = []
+        for p in params:
+            state = self.state[p]
+            if key not in state:
+                state[key] = torch.zeros_like(p)
+            bufs.append(state[key])
+        return bufs
+
+
+SIGN_IMPLEMENTATIONS = ("fused", "foreach")
+
+
+def check_impl(impl: str) -> None:
+    if impl not in SIGN_IMPLEMENTATIONS:
+        raise ValueError(f"impl must be one of {SIGN_IMPLEMENTATIONS}, got {impl!r}")
+
+
+def load_sign_kernels() -> ModuleType | None:
+    """The numba kernels (imported on first use: numba takes ~0.3 s to import), or None with a
+    warning where numba is missing; the eager path then runs, slower but the same formula."""
+    try:
+        sign_kernels = importlib.import_module("optimizers.sign_kernels")
+    except ImportError as exc:
+        warnings.warn(f"impl='fused' needs numba ({exc}); running impl='foreach' instead. "
+                      "Fix: pip install numba", RuntimeWarning, stacklevel=4)
+        return None
+    return sign_kernels
 
 
 def _buckets(params: list[Tensor], grads: list[Tensor]

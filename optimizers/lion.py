@@ -7,28 +7,39 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from optimizers.base import DecayedOptimizer
+from optimizers.base import DecayedOptimizer, check_impl, load_sign_kernels
 
 
 class Lion(DecayedOptimizer):
+    """impl="fused" (default) steps CPU float32/float64 tensors in one numba kernel per tensor;
+    impl="foreach" (and anything the kernel does not take: CUDA, bf16) runs torch's foreach ops.
+    """
+
     direction = "lion"
 
     def __init__(self, params: Any, lr: float = 1e-4, weight_decay: float = 0.0,
-                 decay: str = "decoupled", betas: tuple[float, float] = (0.9, 0.99)) -> None:
+                 decay: str = "decoupled", betas: tuple[float, float] = (0.9, 0.99),
+                 impl: str = "fused") -> None:
         if not all(0.0 <= b < 1.0 for b in betas):
             raise ValueError(f"betas must be in [0, 1), got {betas}")
-        super().__init__(params, lr, weight_decay, decay, betas=tuple(betas))
+        check_impl(impl)
+        super().__init__(params, lr, weight_decay, decay, betas=tuple(betas), impl=impl)
 
     def _directions(self, group: dict[str, Any], params: list[Tensor],
                     grads: list[Tensor]) -> list[Tensor]:
         beta1, beta2 = group["betas"]
-        bufs = []
-        for p in params:
-            state = self.state[p]
-            if "exp_avg" not in state:
-                state["exp_avg"] = torch.zeros_like(p)
-            bufs.append(state["exp_avg"])
+        bufs = self._state_buffers(params, "exp_avg")
         interp = torch._foreach_lerp(bufs, grads, 1.0 - beta1)
         torch._foreach_sign_(interp)
         torch._foreach_lerp_(bufs, grads, 1.0 - beta2)
         return interp
+
+    def _fused_update(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
+                      shrink: float, coupled_wd: float) -> bool:
+        kernels = load_sign_kernels()
+        if kernels is None or not kernels.fusable(params, grads):
+            return False
+        beta1, beta2 = group["betas"]
+        bufs = self._state_buffers(params, "exp_avg")
+        kernels.lion_update(params, grads, bufs, beta1, beta2, group["lr"], shrink, coupled_wd)
+        return True

@@ -7,30 +7,40 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from optimizers.base import DecayedOptimizer
+from optimizers.base import DecayedOptimizer, check_impl, load_sign_kernels
 
 
 class SignSGD(DecayedOptimizer):
-    """Normalized steepest descent for l_inf; with decoupled decay, Frank-Wolfe on the box."""
+    """Normalized steepest descent for l_inf; with decoupled decay, Frank-Wolfe on the box.
+
+    impl="fused" (default) steps CPU float32/float64 tensors in one numba kernel per tensor;
+    impl="foreach" (and anything the kernel does not take: CUDA, bf16) runs torch's foreach ops.
+    """
 
     direction = "sign"
 
     def __init__(self, params: Any, lr: float = 1e-3, weight_decay: float = 0.0,
-                 decay: str = "decoupled", momentum: float = 0.0) -> None:
+                 decay: str = "decoupled", momentum: float = 0.0, impl: str = "fused") -> None:
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {momentum}")
-        super().__init__(params, lr, weight_decay, decay, momentum=momentum)
+        check_impl(impl)
+        super().__init__(params, lr, weight_decay, decay, momentum=momentum, impl=impl)
 
     def _directions(self, group: dict[str, Any], params: list[Tensor],
                     grads: list[Tensor]) -> list[Tensor]:
         beta = group["momentum"]
         if beta == 0.0:
             return torch._foreach_sign(grads)
-        bufs = []
-        for p in params:
-            state = self.state[p]
-            if "momentum_buffer" not in state:
-                state["momentum_buffer"] = torch.zeros_like(p)
-            bufs.append(state["momentum_buffer"])
+        bufs = self._state_buffers(params, "momentum_buffer")
         torch._foreach_lerp_(bufs, grads, 1.0 - beta)
         return torch._foreach_sign(bufs)
+
+    def _fused_update(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
+                      shrink: float, coupled_wd: float) -> bool:
+        beta = group["momentum"]
+        kernels = load_sign_kernels()
+        if kernels is None or not kernels.fusable(params, grads):
+            return False
+        bufs = self._state_buffers(params, "momentum_buffer") if beta else None
+        kernels.sign_update(params, grads, bufs, beta, group["lr"], shrink, coupled_wd)
+        return True

@@ -47,9 +47,11 @@ def contestants() -> list[Contestant]:
     for row in GRID:
         name = row[0]
         out.append(Contestant(name, partial(optimizers.create, name)))
-    for impl in ("foreach", "loop"):
-        out.append(Contestant(f"adamw (impl={impl})",
-                              partial(optimizers.create, "adamw", impl=impl)))
+    # The slower paths each built-in can be switched to, for comparison.
+    for name, impl in (("adamw", "foreach"), ("adamw", "loop"), ("signgd_wd", "foreach"),
+                       ("lion", "foreach")):
+        out.append(Contestant(f"{name} (impl={impl})",
+                              partial(optimizers.create, name, impl=impl)))
     return out
 
 

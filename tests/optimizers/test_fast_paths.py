@@ -1,4 +1,5 @@
-"""The speed-minded code paths (buckets of tensors, torch's fused SGD kernel) keep the maths."""
+"""The speed-minded code paths (buckets of tensors, the sign kernels, torch's fused SGD kernel)
+keep the maths."""
 
 import pytest
 import torch
@@ -12,11 +13,13 @@ def _params(shapes, seed=0):
     return [torch.nn.Parameter(torch.randn(s, generator=gen)) for s in shapes]
 
 
-def test_buckets_of_mixed_sizes_follow_the_formula():
-    # Small tensors share buckets, a large one gets its own: all follow x(1 - lr wd) - lr sign(g).
+@pytest.mark.parametrize("impl", ["foreach", "fused"])
+def test_buckets_of_mixed_sizes_follow_the_formula(impl):
+    # foreach: small tensors share buckets, a large one gets its own; fused: one kernel call per
+    # tensor. Both follow x(1 - lr wd) - lr sign(g) bit for bit.
     shapes = [(3,), (BUCKET_ELEMENTS // 2,), (BUCKET_ELEMENTS + 5,), (7, 3), (11,)]
     ours, ref = _params(shapes), _params(shapes)
-    opt = optimizers.create("signgd_wd", ours, lr=1e-3, weight_decay=0.5)
+    opt = optimizers.create("signgd_wd", ours, lr=1e-3, weight_decay=0.5, impl=impl)
     gen = torch.Generator().manual_seed(1)
     for _ in range(3):
         grads = [torch.randn(s, generator=gen) for s in shapes]

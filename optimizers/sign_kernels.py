@@ -1,0 +1,98 @@
+"""One-pass CPU kernels for the sign directions (SignGD, Signum, Lion), compiled by numba.
+
+Why: the eager step (sign into a temporary, shrink x, add the temporary) walks memory three
+times; these loops read and write each tensor once, which is what a fused AdamW does. The
+decay style still enters as it does in `base.DecayedOptimizer`, as two numbers:
+
+    g' = g + coupled_wd * x                  coupled decay (0 otherwise)
+    x <- shrink * x - lr * sign(direction)   shrink = 1 - lr * rate (decoupled, independent)
+
+Arithmetic is element-wise IEEE in the tensor's dtype, without fused multiply-add, in the
+published order (shrink, then step); `np.sign` keeps sign(0) = 0 and lets NaN through.
+Only plain, contiguous CPU float32/float64 tensors qualify (`fusable`); the optimizers run
+their eager torch path for anything else (CUDA, bf16, strided views).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import torch
+from torch import Tensor
+
+DTYPES = (torch.float32, torch.float64)
+
+
+@numba.njit(nogil=True, cache=True)
+def _sign_step(x, g, shrink, neg_lr, coupled_wd):
+    for i in range(x.shape[0]):
+        xi = x[i]
+        gi = g[i] + coupled_wd * xi
+        x[i] = xi * shrink + neg_lr * np.sign(gi)
+
+
+@numba.njit(nogil=True, cache=True)
+def _signum_step(x, g, m, shrink, neg_lr, coupled_wd, beta, one_minus_beta):
+    for i in range(x.shape[0]):
+        xi = x[i]
+        gi = g[i] + coupled_wd * xi
+        mi = beta * m[i] + one_minus_beta * gi
+        m[i] = mi
+        x[i] = xi * shrink + neg_lr * np.sign(mi)
+
+
+@numba.njit(nogil=True, cache=True)
+def _lion_step(x, g, m, shrink, neg_lr, coupled_wd, beta1, one_minus_beta1, beta2,
+               one_minus_beta2):
+    for i in range(x.shape[0]):
+        xi = x[i]
+        gi = g[i] + coupled_wd * xi
+        mi = m[i]
+        x[i] = xi * shrink + neg_lr * np.sign(beta1 * mi + one_minus_beta1 * gi)
+        m[i] = beta2 * mi + one_minus_beta2 * gi
+
+
+def fusable(*tensor_lists: list[Tensor]) -> bool:
+    """Whether every tensor can go through the kernels: plain, dense, contiguous, CPU, one
+    float32/float64 dtype throughout."""
+    dtype = tensor_lists[0][0].dtype
+    return dtype in DTYPES and all(
+        t.device.type == "cpu" and t.dtype == dtype and t.is_contiguous()
+        and type(t) in (Tensor, torch.nn.Parameter) and not t.is_conj() and not t.is_neg()
+        for ts in tensor_lists for t in ts)
+
+
+def _flat(t: Tensor) -> np.ndarray:
+    return t.detach().view(-1).numpy()
+
+
+def _scalars(dtype: torch.dtype, *values: float) -> list[np.floating]:
+    # Scalars in the tensor's dtype, as torch's CPU kernels use them: no float64 detour.
+    kind = np.float32 if dtype == torch.float32 else np.float64
+    return [kind(v) for v in values]
+
+
+def sign_update(params: list[Tensor], grads: list[Tensor], bufs: list[Tensor] | None,
+                beta: float, lr: float, shrink: float, coupled_wd: float) -> None:
+    """SignGD (bufs None) or Signum: m <- beta m + (1 - beta) g', x <- shrink x - lr sign(m)."""
+    shrink_, neg_lr, wd = _scalars(params[0].dtype, shrink, -lr, coupled_wd)
+    if bufs is None:
+        for p, g in zip(params, grads):
+            _sign_step(_flat(p), _flat(g), shrink_, neg_lr, wd)
+    else:
+        b, c = _scalars(params[0].dtype, beta, 1.0 - beta)
+        for p, g, m in zip(params, grads, bufs):
+            _signum_step(_flat(p), _flat(g), _flat(m), shrink_, neg_lr, wd, b, c)
+        torch.autograd.graph.increment_version(bufs)
+    torch.autograd.graph.increment_version(params)
+
+
+def lion_update(params: list[Tensor], grads: list[Tensor], bufs: list[Tensor], beta1: float,
+                beta2: float, lr: float, shrink: float, coupled_wd: float) -> None:
+    """Lion: x <- shrink x - lr sign(b1 m + (1 - b1) g'), then m <- b2 m + (1 - b2) g'."""
+    scalars = _scalars(params[0].dtype, shrink, -lr, coupled_wd, beta1, 1.0 - beta1, beta2,
+                       1.0 - beta2)
+    for p, g, m in zip(params, grads, bufs):
+        _lion_step(_flat(p), _flat(g), _flat(m), *scalars)
+    torch.autograd.graph.increment_version(params)
+    torch.autograd.graph.increment_version(bufs)
