@@ -16,8 +16,6 @@ from torch.optim.adam import adam as adam_functional
 from optimizers.base import DecayedOptimizer
 from optimizers.decay import DecayStyle
 
-IMPLEMENTATIONS = ("fused", "foreach", "loop")
-
 
 def _fused_supported(params: list[Tensor]) -> bool:
     return all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
@@ -25,14 +23,13 @@ def _fused_supported(params: list[Tensor]) -> bool:
 
 class Adam(DecayedOptimizer):
     direction = "adam"
+    implementations = ("fused", "foreach", "loop")
 
     def __init__(self, params: Any, lr: float = 1e-3, weight_decay: float = 0.0,
                  decay: str = "decoupled", betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, impl: str = "fused") -> None:
         if not all(0.0 <= b < 1.0 for b in betas):
             raise ValueError(f"betas must be in [0, 1), got {betas}")
-        if impl not in IMPLEMENTATIONS:
-            raise ValueError(f"impl must be one of {IMPLEMENTATIONS}, got {impl!r}")
         super().__init__(params, lr, weight_decay, decay, betas=tuple(betas), eps=eps, impl=impl)
 
     def _update(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor]) -> None:

@@ -29,6 +29,8 @@ class DecayedOptimizer(torch.optim.Optimizer):
     """
 
     direction: ClassVar[str] = ""
+    # Values a group's "impl" may take (first: the default); empty for one implementation.
+    implementations: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -51,6 +53,16 @@ class DecayedOptimizer(torch.optim.Optimizer):
         group = self.param_groups[-1]
         group["decay"] = DecayStyle.parse(group["decay"]).value
         group.setdefault("lr_max", group["lr"])
+        if self.implementations and group.get("impl") not in self.implementations:
+            raise ValueError(f"impl must be one of {self.implementations}, "
+                             f"got {group.get('impl')!r}")
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # A state_dict saved before an option existed loads with the option's default.
+        super().__setstate__(state)
+        for group in self.param_groups:
+            for key, value in self.defaults.items():
+                group.setdefault(key, value)
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:
@@ -98,14 +110,6 @@ class DecayedOptimizer(torch.optim.Optimizer):
                 state[key] = torch.zeros_like(p)
             bufs.append(state[key])
         return bufs
-
-
-SIGN_IMPLEMENTATIONS = ("fused", "foreach")
-
-
-def check_impl(impl: str) -> None:
-    if impl not in SIGN_IMPLEMENTATIONS:
-        raise ValueError(f"impl must be one of {SIGN_IMPLEMENTATIONS}, got {impl!r}")
 
 
 def load_sign_kernels() -> ModuleType | None:

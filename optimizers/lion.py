@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from optimizers.base import DecayedOptimizer, check_impl, load_sign_kernels
+from optimizers.base import DecayedOptimizer, load_sign_kernels
 
 
 class Lion(DecayedOptimizer):
@@ -16,13 +16,13 @@ class Lion(DecayedOptimizer):
     """
 
     direction = "lion"
+    implementations = ("fused", "foreach")
 
     def __init__(self, params: Any, lr: float = 1e-4, weight_decay: float = 0.0,
                  decay: str = "decoupled", betas: tuple[float, float] = (0.9, 0.99),
                  impl: str = "fused") -> None:
         if not all(0.0 <= b < 1.0 for b in betas):
             raise ValueError(f"betas must be in [0, 1), got {betas}")
-        check_impl(impl)
         super().__init__(params, lr, weight_decay, decay, betas=tuple(betas), impl=impl)
 
     def _directions(self, group: dict[str, Any], params: list[Tensor],
@@ -37,9 +37,9 @@ class Lion(DecayedOptimizer):
     def _fused_update(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
                       shrink: float, coupled_wd: float) -> bool:
         kernels = load_sign_kernels()
-        if kernels is None or not kernels.fusable(params, grads):
+        bufs = self._state_buffers(params, "exp_avg")
+        if kernels is None or not kernels.fusable(params, grads, bufs):
             return False
         beta1, beta2 = group["betas"]
-        bufs = self._state_buffers(params, "exp_avg")
         kernels.lion_update(params, grads, bufs, beta1, beta2, group["lr"], shrink, coupled_wd)
         return True

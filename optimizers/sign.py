@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from optimizers.base import DecayedOptimizer, check_impl, load_sign_kernels
+from optimizers.base import DecayedOptimizer, load_sign_kernels
 
 
 class SignSGD(DecayedOptimizer):
@@ -18,12 +18,12 @@ class SignSGD(DecayedOptimizer):
     """
 
     direction = "sign"
+    implementations = ("fused", "foreach")
 
     def __init__(self, params: Any, lr: float = 1e-3, weight_decay: float = 0.0,
                  decay: str = "decoupled", momentum: float = 0.0, impl: str = "fused") -> None:
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {momentum}")
-        check_impl(impl)
         super().__init__(params, lr, weight_decay, decay, momentum=momentum, impl=impl)
 
     def _directions(self, group: dict[str, Any], params: list[Tensor],
@@ -39,8 +39,8 @@ class SignSGD(DecayedOptimizer):
                       shrink: float, coupled_wd: float) -> bool:
         beta = group["momentum"]
         kernels = load_sign_kernels()
-        if kernels is None or not kernels.fusable(params, grads):
-            return False
         bufs = self._state_buffers(params, "momentum_buffer") if beta else None
+        if kernels is None or not kernels.fusable(params, grads, *([bufs] if bufs else [])):
+            return False
         kernels.sign_update(params, grads, bufs, beta, group["lr"], shrink, coupled_wd)
         return True

@@ -8,7 +8,9 @@ decay style still enters as it does in `base.DecayedOptimizer`, as two numbers:
     x <- shrink * x - lr * sign(direction)   shrink = 1 - lr * rate (decoupled, independent)
 
 Arithmetic is element-wise IEEE in the tensor's dtype, without fused multiply-add, in the
-published order (shrink, then step); `np.sign` keeps sign(0) = 0 and lets NaN through.
+published order (shrink, then step), with torch's sign: sign(0) = sign(NaN) = 0. SignGD's step
+is bit-identical to the eager one; momentum is kept as b m + (1 - b) g (the published form),
+where the eager path uses torch's lerp, so the two agree to rounding there.
 Only plain, contiguous CPU float32/float64 tensors qualify (`fusable`); the optimizers run
 their eager torch path for anything else (CUDA, bf16, strided views).
 """
@@ -23,22 +25,33 @@ from torch import Tensor
 DTYPES = (torch.float32, torch.float64)
 
 
+@numba.njit(nogil=True, cache=True, inline="always")
+def _step(neg_lr, u):
+    """-lr * sign(u) as torch computes it: sign(NaN) = sign(-0) = +0, times -lr gives -0."""
+    zero = neg_lr * 0
+    return neg_lr if u > 0 else (-neg_lr if u < 0 else zero)
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _coupled(g, x, coupled_wd):
+    # Skipped at 0 like `decay.couple`: 0 * inf would turn an infinite x into NaN.
+    return g + coupled_wd * x if coupled_wd != 0 else g
+
+
 @numba.njit(nogil=True, cache=True)
 def _sign_step(x, g, shrink, neg_lr, coupled_wd):
     for i in range(x.shape[0]):
         xi = x[i]
-        gi = g[i] + coupled_wd * xi
-        x[i] = xi * shrink + neg_lr * np.sign(gi)
+        x[i] = xi * shrink + _step(neg_lr, _coupled(g[i], xi, coupled_wd))
 
 
 @numba.njit(nogil=True, cache=True)
 def _signum_step(x, g, m, shrink, neg_lr, coupled_wd, beta, one_minus_beta):
     for i in range(x.shape[0]):
         xi = x[i]
-        gi = g[i] + coupled_wd * xi
-        mi = beta * m[i] + one_minus_beta * gi
+        mi = beta * m[i] + one_minus_beta * _coupled(g[i], xi, coupled_wd)
         m[i] = mi
-        x[i] = xi * shrink + neg_lr * np.sign(mi)
+        x[i] = xi * shrink + _step(neg_lr, mi)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -46,9 +59,9 @@ def _lion_step(x, g, m, shrink, neg_lr, coupled_wd, beta1, one_minus_beta1, beta
                one_minus_beta2):
     for i in range(x.shape[0]):
         xi = x[i]
-        gi = g[i] + coupled_wd * xi
+        gi = _coupled(g[i], xi, coupled_wd)
         mi = m[i]
-        x[i] = xi * shrink + neg_lr * np.sign(beta1 * mi + one_minus_beta1 * gi)
+        x[i] = xi * shrink + _step(neg_lr, beta1 * mi + one_minus_beta1 * gi)
         m[i] = beta2 * mi + one_minus_beta2 * gi
 
 
