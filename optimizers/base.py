@@ -25,11 +25,14 @@ class DecayedOptimizer(torch.optim.Optimizer):
     rate = wd (decoupled), wd / lr_max (independent) or 0 (coupled, none).
 
     Param groups carry `lr`, `weight_decay`, `decay` and `lr_max` (the peak learning rate, used by
-    the independent style; it defaults to the group's initial `lr`).
+    the independent style; it defaults to the group's initial `lr`), and `impl` where a
+    direction has several implementations. A direction writes `_directions` (the readable,
+    eager path); it may add `_fused_update`, one kernel for direction and decay together, which
+    groups with impl="fused" try first.
     """
 
     direction: ClassVar[str] = ""
-    # Values a group's "impl" may take (first: the default); empty for one implementation.
+    # Values a group's "impl" may take; empty for a direction with one implementation.
     implementations: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
