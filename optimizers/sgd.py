@@ -38,7 +38,7 @@ class SGD(DecayedOptimizer):
         # Coupled decay, or no momentum: torch's SGD as it is. Zero buffers make the first
         # step b = mu * 0 + g = g (torch's convention) and let parameters whose first gradient
         # comes late share the call.
-        bufs = [self._buffer(p) for p in params] if mu else []
+        bufs = self._state_buffers(params, "momentum_buffer") if mu else []
         sgd_functional(params, grads, bufs, fused=fused or None, weight_decay=wd if
                        style is DecayStyle.COUPLED else rate, momentum=mu, lr=lr,
                        dampening=0.0, nesterov=group["nesterov"], maximize=False)
@@ -47,8 +47,7 @@ class SGD(DecayedOptimizer):
                               grads: list[Tensor], lr: float, rate: float, fused: bool) -> None:
         """b <- mu b + g, then x <- x - lr (d + rate x): one pass each, tensor by tensor."""
         mu = group["momentum"]
-        for p, g in zip(params, grads):
-            buf = self._buffer(p)
+        for p, g, buf in zip(params, grads, self._state_buffers(params, "momentum_buffer")):
             torch.add(g, buf, alpha=mu, out=buf)
             d = torch.add(g, buf, alpha=mu) if group["nesterov"] else buf
             if fused:
@@ -57,9 +56,3 @@ class SGD(DecayedOptimizer):
                                   is_first_step=False)
             else:
                 p.mul_(1.0 - lr * rate).add_(d, alpha=-lr)
-
-    def _buffer(self, p: Tensor) -> Tensor:
-        state = self.state[p]
-        if "momentum_buffer" not in state:
-            state["momentum_buffer"] = torch.zeros_like(p)
-        return state["momentum_buffer"]
