@@ -115,16 +115,17 @@ class DecayedOptimizer(torch.optim.Optimizer):
         return bufs
 
 
-def load_sign_kernels() -> ModuleType | None:
-    """The numba kernels (imported on first use: numba takes ~0.3 s to import), or None with a
-    warning where numba is missing; the eager path then runs, slower but the same formula."""
+def load_sign_kernels(*tensor_lists: list[Tensor]) -> ModuleType | None:
+    """The numba kernels if they can step these tensors, else None: the eager path then runs,
+    slower but the same formula. Imported on first use (numba takes ~0.3 s to import); where
+    numba is missing, None with a warning."""
     try:
         sign_kernels = importlib.import_module("optimizers.sign_kernels")
     except ImportError as exc:
         warnings.warn(f"impl='fused' needs numba ({exc}); running impl='foreach' instead. "
                       "Fix: pip install numba", RuntimeWarning, stacklevel=4)
         return None
-    return sign_kernels
+    return sign_kernels if sign_kernels.fusable(*tensor_lists) else None
 
 
 def _buckets(params: list[Tensor], grads: list[Tensor]

@@ -12,7 +12,7 @@ from optimizers.base import DecayedOptimizer, load_sign_kernels
 
 class Lion(DecayedOptimizer):
     """impl="fused" (default) steps CPU float32/float64 tensors in one numba kernel per tensor;
-    impl="foreach" (and anything the kernel does not take: CUDA, bf16) runs torch's foreach ops.
+    impl="foreach" (and what the kernel does not take: CUDA, bf16, strided) runs foreach ops.
     """
 
     direction = "lion"
@@ -36,9 +36,9 @@ class Lion(DecayedOptimizer):
 
     def _fused_update(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
                       shrink: float, coupled_wd: float) -> bool:
-        kernels = load_sign_kernels()
         bufs = self._state_buffers(params, "exp_avg")
-        if kernels is None or not kernels.fusable(params, grads, bufs):
+        kernels = load_sign_kernels(params, grads, bufs)
+        if kernels is None:
             return False
         beta1, beta2 = group["betas"]
         kernels.lion_update(params, grads, bufs, beta1, beta2, group["lr"], shrink, coupled_wd)

@@ -14,7 +14,7 @@ class SignSGD(DecayedOptimizer):
     """Normalized steepest descent for l_inf; with decoupled decay, Frank-Wolfe on the box.
 
     impl="fused" (default) steps CPU float32/float64 tensors in one numba kernel per tensor;
-    impl="foreach" (and anything the kernel does not take: CUDA, bf16) runs torch's foreach ops.
+    impl="foreach" (and what the kernel does not take: CUDA, bf16, strided) runs foreach ops.
     """
 
     direction = "sign"
@@ -38,9 +38,9 @@ class SignSGD(DecayedOptimizer):
     def _fused_update(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
                       shrink: float, coupled_wd: float) -> bool:
         beta = group["momentum"]
-        kernels = load_sign_kernels()
         bufs = self._state_buffers(params, "momentum_buffer") if beta else None
-        if kernels is None or not kernels.fusable(params, grads, *([bufs] if bufs else [])):
+        kernels = load_sign_kernels(params, grads, *([bufs] if bufs else []))
+        if kernels is None:
             return False
         kernels.sign_update(params, grads, bufs, beta, group["lr"], shrink, coupled_wd)
         return True
