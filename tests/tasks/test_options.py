@@ -34,7 +34,7 @@ def test_unknown_option_names_the_task_and_the_valid_names():
     ("dim", None, "task.dim=None is not allowed; use an int >= 1"),
     ("rate", 1.0, "task.rate=1.0 is not allowed; use a float in [0, 1)"),
     ("rate", "abc", "task.rate='abc' is not allowed; use a float in [0, 1)"),
-    ("kind", "sparse", "task.kind='sparse' is not allowed; use a str one of dense, diagonal"),
+    ("kind", "sparse", "task.kind='sparse' is not allowed; use one of dense, diagonal"),
     ("flag", "maybe", "task.flag='maybe' is not allowed; use a bool"),
     ("cap", 0, "task.cap=0 is not allowed; use an int > 0 or null"),
 ])
