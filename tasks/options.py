@@ -68,10 +68,13 @@ class TaskOption:
     nullable: bool = False
 
     def allowed(self) -> str:
-        kind = self.type.__name__
-        text = f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
-        if self.check is not None:
-            text += f" {self.check}"
+        """The valid values in words: 'an int >= 1', 'one of dense, diagonal', '... or null'."""
+        if isinstance(self.check, OneOf):
+            text = str(self.check)
+        else:
+            kind = self.type.__name__
+            text = f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
+            text += f" {self.check}" if self.check is not None else ""
         return text + (" or null" if self.nullable else "")
 
     def parse(self, value: Any) -> Any:
