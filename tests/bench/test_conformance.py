@@ -12,8 +12,8 @@ from optimizers.builtins import GRID
 DEFECTS = "tests.bench.defective_optimizers"
 
 
-@pytest.mark.parametrize("name,declared", [(row[0], row[3]) for row in GRID],
-                         ids=[row[0] for row in GRID])
+@pytest.mark.parametrize("name,declared", [(row.name, row.decay) for row in GRID],
+                         ids=[row.name for row in GRID])
 def test_every_builtin_measures_its_declared_style_and_passes(name, declared):
     report = run_checks(resolve(name, {}))
     assert report.decay_semantics == declared
