@@ -74,13 +74,15 @@ def test_entry_points_register_modules_and_classes(tmp_path, monkeypatch, fresh_
 
 
 def _radius(spec) -> str:
-    r = spec.radius(2.0, 0.5)
-    return {0.5: "1/λ", 0.25: "η_max/λ", None: "none"}[r]
+    r = spec.radius(2.0, 0.25, 0.5)  # λ = 2, η_t = 0.25, η_max = 0.5: each formula differs
+    return {0.5: "1/λ", 0.25: "η_max/λ", 0.125: "η_t/λ", 1.0: "η_max/(λ η_t)", None: "none"}[r]
 
 
 def test_readme_optimizer_table_matches_the_registry():
     rows = {}
-    for line in _section("Optimizers").splitlines():
+    section = _section("Optimizers")
+    grid = section[section.index("| name | direction"):]  # the built-ins' table
+    for line in grid.splitlines():
         m = re.match(r"\| `(\w+)` \|(.*)\|$", line)
         if m:
             rows[m.group(1)] = [c.strip() for c in m.group(2).split("|")]
