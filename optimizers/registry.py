@@ -36,9 +36,9 @@ class OptimizerSpec:
     description: str = ""
     source: str = "builtin"
 
-    def radius(self, weight_decay: float, lr_max: float) -> float | None:
-        """Implied l_inf radius for this decay style: 1/wd, lr_max/wd, or None (no box)."""
-        return implied_radius(self.decay_style, weight_decay, lr_max)
+    def radius(self, weight_decay: float, lr: float, lr_max: float) -> float | None:
+        """Implied l_inf radius of this decay style at lr `lr` (η_t), or None (no box)."""
+        return implied_radius(self.decay_style, weight_decay, lr, lr_max)
 
     def search_space(self) -> dict[str, tuple[float, ...]]:
         return {"lr": self.lr_grid, "weight_decay": self.weight_decay_grid}
