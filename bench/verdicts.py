@@ -152,7 +152,7 @@ def evidence(rows: Iterable[Mapping[str, Any]]) -> Evidence:
                     weight_decay=float(first.get("weight_decay") or 0.0),
                     radius=float(_plain(first["radius"])) if _number(first.get("radius")) else None,
                     schedule=_text(first.get("schedule")),
-                    schedule_theorem=_flag(first.get("schedule_theorem")),
+                    schedule_theorem=as_flag(first.get("schedule_theorem")),
                     trials=len(rows), finished=len(done),
                     diverged=sum(r.get("status") == "diverged" for r in rows),
                     linf_ratios=values("linf_ratio"),
@@ -181,7 +181,7 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _flag(value: Any) -> bool | None:
+def as_flag(value: Any) -> bool | None:
     value = _plain(value)
     if isinstance(value, bool):
         return value
