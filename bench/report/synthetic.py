@@ -183,6 +183,7 @@ def _record(task: SynthTask, opt: str, direction: str, style: str, norm: str, lr
         final = {k: v for k, v in last.items() if k != "step"}
         final.update(_task_metrics(task, last["val_loss"] + 0.01 * rng.random(), "test"))
         final["violation"] = max(0.0, final["linf_ratio"] - 1)
+        final["gap"] = final["val_loss"] - final["train_loss"]  # as the runner records it
         if task.kind == "quadratic":
             final["dist_box"] = (0.01 if decoupled else 0.6) * (1 + rng.random())
             final["dist_l2"] = (0.5 if decoupled else 0.002) * (1 + rng.random())
