@@ -48,11 +48,24 @@ def of_trial(task: str, optimizer: str, root: Path = ROOT) -> Fingerprint:
     import optimizers
     import tasks
 
-    task_file = _source_file(tasks.get(task))
-    opt_file = _source_file(optimizers.spec(optimizer).factory)
-    harness = _closure([task_file, *(root / f for f in ENGINE_FILES)], root)
-    opt = _closure([opt_file, *(root / f for f in OPTIMIZER_FILES)], root)
+    return of_files(_source_file(tasks.get(task)),
+                    _source_file(optimizers.spec(optimizer).factory), root)
+
+
+def of_files(task_file: Path, optimizer_file: Path, root: Path = ROOT) -> Fingerprint:
+    """The fingerprint from the files defining a task and an optimizer, under `root`."""
+    harness, opt = files_of(task_file, optimizer_file, root)
     return Fingerprint(digest(harness, root), digest(opt, root))
+
+
+def files_of(task_file: Path, optimizer_file: Path,
+             root: Path = ROOT) -> tuple[list[Path], list[Path]]:
+    """(harness files, optimizer files) the two parts of the fingerprint hash. The imports of
+    the engine files are not followed (the runner imports every optimizer's package)."""
+    engine = [(root / f).resolve() for f in ENGINE_FILES if (root / f).is_file()]
+    shared = [(root / f).resolve() for f in OPTIMIZER_FILES if (root / f).is_file()]
+    return (sorted({*_closure([task_file], root), *engine}),
+            sorted({*_closure([optimizer_file], root), *shared}))
 
 
 def _source_file(obj: object) -> Path:

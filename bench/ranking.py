@@ -145,7 +145,8 @@ def summary_frame(trials: pd.DataFrame) -> pd.DataFrame:
             continue
         best = best.sort_values(sel.metric, ascending=sel.ascending, na_position="last",
                                 kind="stable")
-        best = best.rename(columns={"opt_trials": "trials", "opt_diverged": "diverged",
+        # Totals over all the optimizer's configurations, not the selected one's counts.
+        best = best.drop(columns=["diverged", "failed"]).rename(columns={"opt_trials": "trials", "opt_diverged": "diverged",
                                     "opt_failed": "failed"})
         best.insert(0, "task", task)
         cols = ["task", "optimizer", "decay", "lr", "weight_decay", "variant", sel.metric,

@@ -295,3 +295,35 @@ def test_a_rebuild_leaves_nothing_stale(tmp_path):
     assert len([f for f in files if f.startswith("optimizer-")]) == 1
     assert not [f for f in files if "adam-l2" in f]  # adam_l2's page and CSVs are gone
     assert "adam_l2" not in (tmp_path / "out" / "index.html").read_text()
+
+
+# --- stale records ---------------------------------------------------------------------------
+
+def test_records_of_older_code_are_left_out_and_counted(tmp_path):
+    fresh = small(optimizers=("adamw",), seeds=(0,))
+    stale = []
+    for r in fresh:  # the same trials run earlier by other code, with a better (stale) score
+        old = {**r, "id": r["id"][:-1] + "s", "code_fingerprint": "01d0000000000+" + "0" * 12,
+               "env": {**r["env"], "date": "2026-01-01T00:00:00+00:00"},
+               "final": {**r["final"], "val_loss": 0.0}}
+        stale.append(old)
+    legacy = {**fresh[0], "id": "legacy000000", "schema": 1}
+    legacy.pop("code_fingerprint")
+    write(tmp_path, fresh + stale + [legacy])
+    group = _group([tmp_path])
+    assert group.stale == len(stale) + 1
+    assert set(group.trials["id"]) == {r["id"] for r in fresh}
+    board = leaderboard(group, {"adamw": "a"})
+    assert board.frame.loc[0, "val_loss"] > 0  # the stale 0.0 is not on the board
+    assert any(f"{len(stale) + 1} records of older code" in n for n in board.notes)
+    index = render([tmp_path], tmp_path / "report")
+    assert f"{len(stale) + 1} stale records" in index.read_text()
+
+
+def test_a_ledger_of_only_unfingerprinted_records_is_shown_whole(tmp_path):
+    records = small(optimizers=("adamw",), seeds=(0,))
+    for r in records:
+        r.pop("code_fingerprint")
+    write(tmp_path, records)
+    group = _group([tmp_path])
+    assert group.stale == 0 and len(group.trials) == len(records)
