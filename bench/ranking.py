@@ -146,8 +146,8 @@ def summary_frame(trials: pd.DataFrame) -> pd.DataFrame:
         best = best.sort_values(sel.metric, ascending=sel.ascending, na_position="last",
                                 kind="stable")
         # Totals over all the optimizer's configurations, not the selected one's counts.
-        best = best.drop(columns=["diverged", "failed"]).rename(columns={"opt_trials": "trials", "opt_diverged": "diverged",
-                                    "opt_failed": "failed"})
+        best = best.drop(columns=["diverged", "failed"]).rename(columns={
+            "opt_trials": "trials", "opt_diverged": "diverged", "opt_failed": "failed"})
         best.insert(0, "task", task)
         cols = ["task", "optimizer", "decay", "lr", "weight_decay", "variant", sel.metric,
                 *[m for m in SUMMARY_METRICS if m in best and m != sel.metric],

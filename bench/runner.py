@@ -394,7 +394,7 @@ def _describe(ctx: TrialContext) -> dict[str, Any]:
                       "metric_radius": ctx.metric_radius, "lr_max": trial.lr,
                       "source": spec.source},
         "schedule": {"name": trial.schedule,
-                     "schedule_theorem": schedules.get(trial.schedule).theorem_conditions},
+                     "schedule_theorem": schedules.get(trial.schedule).schedule_theorem},
         "mask": ctx.mask_info,
         "task": {**ctx.task.describe(), "n_params": n_params, "steps": ctx.steps,
                  "batch_size": ctx.task.budget.batch_size, "eval_every": ctx.eval_every,

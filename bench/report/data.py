@@ -88,9 +88,6 @@ def _row(record: dict[str, Any]) -> dict[str, Any]:
 
 def _groups(trials: pd.DataFrame) -> list[Group]:
     trials = trials.copy()
-    for col in ("data_fingerprint", "decay", "radius", "schedule_theorem"):
-        if col not in trials:
-            trials[col] = None
     _fill_fingerprints(trials)
     trials["data_fingerprint"] = trials["data_fingerprint"].fillna("unknown").astype(str)
     groups = []

@@ -41,8 +41,6 @@ def problems(group: Group, slugs: dict[str, str]) -> Table:
     t = group.trials
     bad = t[t["status"] != "done"].copy()
     bad["href"] = [f"optimizer-{slugs[o]}.html" for o in bad["optimizer"]]
-    if "error" not in bad:
-        bad["error"] = None
     bad["reason"] = [
         (f"non-finite loss at step {int(d)}" if s == "diverged" and pd.notna(d) else
          (str(e).strip().splitlines()[-1] if isinstance(e, str) and e.strip() else s))

@@ -15,10 +15,10 @@ import pytest
 from bench.cli import main as cli
 from bench.report import render
 from bench.report.data import load, selection_for
-from bench.report.stats import mean_ci, t975
-from bench.report.synthetic import synthetic_records, write_synthetic_ledger
 from bench.report.leaderboard import leaderboard
 from bench.report.separability import separability
+from bench.report.stats import mean_ci, t975
+from bench.report.synthetic import synthetic_records, write_synthetic_ledger
 from bench.report.tables import best_configs
 from tests.bench.report_ledgers import set_val, small, write
 

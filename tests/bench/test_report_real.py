@@ -8,8 +8,8 @@ import pytest
 
 from bench.config import Trial
 from bench.report import render
-from bench.report.data import load
 from bench.report.constraints import constraints
+from bench.report.data import load
 from bench.report.leaderboard import leaderboard
 from bench.runner import run_trial
 from tests.bench.helpers import TOY
