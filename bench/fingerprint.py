@@ -52,6 +52,15 @@ def of_trial(task: str, optimizer: str, root: Path = ROOT) -> Fingerprint:
                     _source_file(optimizers.spec(optimizer).factory), root)
 
 
+def recorded(task: str, optimizer: str) -> str | None:
+    """What a record stores: str(of_trial(...)), or None when the task or optimizer cannot be
+    found (the trial then fails, and its record is never fresh)."""
+    try:
+        return str(of_trial(task, optimizer))
+    except (KeyError, OSError, SyntaxError, TypeError):
+        return None
+
+
 def of_files(task_file: Path, optimizer_file: Path, root: Path = ROOT) -> Fingerprint:
     """The fingerprint from the files defining a task and an optimizer, under `root`."""
     harness, opt = files_of(task_file, optimizer_file, root)

@@ -27,7 +27,7 @@ import optimizers
 import tasks
 from bench import environment, metrics, schedules
 from bench.config import Trial
-from bench.fingerprint import of_trial
+from bench.fingerprint import recorded
 from bench.sampling import GlobalBatchSampler
 from bench.store import SCHEMA_VERSION, Ledger
 from optimizers.decay import DecayStyle, implied_radius
@@ -329,7 +329,7 @@ def run_trial(trial: Trial, out_dir: str | os.PathLike, data_dir: str | None = N
     acc = accelerator or Accelerator(mixed_precision=trial.mixed_precision)
     started = time.perf_counter()
     record: dict[str, Any] = {"id": trial.id, "schema": SCHEMA_VERSION, "suite": suite,
-                              "code_fingerprint": _fingerprint(trial),
+                              "code_fingerprint": recorded(trial.task, trial.optimizer),
                               "config": trial.to_dict(), "status": "failed",
                               "diverged_at": None, "error": None}
     prog = Progress()
@@ -368,14 +368,6 @@ def run_trial(trial: Trial, out_dir: str | os.PathLike, data_dir: str | None = N
         ledger.write(record)
     acc.wait_for_everyone()
     return record
-
-
-def _fingerprint(trial: Trial) -> str | None:
-    """None when the task or optimizer cannot even be found (the trial then fails)."""
-    try:
-        return str(of_trial(trial.task, trial.optimizer))
-    except (KeyError, OSError, SyntaxError, TypeError):
-        return None
 
 
 def tasks_errors() -> tuple[type[BaseException], ...]:
