@@ -35,7 +35,7 @@ class Column:
 
     @property
     def tooltip(self) -> str:
-        parts = [self.definition]
+        parts = [self.definition.rstrip(".") + "."]
         if self.unit:
             parts.append(f"Unit: {self.unit}.")
         if self.better:
