@@ -13,8 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from bench.freshness import newest_code
 from bench.ranking import Selection, selection_for, variants
-from bench.report.freshness import newest_code
 from bench.store import Ledger, flatten
 
 GROUP_KEYS = ("task", "budget", "data_fingerprint")
@@ -29,7 +29,7 @@ class Group:
     selection: Selection
     trials: pd.DataFrame  # rows of this group only
     slug: str
-    stale: int = 0  # records of older code left out (bench/report/freshness.py)
+    stale: int = 0  # records of older code left out (bench/freshness.py)
     cache: dict[str, Any] = field(default_factory=dict, repr=False)  # derived tables
 
     @property

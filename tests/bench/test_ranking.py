@@ -9,9 +9,10 @@ import pytest
 from bench import ranking, schema
 from bench.ranking import Selection
 from bench.report.data import load
-from bench.report.synthetic import write_synthetic_ledger
+from bench.report.synthetic import synthetic_records, write_synthetic_ledger
 from bench.report.tables import best_configs
 from bench.store import load_trials
+from tests.bench.report_ledgers import write
 
 
 def _trials(rows):
@@ -79,3 +80,15 @@ def test_an_empty_ledger_has_an_empty_summary():
 @pytest.mark.parametrize("mode,expected", [("min", True), ("max", False)])
 def test_selection_direction(mode, expected):
     assert Selection("m", mode).better(1.0, 2.0) is expected
+
+
+def test_the_summary_leaves_out_records_of_older_code(tmp_path):
+    records = synthetic_records(tasks=("quadratic",), optimizers=("adamw",), grid=2, evals=3,
+                                failed=0)
+    stale = {**records[0], "id": "5ta1e0000000", "code_fingerprint": "0" * 12 + "+" + "0" * 12,
+             "config": {**records[0]["config"], "lr": 123.0},
+             "env": {**records[0]["env"], "date": "2020-01-01T00:00:00+00:00"},
+             "final": {**records[0]["final"], "val_loss": -1.0}}
+    write(tmp_path, [*records, stale])
+    summary = ranking.summary_frame(load_trials(tmp_path))
+    assert summary.loc[0, "lr"] != 123.0 and summary.loc[0, "val_loss"] > 0

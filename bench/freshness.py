@@ -1,4 +1,5 @@
-"""Never compare results of different code in one leaderboard.
+"""Never compare results of different code in one leaderboard (the report) or ranking (the
+sweep summary).
 
 A record's code_fingerprint is 'harness+optimizer' (bench/fingerprint.py). Inside a group
 (task, budget, data) the report keeps the records of the newest harness (the fingerprint of
