@@ -134,11 +134,15 @@ def best_per_optimizer(configs: pd.DataFrame, selection: Selection) -> pd.DataFr
 
 def summary_frame(trials: pd.DataFrame) -> pd.DataFrame:
     """The CLI's sweep summary: per (task, budget) and optimizer its selected configuration,
-    best first, with schema-named columns (bench/schema.py)."""
+    best first, with schema-named columns (bench/schema.py); records of older code are left
+    out as in the report (bench/freshness.py)."""
     if trials.empty or "status" not in trials:
         return pd.DataFrame()
     parts = []
+    from bench.freshness import newest_code
+
     for (task, _budget), frame in trials.groupby(["task", "budget"], sort=True, dropna=False):
+        frame, _stale = newest_code(frame)  # as the report: never mix code in one ranking
         sel = selection_for(str(task), frame)
         best = best_per_optimizer(configurations(frame), sel)
         if sel.metric not in best:
