@@ -27,6 +27,7 @@ import optimizers
 import tasks
 from bench import environment, metrics, schedules
 from bench.config import Trial
+from bench.fingerprint import recorded
 from bench.sampling import GlobalBatchSampler
 from bench.store import SCHEMA_VERSION, Ledger
 from optimizers.decay import DecayStyle, implied_radius
@@ -337,6 +338,7 @@ def run_trial(trial: Trial, out_dir: str | os.PathLike, data_dir: str | None = N
     acc = accelerator or Accelerator(mixed_precision=trial.mixed_precision)
     started = time.perf_counter()
     record: dict[str, Any] = {"id": trial.id, "schema": SCHEMA_VERSION, "suite": suite,
+                              "code_fingerprint": recorded(trial.task, trial.optimizer),
                               "config": trial.to_dict(), "status": "failed",
                               "diverged_at": None, "error": None}
     prog = Progress()
@@ -388,12 +390,12 @@ def _describe(ctx: TrialContext) -> dict[str, Any]:
     trial, spec = ctx.trial, ctx.spec
     n_params = sum(p.numel() for p in ctx.accelerator.unwrap_model(ctx.model).parameters())
     return {
-        "optimizer": {"decay_style": ctx.decay_style.value, "direction": spec.direction,
+        "optimizer": {"decay": ctx.decay_style.value, "direction": spec.direction,
                       "norm": spec.norm, "radius": ctx.radius,
                       "metric_radius": ctx.metric_radius, "lr_max": trial.lr,
                       "source": spec.source},
         "schedule": {"name": trial.schedule,
-                     "theorem_conditions": schedules.get(trial.schedule).theorem_conditions},
+                     "schedule_theorem": schedules.get(trial.schedule).schedule_theorem},
         "mask": ctx.mask_info,
         "task": {**ctx.task.describe(), "n_params": n_params, "steps": ctx.steps,
                  "batch_size": ctx.task.budget.batch_size, "eval_every": ctx.eval_every,

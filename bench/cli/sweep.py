@@ -90,20 +90,10 @@ def _subset(suite: suites.Suite, wanted_text: str) -> suites.Suite:
 
 
 def print_summary(out: Path) -> None:
-    """Best validation result per optimizer (mean over seeds at its best lr, weight_decay)."""
+    """Each optimizer's selected configuration, by the report's rule (bench/ranking.py)."""
+    from bench.ranking import summary_frame
     from bench.store import load_trials
 
-    frame = load_trials(out)
-    if frame.empty:
-        return
-    done = frame[frame.status == "done"]
-    metric = "val_accuracy" if "val_accuracy" in done else "val_loss"
-    cols = [c for c in ("linf_ratio", "fw_gap_rel", "boundary_frac", "l2_stationarity",
-                        "dist_box", "dist_l2", "val_perplexity", "test_accuracy")
-            if c in done]
-    if done.empty or metric not in done:
-        return
-    grouped = done.groupby(["optimizer", "lr", "weight_decay"])[[metric, *cols]].mean()
-    ascending = metric != "val_accuracy"
-    best = grouped.sort_values(metric, ascending=ascending).groupby(level="optimizer").head(1)
-    print(best.sort_values(metric, ascending=ascending).to_string(float_format="%.4g"))
+    best = summary_frame(load_trials(out))
+    if not best.empty:
+        print(best.to_string(index=False, float_format="%.4g"))
