@@ -118,7 +118,7 @@ def test_run_uses_one_accelerator(tmp_path, monkeypatch, capsys):
     assert main(["run", "--task", TOY, "--optimizer", "adamw", "--budget", "smoke",
                  "--out", str(tmp_path), "--json"]) == 0
     record = json.loads(capsys.readouterr().out)
-    assert record["status"] == "done" and record["optimizer"]["decay_style"] == "decoupled"
+    assert record["status"] == "done" and record["optimizer"]["decay"] == "decoupled"
     assert len(built) == 1
 
 
