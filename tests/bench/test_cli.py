@@ -176,7 +176,7 @@ def test_sweep_with_submissions_ranks_them_among_the_baselines(tmp_path):
     assert {r["config"]["seed"] for r in by_optimizer[SUBMISSION]} == {0, 1}
     assert {(r["config"]["lr"], r["config"]["weight_decay"])
             for r in by_optimizer[SUBMISSION]} == {(0.05, 2.0)}
-    assert by_optimizer[FACTORY][0]["optimizer"]["decay_style"] == "coupled"
+    assert by_optimizer[FACTORY][0]["optimizer"]["decay"] == "coupled"
     assert {r["config"]["budget"] for r in records} == {"smoke"}
     assert {r["config"]["schedule"] for r in records} == {"inverse_sqrt"}
     # The task's leaderboard (one row per optimizer at its best lr, weight_decay) ranks all.
