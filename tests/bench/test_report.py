@@ -15,7 +15,6 @@ import pytest
 from bench.cli import main as cli
 from bench.report import render
 from bench.report.data import load, selection_for
-from bench.report.stats import mean_ci, t975
 from bench.report.synthetic import synthetic_records, write_synthetic_ledger
 from bench.report.tables import best_configs, leaderboard, separability
 from tests.bench.report_ledgers import set_val, small, write
@@ -51,21 +50,6 @@ def _group(dirs, task="quadratic"):
 
 
 # --- statistics and selection ---------------------------------------------------------------
-
-def test_t_quantiles_match_tables():
-    # Textbook values of t_{0.975, df}.
-    for df, value in ((1, 12.706), (2, 4.303), (10, 2.228), (30, 2.042), (40, 2.021),
-                      (60, 2.000), (120, 1.980)):
-        assert t975(df) == pytest.approx(value, abs=2e-3)
-
-
-def test_mean_ci_is_the_t_interval():
-    xs = [1.0, 1.3, 0.8, 1.1]
-    ci = mean_ci(xs + [float("nan")])
-    assert ci.n == 4 and ci.mean == pytest.approx(statistics.mean(xs))
-    assert ci.half_width == pytest.approx(3.182 * statistics.stdev(xs) / 2, rel=1e-3)
-    assert math.isnan(mean_ci([2.0]).half_width) and mean_ci([]).n == 0
-
 
 def test_best_config_is_best_mean_over_seeds_and_skips_diverged(tmp_path):
     records = small()
