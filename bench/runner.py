@@ -27,6 +27,7 @@ import optimizers
 import tasks
 from bench import environment, metrics, schedules
 from bench.config import Trial
+from bench.fingerprint import recorded
 from bench.sampling import GlobalBatchSampler
 from bench.store import SCHEMA_VERSION, Ledger
 from optimizers.decay import DecayStyle, implied_radius
@@ -105,7 +106,7 @@ def build(trial: Trial, accelerator: Accelerator, data_dir: str | None = None,
     else:
         accelerator.register_for_checkpointing(optimizer)
     accelerator.register_for_checkpointing(scheduler)
-    radius = implied_radius(style, trial.weight_decay, trial.lr)
+    radius = implied_radius(style, trial.weight_decay, trial.lr, trial.lr)  # at η_t = lr_max
     metric_radius = radius or (1.0 / trial.weight_decay if trial.weight_decay > 0 else None)
     mask_info = {
         "policy": policy, "decayed": len(decayed), "undecayed": len(undecayed),
@@ -164,19 +165,28 @@ def probe_metrics(ctx: TrialContext, per_tensor: bool = False
     names = [n for n, p in ctx.decayed.items() if p.grad is not None]
     params = [ctx.decayed[n].detach() for n in names]
     grads = [ctx.decayed[n].grad.detach() for n in names]
-    wd = ctx.trial.weight_decay
-    overall = metrics.constraint_metrics(params, grads, wd, radius=ctx.metric_radius)
+    wd, radius = ctx.trial.weight_decay, current_radius(ctx)
+    overall = metrics.constraint_metrics(params, grads, wd, radius=radius)
     overall["linf_norm"] = max((p.abs().max().item() for p in params), default=0.0)
+    overall["radius_t"] = radius
     tensors = {}
     if per_tensor:
         tensors = metrics.per_tensor_metrics(dict(zip(names, params)), dict(zip(names, grads)),
-                                             wd, radius=ctx.metric_radius)
+                                             wd, radius=radius)
     for n, p in model.named_parameters():
         p.grad = saved_grads[n]
     with torch.no_grad():
         for n, b in model.named_buffers():
             b.copy_(buffers[n])
     return overall, tensors
+
+
+def current_radius(ctx: TrialContext) -> float | None:
+    """The radius metrics are measured against at the current lr η_t: the record's
+    metric_radius, except for the styles whose radius moves with η_t (fixed, corrected)."""
+    moving = implied_radius(ctx.decay_style, ctx.trial.weight_decay,
+                            ctx.scheduler.get_last_lr()[0], ctx.trial.lr)
+    return moving if moving is not None else ctx.metric_radius
 
 
 def _params_finite(model: torch.nn.Module) -> bool:
@@ -195,7 +205,7 @@ def _record_eval(ctx: TrialContext, prog: Progress, split_metrics: dict[str, flo
     point.update(split_metrics)
     point.update(constraint)
     point.update(ctx.task.extra_metrics(acc.unwrap_model(ctx.model), ctx.trial.weight_decay,
-                                        ctx.metric_radius))
+                                        current_radius(ctx)))
     prog.loss_sum, prog.loss_count = 0.0, 0
     prog.curve.append(point)
     for key, value in point.items():
@@ -328,6 +338,7 @@ def run_trial(trial: Trial, out_dir: str | os.PathLike, data_dir: str | None = N
     acc = accelerator or Accelerator(mixed_precision=trial.mixed_precision)
     started = time.perf_counter()
     record: dict[str, Any] = {"id": trial.id, "schema": SCHEMA_VERSION, "suite": suite,
+                              "code_fingerprint": recorded(trial.task, trial.optimizer),
                               "config": trial.to_dict(), "status": "failed",
                               "diverged_at": None, "error": None}
     prog = Progress()
@@ -379,12 +390,12 @@ def _describe(ctx: TrialContext) -> dict[str, Any]:
     trial, spec = ctx.trial, ctx.spec
     n_params = sum(p.numel() for p in ctx.accelerator.unwrap_model(ctx.model).parameters())
     return {
-        "optimizer": {"decay_style": ctx.decay_style.value, "direction": spec.direction,
+        "optimizer": {"decay": ctx.decay_style.value, "direction": spec.direction,
                       "norm": spec.norm, "radius": ctx.radius,
                       "metric_radius": ctx.metric_radius, "lr_max": trial.lr,
                       "source": spec.source},
         "schedule": {"name": trial.schedule,
-                     "theorem_conditions": schedules.get(trial.schedule).theorem_conditions},
+                     "schedule_theorem": schedules.get(trial.schedule).schedule_theorem},
         "mask": ctx.mask_info,
         "task": {**ctx.task.describe(), "n_params": n_params, "steps": ctx.steps,
                  "batch_size": ctx.task.budget.batch_size, "eval_every": ctx.eval_every,

@@ -16,7 +16,7 @@ sequence (`betas`): those are axes only when given as a list of lists.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,24 @@ class Suite:
                     trial = base.with_settings(settings)
                     out.setdefault(trial.id, trial)
         return list(out.values())
+
+
+def with_submissions(suite: Suite, names: list[str]) -> Suite:
+    """The suite's baselines plus each named optimizer (registered or module:attr) on its
+    declared lr x weight_decay grid (`OptimizerSpec.search_space`), same seeds and settings."""
+    import optimizers
+
+    grids = dict(suite.optimizers)
+    for name in names:
+        if name in grids:
+            raise UsageError(f"optimizer {name!r} is already a baseline of suite {suite.name}; "
+                             "drop it from --with")
+        try:
+            space = optimizers.spec(name).search_space()
+        except KeyError as err:
+            raise UsageError(err.args[0]) from None
+        grids[name] = {key: list(values) for key, values in space.items()}
+    return replace(suite, optimizers=grids)
 
 
 def _is_axis(key: str, value: Any) -> bool:

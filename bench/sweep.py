@@ -43,11 +43,12 @@ def _run_one(trial: Trial, opts: SweepOptions) -> dict[str, Any]:
 
 
 def run_sweep(trials: list[Trial], opts: SweepOptions) -> dict[str, int]:
-    """Run every trial that has no record yet; returns counts by status for this call."""
+    """Run every trial without a record made by the current code (a stale record's trial runs
+    again and its record is replaced); returns counts by status for this call."""
     from tqdm.auto import tqdm
 
     ledger = Ledger(opts.out)
-    done = ledger.ids()
+    done = ledger.finished_ids(trials)
     pending = [t for t in trials if t.id not in done]
     counts = {"skipped": len(trials) - len(pending), "done": 0, "diverged": 0, "failed": 0}
     if not opts.quiet:

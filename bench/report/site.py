@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench import __version__
-from bench.report import cells, plots, tables
+from bench.report import cells, constraints, leaderboard, listings, plots, separability, tables
 from bench.report.data import Group, ReportData, load, slugify
 from bench.report.plots import Figure
 
@@ -78,7 +78,7 @@ def build(dirs: list[str], out: Path, fmt: str = "html") -> Path:
         parts = [{"s": s, "standing": _standing(s, opt),
                   "board": tables.for_optimizer(s.leaderboard, opt, slugs[opt]),
                   "constraints": tables.for_optimizer(s.constraints, opt, slugs[opt]),
-                  "configs": tables.all_configs(s.group, slugs, opt),
+                  "configs": listings.all_configs(s.group, slugs, opt),
                   "figures": [f for f in s.figures if f.wide]}
                  for s in sections if opt in set(s.group.trials["optimizer"])]
         for p in parts:
@@ -109,22 +109,26 @@ def _write_csvs(sections: list[Section], out: Path) -> dict[str, str]:
 # --- one group ---------------------------------------------------------------------------------
 
 def _section(group: Group, data: ReportData, slugs: dict[str, str]) -> Section:
-    board = tables.leaderboard(group, slugs)
-    cons = tables.constraints(group, slugs)
+    board = leaderboard.leaderboard(group, slugs)
+    cons = constraints.constraints(group, slugs)
     t = group.trials
     counts = t["status"].value_counts()
     return Section(group=group, leaderboard=board, constraints=cons,
-                   constraint_summary=tables.constraint_summary(group, cons),
-                   separability=tables.separability(group, slugs),
-                   configs=tables.all_configs(group, slugs), problems=tables.problems(group, slugs),
-                   coverage=_coverage(t, counts), summary=_summary(group, board, cons),
+                   constraint_summary=constraints.constraint_summary(group, cons),
+                   separability=separability.separability(group, slugs),
+                   configs=listings.all_configs(group, slugs),
+                   problems=listings.problems(group, slugs),
+                   coverage=_coverage(t, counts, group.stale), summary=_summary(group, board, cons),
                    provenance=_provenance(t, data.sources), best=tables.best_configs(group))
 
 
-def _coverage(t: pd.DataFrame, counts: pd.Series) -> str:
+def _coverage(t: pd.DataFrame, counts: pd.Series, stale: int = 0) -> str:
     n = len(t)
     text = (f"{n} trials recorded: {counts.get('done', 0)} finished, "
             f"{counts.get('diverged', 0)} diverged, {counts.get('failed', 0)} failed.")
+    if stale:
+        text += (f" {stale} stale records (made by older code: another code_fingerprint) "
+                 "were left out.")
     expected = 0
     seeds = t["seed"].nunique()
     for _, f in t.groupby(["optimizer", "variant"]):
@@ -143,12 +147,12 @@ def _summary(group: Group, board: tables.Table, cons: tables.Table) -> str:
     parts = []
     if len(frame) and pd.notna(frame[sel.metric].iloc[0]):
         top = frame.iloc[0]
-        parts.append(f"Best on {sel.metric}: {top['optimizer']} ({top['decay_style']}) at "
+        parts.append(f"Best on {sel.metric}: {top['optimizer']} ({top['decay']}) at "
                      f"lr {top['lr']:.3g}, λ {top['weight_decay']:.3g}: "
                      f"{cells.fmt_num(top[sel.metric])}.")
     else:
         parts.append("No optimizer finished a trial here yet.")
-    agree = tables.agreement_counts(cons)
+    agree = constraints.agreement_counts(cons)
     if agree:
         parts.append("Constraint checks per (optimizer, λ): " + ", ".join(
             f"{agree[k]} {label}" for k, label in (("agrees", "agree with theory"),
@@ -183,7 +187,7 @@ def _group_figure_jobs(s: Section, data: ReportData, out: Path,
     jobs: list[plots.Job] = [(plots.heatmaps, (g, tables.configs(g), out), {})]
     best = s.best
     ids = _best_ids(g, best)
-    styles = dict(zip(best["optimizer"], best["decay_style"])) if best is not None else {}
+    styles = dict(zip(best["optimizer"], best["decay"])) if best is not None else {}
     curves = data.curves[data.curves["id"].isin(ids["id"])] if len(data.curves) else data.curves
     sel = g.selection.metric
     specs = [
@@ -237,7 +241,7 @@ def _lambda_figure_job(s: Section, data: ReportData, out: Path) -> plots.Job:
         curves = data.curves[data.curves["id"].isin(ids["id"])] if len(data.curves) else \
             data.curves
         panels[row["optimizer"]] = (plots.seed_bands(curves, ids, "linf_ratio"),
-                                    f"{row['decay_style']}, lr {row['lr']:.3g}")
+                                    f"{row['decay']}, lr {row['lr']:.3g}")
     figure = Figure(f"lambdas-{s.group.slug}", "linf_ratio over training for each λ",
                     "One panel per optimizer at its selected lr; a line per λ (mean over seeds, "
                     "band: min–max); dotted: the bound 1. A larger λ means a smaller box "
@@ -276,8 +280,8 @@ def _provenance(t: pd.DataFrame, sources: list[str]) -> list[tuple[str, str]]:
 
 def _optimizer_info(t: pd.DataFrame) -> list[tuple[str, str]]:
     out = []
-    for col, name in (("decay_style", "decay style"), ("direction", "direction"),
-                      ("norm", "steepest-descent norm"), ("mask_policy", "decay mask")):
+    for col, name in (("decay", "decay style"), ("direction", "direction"),
+                      ("norm", "steepest-descent norm"), ("mask", "decay mask")):
         if col in t:
             vals = sorted({str(v) for v in t[col].dropna()})
             out.append((name, ", ".join(vals) or "not recorded"))

@@ -5,6 +5,7 @@ lr x weight_decay diagonal) so the plots look like real ones, but they are not r
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 from collections.abc import Sequence
@@ -148,13 +149,14 @@ def _record(task: SynthTask, opt: str, direction: str, style: str, norm: str, lr
         curve.append(point)
     record: dict[str, Any] = {
         "id": trial.id, "schema": SCHEMA_VERSION, "suite": task.name,
+        "code_fingerprint": "5ca1ab1e0000+" + hashlib.sha256(opt.encode()).hexdigest()[:12],
         "config": trial.to_dict(),
         "status": "diverged" if diverged else "done",
-        "optimizer": {"decay_style": style, "direction": direction, "norm": norm,
+        "optimizer": {"decay": style, "direction": direction, "norm": norm,
                       "radius": radius, "metric_radius": 1.0 / wd if wd > 0 else None,
                       "lr_max": lr},
         "schedule": {"name": task.schedule,
-                     "theorem_conditions": task.schedule in THEOREM_SCHEDULES},
+                     "schedule_theorem": task.schedule in THEOREM_SCHEDULES},
         "mask": {"policy": "matrices", "decayed": len(task.tensors), "undecayed": 3,
                  "decayed_numel": 1000 * len(task.tensors), "undecayed_numel": 64},
         "task": {"data_source": task.data_source, "data_fingerprint": task.data_fingerprint,
@@ -181,6 +183,7 @@ def _record(task: SynthTask, opt: str, direction: str, style: str, norm: str, lr
         final = {k: v for k, v in last.items() if k != "step"}
         final.update(_task_metrics(task, last["val_loss"] + 0.01 * rng.random(), "test"))
         final["violation"] = max(0.0, final["linf_ratio"] - 1)
+        final["gap"] = final["val_loss"] - final["train_loss"]  # as the runner records it
         if task.kind == "quadratic":
             final["dist_box"] = (0.01 if decoupled else 0.6) * (1 + rng.random())
             final["dist_l2"] = (0.5 if decoupled else 0.002) * (1 + rng.random())
