@@ -122,6 +122,10 @@ COLUMNS: tuple[Column, ...] = (
     _r("failed", "Failed trials", fmt="int"),
     _r("delta", "Paired difference of the selection metric to the top row over common "
        "seeds, ± 95% interval", symbol="Δ vs #1"),
+    _r("p_value", "Two-sided p-value of the paired t-test (scipy.stats.ttest_rel) that Δ vs #1 "
+       "is zero, over the seeds both rows finished; empty below two pairs", fmt="g3"),
+    _r("bootstrap_ci", "95% percentile-bootstrap interval of the selection metric's mean "
+       "over seeds (scipy.stats.bootstrap; from 5 seeds)", fmt="text"),
     _r("inside", "Finished trials with linf_ratio ≤ 1.001 (— where no box is predicted)",
        fmt="int"),
     _r("max_linf_ratio", "Largest final linf_ratio over lrs and seeds"),

@@ -80,6 +80,10 @@ def test_best_config_is_best_mean_over_seeds_and_skips_diverged(tmp_path):
         12.706 * statistics.stdev([0.95, 1.05]) / math.sqrt(2), rel=1e-3)
     # Paired difference to the leader over the same seeds: (2 - 0.95 + 3 - 1.05) / 2.
     assert board.loc["adam_l2", "delta"] == pytest.approx(1.5)
+    # Paired t-test of those differences (1.05, 1.95): t = 3.33 with 1 degree of freedom,
+    # between the table's 3.078 (p = 0.2) and 6.314 (p = 0.1).
+    assert 0.1 < board.loc["adam_l2", "p_value"] < 0.2
+    assert math.isnan(board.loc["adamw", "p_value"])
     assert list(board.index) == ["adamw", "adam_l2"]  # best first
     assert board.loc["adamw", "diverged"] == 1
 
