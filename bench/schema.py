@@ -110,6 +110,14 @@ COLUMNS: tuple[Column, ...] = (
        better="lower"),
     _c("dist_l2", "Distance to the ℓ2-regularised optimum, relative to ‖c‖ (quadratic task)"),
     _c("wall_s", "Wall time of one trial", unit="s", better="lower"),
+    _c("target", "The task's declared target of its selection metric for this budget "
+       "(AlgoPerf-style scoring); empty where the budget declares none"),
+    _c("target_reached", "The validation curve reached the target", fmt="text"),
+    _c("steps_to_target", "First step at which the selection metric reached the target, "
+       "interpolated between evaluations; inf if never", better="lower", fmt="g3"),
+    _c("time_to_target_s", "Training seconds to the target on the same curve; inf if never",
+       unit="s", better="lower", fmt="g3"),
+    _c("headline_figure", "The figure the report's index leads with for this task", fmt="text"),
     _c("step_s", "Time per training step", unit="s", better="lower"),
     _c("tokens_per_s", "Training throughput", unit="tokens/s", better="higher"),
     # --- derived by the report --------------------------------------------------------------

@@ -49,15 +49,16 @@ def crossing(xs: Sequence[float], values: Sequence[float | None], target: float,
 
 
 def to_target(curve: Sequence[Mapping[str, Any]], metric: str, target: float,
-              mode: str = "min", time_key: str = "train_time_s") -> dict[str, float]:
-    """steps_to_target and time_to_target of one trial's curve (INF where never reached;
-    time NaN where the curve has no elapsed-time column)."""
+              mode: str = "min", clock: Sequence[float] | None = None) -> dict[str, float]:
+    """steps_to_target and time_to_target_s of one trial's curve (INF where never reached).
+
+    `clock` holds the elapsed training seconds at each curve point; without it (or with one
+    of another length) the time is NaN."""
     steps = [p.get("step") for p in curve]
     values = [p.get(metric) for p in curve]
     out = {"steps_to_target": crossing(steps, values, target, mode)}
-    times = [p.get(time_key) for p in curve]
-    if all(isinstance(t, (int, float)) for t in times) and times:
-        out["time_to_target_s"] = crossing(times, values, target, mode)
+    if clock is not None and len(clock) == len(curve) and len(curve):
+        out["time_to_target_s"] = crossing(list(clock), values, target, mode)
     else:
         out["time_to_target_s"] = math.nan
     return out

@@ -26,16 +26,14 @@ def test_crossing_skips_missing_points_and_rejects_a_bad_mode():
         crossing([0], [1.0], 1.0, "lowest")
 
 
-def test_to_target_uses_the_curve_clock():
-    curve = [{"step": 0, "val_loss": 3.0, "train_time_s": 0.0},
-             {"step": 100, "val_loss": 2.0, "train_time_s": 4.0},
-             {"step": 200, "val_loss": 1.0, "train_time_s": 10.0}]
-    out = to_target(curve, "val_loss", 1.5)
+def test_to_target_uses_the_training_clock():
+    curve = [{"step": 0, "val_loss": 3.0}, {"step": 100, "val_loss": 2.0},
+             {"step": 200, "val_loss": 1.0}]
+    out = to_target(curve, "val_loss", 1.5, clock=[0.0, 4.0, 10.0])
     assert out["steps_to_target"] == pytest.approx(150.0)
     assert out["time_to_target_s"] == pytest.approx(7.0)
-    no_clock = to_target([{k: v for k, v in p.items() if k != "train_time_s"} for p in curve],
-                         "val_loss", 1.5)
-    assert math.isnan(no_clock["time_to_target_s"])
+    assert math.isnan(to_target(curve, "val_loss", 1.5)["time_to_target_s"])
+    assert math.isnan(to_target(curve, "val_loss", 1.5, clock=[0.0])["time_to_target_s"])
 
 
 # Three tasks; A is fastest on two, B on one, C never reaches the target on task 3.
