@@ -134,6 +134,12 @@ COLUMNS: tuple[Column, ...] = (
        "is zero, over the seeds both rows finished; empty below two pairs", fmt="g3"),
     _r("bootstrap_ci", "95% percentile-bootstrap interval of the selection metric's mean "
        "over seeds (scipy.stats.bootstrap; from 5 seeds)", fmt="text"),
+    _r("profile_score", "Area under the optimizer's performance profile ρ(τ) for τ in [1, 4], "
+       "divided by 3: 1 = fastest to the target on every task, 0 = never within 4× of the "
+       "fastest (AlgoPerf's score)", better="higher", fmt="g3"),
+    _r("tasks_reached", "Tasks on which some configuration reached the target", fmt="int"),
+    _r("tasks_fastest", "Tasks on which the optimizer was the fastest to the target", fmt="int"),
+    _r("tasks_scored", "Tasks (report groups) that declare a target", fmt="int"),
     _r("inside", "Finished trials with linf_ratio ≤ 1.001 (— where no box is predicted)",
        fmt="int"),
     _r("max_linf_ratio", "Largest final linf_ratio over lrs and seeds"),

@@ -13,6 +13,8 @@ from bench.report.tables import Column, Table, best_configs, metric_names, varia
 # Final metrics shown as means over the selected configuration's seeds, where recorded.
 MEAN_METRICS = ("train_loss", "dist_box", "dist_l2", "linf_ratio", "fw_gap_rel",
                 "boundary_frac", "l2_stationarity", "wall_s", "step_s", "tokens_per_s")
+# AlgoPerf-style: the median over the selected configuration's seeds (inf: never reached).
+TO_TARGET = ("steps_to_target", "time_to_target_s")
 TRAILING = ("train_loss", "gap", "dist_box", "dist_l2", "linf_ratio", "metric_radius",
             "fw_gap_rel", "boundary_frac", "l2_stationarity", "diverged", "failed", "wall_s",
             "step_s", "tokens_per_s")
@@ -52,6 +54,9 @@ def leaderboard(group: Group, slugs: dict[str, str]) -> Table:
                 row[metric] = trials[metric].mean() if metric in trials else np.nan
         if "val_loss" in trials and "train_loss" in trials:
             row["gap"] = (trials["val_loss"] - trials["train_loss"]).mean()
+        for key in TO_TARGET:
+            if key in trials and trials[key].notna().any():
+                row[key] = trials[key].median()
         rows.append(row)
     frame = pd.DataFrame(rows)
     notes = []
@@ -92,6 +97,9 @@ def leaderboard(group: Group, slugs: dict[str, str]) -> Table:
                            "the seeds both rows finished."))
     if len(frame) and (frame["bootstrap_ci"] != "—").any():
         cols.append(Column("bootstrap_ci", kind="text"))
+    for key in TO_TARGET:
+        if key in frame and frame[key].notna().any():
+            cols.append(Column(key, "Median over the selected configuration's seeds."))
     for key in TRAILING:
         if key in frame and (key != "metric_radius" or frame[key].notna().any()):
             note = "Totals over all configurations." if key in ("diverged", "failed") else ""
