@@ -58,3 +58,20 @@ def test_push_to_hub_offline_fails_in_one_line(ledger, tmp_path, monkeypatch):
     with pytest.raises(UsageError, match="HF_HUB_OFFLINE") as err:
         push_to_hub(tmp_path, "someone/results")
     assert "\n" not in str(err.value)
+
+
+def test_cli_export_and_offline_push(ledger, tmp_path, monkeypatch, capsys):
+    from bench.cli import main
+
+    root, records = ledger
+    assert main(["export", str(root), "--to", str(tmp_path / "ds")]) == 0
+    assert "load_dataset" in capsys.readouterr().out
+    card = (tmp_path / "ds" / "README.md").read_text()
+    assert "| `weight_decay` | Weight decay in PyTorch's convention" in card
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
+    assert main(["export", str(root), "--to", str(tmp_path / "ds2"),
+                 "--push-to-hub", "me/results"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "HF_HUB_OFFLINE" in err
+    assert main(["export", str(tmp_path / "nothing"), "--to", str(tmp_path / "ds3")]) == 2
+    assert not (tmp_path / "ds3").exists()

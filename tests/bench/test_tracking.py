@@ -81,3 +81,20 @@ def test_names_scalars_and_hparams():
     flat = hparams(CONFIG)
     assert flat["opt.betas"] == "(0.9, 0.99)" and flat["mask"] == "None"
     assert all(not isinstance(v, float) or math.isfinite(v) for v in flat.values())
+
+
+def test_cli_run_logs_to_tensorboard_and_refuses_an_unknown_tracker(tmp_path, capsys):
+    import json
+
+    from bench.cli import main
+    from tests.bench.helpers import TOY
+
+    args = ["run", "--task", TOY, "--optimizer", "adamw", "--budget", "smoke", "--json"]
+    assert main([*args, "--out", str(tmp_path / "bad"), "--log-with", "tb"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown tracker 'tb'" in err and err.count("\n") == 1
+    assert not (tmp_path / "bad").exists()
+    assert main([*args, "--out", str(tmp_path), "--log-with", "tensorboard"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    runs = list((tmp_path / "trackers" / "tensorboard").glob(f"*/{record['id']}"))
+    assert len(runs) == 1 and list(runs[0].glob("events.out.tfevents.*"))
