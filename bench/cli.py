@@ -39,6 +39,9 @@ def _add_sweep(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mixed-precision", choices=["no", "bf16", "fp16"], default=None)
     p.add_argument("--out", default=None, help="results directory (default results/<suite>)")
     p.add_argument("--quiet", action="store_true")
+    from bench.executors.options import add_executor_arguments
+
+    add_executor_arguments(p)
     p.set_defaults(handler="bench.commands:sweep")
 
 
@@ -71,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Benchmark decoupled vs coupled weight decay (AdamW, SignGD-WD, Lion vs "
                     "Adam + l2): generalization and l_inf-box constraint satisfaction.")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_run, _add_sweep, _add_list, _add_check, _add_report):
+    from bench import status
+
+    for add in (_add_run, _add_sweep, _add_list, _add_check, _add_report, status.add_parser):
         add(sub)
     return parser
 

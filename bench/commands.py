@@ -145,16 +145,37 @@ def sweep(args: argparse.Namespace) -> int:
     trials = suite.trials(budget, overrides)
     _check_data(trials[0], args.data_dir)
     out = Path(args.out or Path("results") / suite.name)
+    executor = _executor(args, suite, path, budget, out, trials)
     _check_writable(out)
     counts = run_sweep(trials, SweepOptions(out=out, workers=args.workers,
                                             data_dir=args.data_dir, quiet=args.quiet,
-                                            suite=suite.name))
+                                            suite=suite.name, executor=executor,
+                                            detach=args.detach))
+    if args.detach:
+        return 0
     if not args.quiet:
         _print_summary(out)
         print(f"ran {counts['done']} done, {counts['diverged']} diverged, "
               f"{counts['failed']} failed; {counts['skipped']} already finished; "
+              f"{counts['elsewhere']} run by another sweep; {counts['pending']} pending; "
               f"ledger: {out}", file=sys.stderr)
     return 1 if counts["failed"] else 0
+
+
+def _executor(args: argparse.Namespace, suite: Any, path: Path, budget: str, out: Path,
+              trials: list[Trial]) -> Any:
+    """Executor settings (suite < --executor-config < flags); SLURM checked before writing."""
+    from bench.executors import ExecutorOptions
+
+    executor = ExecutorOptions.from_args(args, suite.executor, where=f"{path}: executor")
+    if args.detach and executor.kind != "slurm":
+        raise UsageError("--detach needs --executor slurm (a local sweep runs in this process)")
+    if executor.kind == "slurm":
+        from bench.executors import slurm
+
+        executor = executor.with_budget_defaults(budget)
+        slurm.check_cluster(executor, slurm.measured_trial_s(out, trials[0]))
+    return executor
 
 
 def _print_summary(out: Path) -> None:
