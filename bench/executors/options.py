@@ -143,7 +143,7 @@ def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
                    help="DDP processes per trial, as SLURM tasks of one job (default 1)")
     g.add_argument("--array-parallelism", dest="executor_array_parallelism", type=int, metavar="N",
                    default=None, help="array tasks running at once (default 64)")
-    g.add_argument("--trials-per-job", dest="executor_trials_per_job", type=int, default=None, metavar="N",
-                   help="trials packed into one array task, to amortize job start-up")
+    g.add_argument("--trials-per-job", dest="executor_trials_per_job", type=int, default=None,
+                   metavar="N", help="trials packed into one array task, to amortize job start-up")
     g.add_argument("--detach", action="store_true",
                    help="with --executor slurm: print the job id and return after submitting")

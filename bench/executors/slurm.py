@@ -118,10 +118,13 @@ def wait(sub: Submitted, settings: WorkerSettings, options: ExecutorOptions,
     try:
         while True:
             states = squeue.array_states(sub.array_id)
+            queued = squeue.live_job_ids() or set()
             finished = ledger.ids() & set(ids)
             running = {c.trial_id for c in store.live()} & set(ids) - finished
-            ended = [i for i in sub.batches if _task(sub, i) in states
-                     and states[_task(sub, i)].terminal]
+            # Ended: SLURM no longer has the task and accounting says how it ended (a
+            # requeued task is back in the queue, whatever sacct said meanwhile).
+            ended = [i for i in sub.batches if _task(sub, i) not in queued
+                     and _task(sub, i) in states and states[_task(sub, i)].terminal]
             failed = sum(1 for i in finished if ledger.read(i)["status"] == "failed")
             bar.n = len(finished)
             bar.set_postfix({"running": len(running),
