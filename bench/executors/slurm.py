@@ -77,9 +77,10 @@ def submit(pending: list[Trial], options: ExecutorOptions, settings: WorkerSetti
         "job_name": name, "time": int(options.time_min or 60),
         "cpus_per_task": int(options.cpus or 1), "ntasks_per_node": options.processes,
         "nodes": 1, "mem": f"{mem_mb}M", "array_parallelism": options.array_parallelism,
-        # The warning signal comes this long before the limit (SLURM may send it up to 60 s
-        # early); a trial then only loses the steps since its last checkpoint.
-        "signal_delay_s": min(90, max(30, int((options.time_min or 60) * 60 // 4))),
+        # submitit's default warning 90 s before the limit (SLURM may send it up to 60 s
+        # early): the task requeues and its trial loses only the steps since its last
+        # checkpoint.
+        "signal_delay_s": 90,
     }
     if options.partition:
         params["partition"] = options.partition

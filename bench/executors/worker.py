@@ -4,6 +4,8 @@ a SLURM array task, each rank of a multi-process SLURM job)."""
 from __future__ import annotations
 
 import os
+import signal
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,8 +105,45 @@ def init_slurm_distributed() -> None:
         os.environ["ACCELERATE_USE_CPU"] = "true"
 
 
+def _stop_on_sigterm(signum: int, frame: Any) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: not again during shutdown
+    raise KeyboardInterrupt("SIGTERM")
+
+
+def _keep_running_if_not_requeued(submitit_handler: Any) -> Any:
+    """submitit's time-limit warning handler raises inside the trial when it may not
+    requeue any more; then let the trial run on (it may still finish) until SLURM ends the
+    job, whose TIMEOUT the sweep writes into the record."""
+    from submitit.core.utils import UncompletedJobError
+
+    def handler(signum: int, frame: Any) -> None:
+        try:
+            submitit_handler(signum, frame)
+        except UncompletedJobError as err:
+            print(f"wdbench: not requeued ({err}); running on until the time limit",
+                  file=sys.stderr)
+
+    return handler
+
+
 def run_batch(trials: list[dict[str, Any]], settings: WorkerSettings) -> list[dict[str, Any]]:
-    """An array task's trials, one after another (one process group for all of them)."""
+    """An array task's trials, one after another (one process group for all of them).
+
+    SIGTERM (scancel) stops the running trial at once: no record, claim released, its
+    checkpoint kept, so it stays pending and the next sweep resumes it. (submitit would
+    ignore SIGTERM and let the trial run on until SLURM's KillWait.) The time-limit warning
+    (SIGUSR2) stays submitit's: checkpoint, requeue, exit; the requeued task resumes."""
+    previous_term = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    usr2 = signal.getsignal(signal.SIGUSR2)
+    if callable(usr2):
+        signal.signal(signal.SIGUSR2, _keep_running_if_not_requeued(usr2))
+    try:
+        return _run_batch(trials, settings)
+    finally:
+        signal.signal(signal.SIGTERM, previous_term)
+
+
+def _run_batch(trials: list[dict[str, Any]], settings: WorkerSettings) -> list[dict[str, Any]]:
     processes = int(os.environ.get("SLURM_NTASKS", "1"))
     accelerator = None
     if processes > 1:

@@ -1,6 +1,7 @@
 """The toy task, observable from outside: each model build appends `seed pid restart rank`
 to $WDBENCH_TEST_TRACE (how many times a trial ran, and where), and each training step
-sleeps $WDBENCH_TEST_STEP_SLEEP seconds (a trial long enough to cancel or time out). Both
+sleeps $WDBENCH_TEST_STEP_SLEEP seconds (a trial long enough to cancel or time out);
+$WDBENCH_TEST_CRASH_AT=SEED:N kills the process at step N of that seed's trial. All three
 come from the environment, not from task options, so the trial ids and metrics equal a
 plain run's."""
 
@@ -27,12 +28,15 @@ class TracedToyTask(ToyTask):
             with open(trace, "a") as f:  # one short O_APPEND write per line: no interleaving
                 f.write(f"{seed} {os.getpid()} {os.environ.get('SLURM_RESTART_COUNT', '0')} "
                         f"{os.environ.get('RANK', '0')}\n")
+        self.seed = seed
         return super().build_model(seed)
 
     def loss(self, model: torch.nn.Module, batch: Any) -> torch.Tensor:
-        pause = float(os.environ.get("WDBENCH_TEST_STEP_SLEEP", "0"))
-        if pause and model.training:
-            time.sleep(pause)
+        if model.training:
+            time.sleep(float(os.environ.get("WDBENCH_TEST_STEP_SLEEP", "0")))
+            seed, _, step = os.environ.get("WDBENCH_TEST_CRASH_AT", "").partition(":")
+            if step and int(seed) == self.seed and self.steps_seen + 1 >= int(step):
+                os._exit(3)  # a hard crash: no traceback, no record (as a segfault would)
         return super().loss(model, batch)
 
 
