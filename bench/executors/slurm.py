@@ -59,7 +59,7 @@ def check_cluster(options: ExecutorOptions, budget_min_s: float | None) -> None:
 class Submitted:
     array_id: str
     jobs: list[Any]
-    batches: dict[str, list[str]]  # array index -> trial ids
+    batches: dict[str, list[str]]  # SLURM job id of each task ('12_3', or '12') -> trial ids
     logs: Path
     trials: dict[str, Trial]  # by id
 
@@ -97,7 +97,8 @@ def submit(pending: list[Trial], options: ExecutorOptions, settings: WorkerSetti
         raise UsageError(f"sbatch refused the job array: {message[-1] if message else err}"
                          ) from None
     array_id = str(jobs[0].job_id).split("_")[0]
-    ids = {str(i): [t.id for t in batch] for i, batch in enumerate(batches)}
+    # A one-task array is submitted as a plain job: use the ids submitit got back.
+    ids = {str(job.job_id): [t.id for t in batch] for job, batch in zip(jobs, batches)}
     submissions.write_submission(out, array_id, ids, str(logs))
     return Submitted(array_id, jobs, ids, logs, {t.id: t for t in pending})
 
@@ -124,8 +125,8 @@ def wait(sub: Submitted, settings: WorkerSettings, options: ExecutorOptions,
             running = {c.trial_id for c in store.live()} & set(ids) - finished
             # Ended: SLURM no longer has the task and accounting says how it ended (a
             # requeued task is back in the queue, whatever sacct said meanwhile).
-            ended = [i for i in sub.batches if _task(sub, i) not in queued
-                     and _task(sub, i) in states and states[_task(sub, i)].terminal]
+            ended = [i for i in sub.batches if i not in queued
+                     and i in states and states[i].terminal]
             failed = sum(1 for i in finished if ledger.read(i)["status"] == "failed")
             bar.n = len(finished)
             bar.set_postfix({"running": len(running),
@@ -146,10 +147,6 @@ def wait(sub: Submitted, settings: WorkerSettings, options: ExecutorOptions,
     return counts
 
 
-def _task(sub: Submitted, index: str) -> str:
-    return f"{sub.array_id}_{index}"
-
-
 def explain_failures(sub: Submitted, states: dict[str, squeue.TaskState],
                      settings: WorkerSettings) -> list[str]:
     """A failed array task's unfinished trials get a `failed` record saying why in one line;
@@ -158,11 +155,12 @@ def explain_failures(sub: Submitted, states: dict[str, squeue.TaskState],
     from bench.store import Ledger
 
     ledger, store, messages = Ledger(settings.out), claim_store(settings), []
-    for index, trial_ids in sub.batches.items():
-        state = states.get(_task(sub, index))
+    logs = {str(job.job_id): str(job.paths.stderr) for job in sub.jobs}
+    for task_id, trial_ids in sub.batches.items():
+        state = states.get(task_id)
         if state is None or not state.failed:
             continue
-        log = str(sub.jobs[int(index)].paths.stderr)
+        log = logs[task_id]
         line = state.explain(log)
         for trial_id in trial_ids:
             if ledger.has(trial_id):

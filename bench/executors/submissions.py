@@ -2,7 +2,7 @@
 next sweep know the whole picture from the results directory alone:
 
     plans/<hash>.json        the trial ids of a sweep (one file per distinct grid)
-    submissions/<job>.json   a SLURM job array: array index -> trial ids, its log folder
+    submissions/<job>.json   a SLURM job array: task job id -> trial ids, its log folder
 """
 
 from __future__ import annotations
@@ -66,8 +66,7 @@ def queued_trials(out: Path, live_jobs: set[str] | None) -> dict[str, str]:
         return {}
     queued: dict[str, str] = {}
     for sub in submissions(out):
-        for index, ids in sub.get("tasks", {}).items():
-            task_id = f"{sub['job_id']}_{index}"
+        for task_id, ids in sub.get("tasks", {}).items():
             if task_id in live_jobs:
                 queued.update({i: task_id for i in ids})
     return queued

@@ -83,15 +83,15 @@ class Background:
         if self.proc is not None:
             return
         # SLURM checks time limits every 30 s and then sends the warning (submitit asks
-        # for it 90 s before a 1-minute limit, so at the first check): 100 steps of 0.3 s
-        # outlast the first check; each requeued run trains a few seconds (~15 s between a
-        # check and the restart, ~7 s of start-up), hence up to 8 requeues.
+        # for it 90 s before a 1-minute limit, so at the first check): 100 steps of 0.35 s
+        # outlast the first check; once requeued the steps are fast, so the test takes one
+        # requeue (~15 s from the warning to the restart), not many.
         self.suite = suite_file(self.tmp, [7], "steps: 100\ncheckpoint_every: 5\n")
-        (self.tmp / "executor.yaml").write_text(FAST + "max_requeues: 8\n")
         self.out, self.trace = self.tmp / "out", self.tmp / "trace"
         self.proc = subprocess.Popen(
             sweep_cmd(self.suite, self.out, "--time-min", "1"), cwd=REPO,
-            env=env_for(self.trace, WDBENCH_TEST_STEP_SLEEP="0.3"),
+            env=env_for(self.trace, WDBENCH_TEST_STEP_SLEEP="0.35",
+                        WDBENCH_TEST_REQUEUED_STEP_SLEEP="0"),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -1,6 +1,7 @@
 """The toy task, observable from outside: each model build appends `seed pid restart rank`
 to $WDBENCH_TEST_TRACE (how many times a trial ran, and where), and each training step
 sleeps $WDBENCH_TEST_STEP_SLEEP seconds (a trial long enough to cancel or time out);
+$WDBENCH_TEST_REQUEUED_STEP_SLEEP replaces it once SLURM requeued the job;
 $WDBENCH_TEST_CRASH_AT=SEED:N kills the process at step N of that seed's trial. All three
 come from the environment, not from task options, so the trial ids and metrics equal a
 plain run's."""
@@ -33,7 +34,10 @@ class TracedToyTask(ToyTask):
 
     def loss(self, model: torch.nn.Module, batch: Any) -> torch.Tensor:
         if model.training:
-            time.sleep(float(os.environ.get("WDBENCH_TEST_STEP_SLEEP", "0")))
+            pause = os.environ.get("WDBENCH_TEST_STEP_SLEEP", "0")
+            if os.environ.get("SLURM_RESTART_COUNT", "0") != "0":
+                pause = os.environ.get("WDBENCH_TEST_REQUEUED_STEP_SLEEP", pause)
+            time.sleep(float(pause))
             seed, _, step = os.environ.get("WDBENCH_TEST_CRASH_AT", "").partition(":")
             if step and int(seed) == self.seed and self.steps_seen + 1 >= int(step):
                 os._exit(3)  # a hard crash: no traceback, no record (as a segfault would)
