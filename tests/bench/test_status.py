@@ -61,7 +61,7 @@ def test_status_reports_a_running_slurm_sweep(tmp_path):
     config.write_text("heartbeat_s: 0.5\n")
     out = tmp_path / "out"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO),
-           "WDBENCH_TEST_STEP_SLEEP": "0.2"}
+           "WDBENCH_TEST_STEP_SLEEP": "0.05"}
     sub = subprocess.run([sys.executable, "-m", "bench", "sweep", str(suite), "--out", str(out),
                           "--executor", "slurm", "--executor-config", str(config), "--detach",
                           "--trials-per-job", "2"],
@@ -69,19 +69,16 @@ def test_status_reports_a_running_slurm_sweep(tmp_path):
     assert sub.returncode == 0, sub.stderr
     job = sub.stdout.strip()
 
-    def running():
-        status = json.loads(wdbench("status", str(out), "--json").stdout)
-        live = [r for r in status["running"] if r["step"] > 0]
-        return status if live else None
+    def running():  # in-process: a status subprocess per poll would cost ~2 s each
+        status = collect(out)
+        return status if any(r["step"] > 0 for r in status["running"]) else None
 
-    status = wait_for(running, 90, "status to show a running trial", poll=0.5)
+    status = wait_for(running, 90, "status to show a running trial", poll=0.2)
     [trial] = status["running"]
     assert trial["job_id"] == job and trial["host"] == status["host"]  # a one-task array
     assert trial["heartbeat_age_s"] < 5
     assert status["counts"]["running"] == 1 and status["counts"]["pending"] == 1
     assert status["queued_in_slurm"] == 1  # the other trial waits in the same array task
-    wait_for(lambda: json.loads(wdbench("status", str(out), "--json").stdout)["counts"]
-             ["done"] == 2, 90, "the sweep to finish", poll=1)
+    wait_for(lambda: collect(out)["counts"]["done"] == 2, 90, "the sweep to finish", poll=0.5)
     final = wdbench("status", str(out))
     assert "2 done" in final.stdout and "0 running, 0 pending" in final.stdout
-
