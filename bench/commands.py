@@ -159,7 +159,7 @@ def sweep(args: argparse.Namespace) -> int:
               f"{counts['failed']} failed; {counts['skipped']} already finished; "
               f"{counts['elsewhere']} run by another sweep; {counts['pending']} pending; "
               f"ledger: {out}", file=sys.stderr)
-    return 1 if counts["failed"] else 0
+    return 1 if counts["failed"] or counts["pending"] else 0
 
 
 def _executor(args: argparse.Namespace, suite: Any, path: Path, budget: str, out: Path,
