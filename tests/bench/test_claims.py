@@ -62,13 +62,15 @@ def test_expired_heartbeat_on_another_host_is_taken_over(tmp_path):
     claim = store.acquire("t3", elsewhere)
     assert claim is not None
     assert store.acquire("t3") is None  # another host: only its heartbeat tells
-    store.refresh(replace(claim, heartbeat=time.time() - 60), step=4)  # rewrite as old
-    old = store.current("t3")
-    assert old.step == 4 and store.is_stale(old, now=old.heartbeat + 60)
-    # refresh() stamps now; make the file old by hand, as a silent holder would leave it
+    assert store.refresh(claim, step=4).step == 4
+    fresh = store.current("t3")
+    assert not store.is_stale(fresh) and store.is_stale(fresh, now=fresh.heartbeat + 6)
+    # A holder that went silent: its last heartbeat is a minute old.
     path = store.dir / "t3.000000.json"
-    path.write_text(path.read_text().replace(str(old.heartbeat), str(time.time() - 60)))
-    assert store.acquire("t3") is not None
+    path.write_text(path.read_text().replace(str(fresh.heartbeat), str(time.time() - 60)))
+    taken = store.acquire("t3")
+    assert taken is not None and taken.generation == 1
+    assert store.refresh(claim, step=5) is None  # the silent holder finds it lost
 
 
 def test_claim_of_a_job_slurm_no_longer_runs_is_stale(tmp_path):
