@@ -117,16 +117,24 @@ def wait(sub: Submitted, settings: WorkerSettings, options: ExecutorOptions,
     ids = [i for batch in sub.batches.values() for i in batch]
     bar = tqdm(total=len(ids), desc=f"job {sub.array_id}", disable=quiet, dynamic_ncols=True)
     states: dict[str, squeue.TaskState] = {}
+    gone_since: dict[str, float] = {}
     try:
         while True:
             states = squeue.array_states(sub.array_id)
             queued = squeue.live_job_ids() or set()
             finished = ledger.ids() & set(ids)
             running = {c.trial_id for c in store.live()} & set(ids) - finished
+            now = time.time()
+            for task in sub.batches:
+                if task in queued:
+                    gone_since.pop(task, None)
+                else:
+                    gone_since.setdefault(task, now)
             # Ended: SLURM no longer has the task and accounting says how it ended (a
-            # requeued task is back in the queue, whatever sacct said meanwhile).
-            ended = [i for i in sub.batches if i not in queued
-                     and i in states and states[i].terminal]
+            # requeued task is back in the queue, whatever sacct said meanwhile), or
+            # accounting stays silent for a minute after the task left the queue.
+            ended = [i for i in sub.batches if i in gone_since and (
+                (i in states and states[i].terminal) or now - gone_since[i] > 60)]
             failed = sum(1 for i in finished if ledger.read(i)["status"] == "failed")
             bar.n = len(finished)
             bar.set_postfix({"running": len(running),

@@ -150,7 +150,7 @@ def _run_batch(trials: list[dict[str, Any]], settings: WorkerSettings) -> list[d
         init_slurm_distributed()
         from accelerate import Accelerator
 
-        accelerator = Accelerator()
+        accelerator = Accelerator(mixed_precision=Trial.from_dict(trials[0]).mixed_precision)
     cpus = int(os.environ.get("SLURM_CPUS_PER_TASK", "0"))
     if cpus:
         import torch
