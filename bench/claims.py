@@ -142,13 +142,20 @@ class ClaimStore:
     def acquire(self, trial_id: str, me: Owner | None = None) -> Claim | None:
         """Claim a trial; None when someone else holds a live claim or won the race."""
         me = me or Owner.current()
+        listed = self._generations(trial_id)
         top = self.current(trial_id)
         if top is not None and not self.is_stale(top, me):
             return None
         now = time.time()
-        claim = Claim(trial_id, (top.generation + 1) if top else 0, me.host, me.pid,
-                      me.job_id, me.pid_started, now, now)
+        generation = max([*listed, top.generation if top else -1]) + 1
+        claim = Claim(trial_id, generation, me.host, me.pid, me.job_id, me.pid_started,
+                      now, now)
         if not self._create_exclusive(claim):
+            return None
+        if not self.holds(claim):
+            # A rival's newer generation appeared while we looked (we saw its superseded
+            # predecessor vanish): it is the claim, ours is void.
+            self.release(claim)
             return None
         for generation in self._generations(trial_id):
             if generation < claim.generation:  # superseded: nobody reads them any more

@@ -85,23 +85,26 @@ def test_claim_of_a_job_slurm_no_longer_runs_is_stale(tmp_path):
 
 def test_concurrent_takeovers_have_exactly_one_winner(tmp_path):
     store = ClaimStore(tmp_path, stale_after_s=5)
-    stale = store.acquire("t6", Owner(host="gone", pid=1))
-    path = store.dir / "t6.000000.json"
-    path.write_text(path.read_text().replace(str(stale.heartbeat), "0.0"))
-    barrier, winners = threading.Barrier(8), []
+    for round_ in range(20):  # races are rare: many rounds
+        trial_id = f"t6-{round_}"
+        stale = store.acquire(trial_id, Owner(host="gone", pid=1))
+        path = store.dir / f"{trial_id}.000000.json"
+        path.write_text(path.read_text().replace(str(stale.heartbeat), "0.0"))
+        barrier, winners = threading.Barrier(8), []
 
-    def take() -> None:
-        barrier.wait()
-        claim = store.acquire("t6")
-        if claim is not None:
-            winners.append(claim)
+        def take(trial_id=trial_id, barrier=barrier, winners=winners) -> None:
+            barrier.wait()
+            claim = store.acquire(trial_id)
+            if claim is not None:
+                winners.append(claim)
 
-    threads = [threading.Thread(target=take) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(winners) == 1 and winners[0].generation == 1
+        threads = [threading.Thread(target=take) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(winners) == 1, winners
+        assert winners[0].generation == 1 and store.holds(winners[0])
 
 
 def test_heartbeat_refreshes_and_a_lost_claim_interrupts_the_trial(tmp_path):
