@@ -13,7 +13,7 @@ from bench import suite as suites
 from bench.errors import UsageError
 from bench.executors.options import ExecutorOptions, add_executor_arguments
 from bench.executors.slurm import check_cluster
-from tests.bench.helpers import TOY, wdbench
+from tests.bench.helpers import TOY
 from tests.bench.slurm_helpers import slurm_missing
 
 SUITE = f'task: "{TOY}"\nbudget: smoke\noptimizers:\n  adamw: {{lr: 0.01, weight_decay: 0.1}}\n'
@@ -59,36 +59,44 @@ def test_suite_executor_key_is_checked_with_its_line(tmp_path):
     assert suites.load(path).executor == {"partition": "debug", "trials_per_job": 4}
 
 
-def _refused(tmp_path, *flags: str, env: dict[str, str] | None = None) -> str:
+def _refused(tmp_path, capsys, *flags: str) -> str:
+    """The sweep command in this process (a subprocess costs seconds of imports)."""
+    from bench.cli import main
+
     suite = tmp_path / "suite.yaml"
     suite.write_text(SUITE)
     out = tmp_path / "out"
-    res = wdbench("sweep", str(suite), "--out", str(out), "--executor", "slurm", *flags,
-                  env=env)
-    assert res.returncode == 2, res.stderr
-    assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+    code = main(["sweep", str(suite), "--out", str(out), "--executor", "slurm", *flags])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1, err
     assert not out.exists(), "nothing may be written on bad input"
-    return res.stderr
+    return err
 
 
-def test_no_slurm_reachable_is_one_line_and_writes_nothing(tmp_path):
-    err = _refused(tmp_path, env={"PATH": "/nonexistent"})
+def test_no_slurm_reachable_is_one_line_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    err = _refused(tmp_path, capsys)
     assert "no SLURM cluster reachable (sinfo is not on PATH)" in err
 
 
-def test_unknown_key_in_executor_file(tmp_path):
+def test_unknown_key_in_executor_file(tmp_path, capsys):
     config = tmp_path / "x.yaml"
     config.write_text("cpu: 2\n")
-    assert "unknown executor key 'cpu'" in _refused(tmp_path, "--executor-config", str(config))
+    assert "unknown executor key 'cpu'" in _refused(tmp_path, capsys, "--executor-config",
+                                                    str(config))
 
 
-def test_local_executor_refuses_processes_and_detach(tmp_path):
+def test_local_executor_refuses_processes_and_detach(tmp_path, capsys):
+    from bench.cli import main
+
     suite = tmp_path / "suite.yaml"
     suite.write_text(SUITE)
     for flags, message in ((["--processes", "2"], "processes > 1 needs --executor slurm"),
                            (["--detach"], "--detach needs --executor slurm")):
-        res = wdbench("sweep", str(suite), "--out", str(tmp_path / "o"), *flags)
-        assert res.returncode == 2 and message in res.stderr, res.stderr
+        code = main(["sweep", str(suite), "--out", str(tmp_path / "o"), *flags])
+        err = capsys.readouterr().err
+        assert code == 2 and message in err, err
     assert not (tmp_path / "o").exists()
 
 
@@ -98,12 +106,13 @@ needs_slurm = pytest.mark.skipif(
 
 
 @needs_slurm
-def test_unknown_partition_and_gpus_on_a_gpu_less_cluster_are_refused(tmp_path):
-    err = _refused(tmp_path, "--partition", "nosuch")
+def test_unknown_partition_and_gpus_on_a_gpu_less_cluster_are_refused(tmp_path, capsys):
+    err = _refused(tmp_path, capsys, "--partition", "nosuch")
     assert "unknown SLURM partition 'nosuch'; this cluster has: " in err
     gres = subprocess.run(["sinfo", "-h", "-o", "%G"], capture_output=True, text=True).stdout
     if "gpu" not in gres:
-        assert "1 GPU(s) per trial requested but partition" in _refused(tmp_path, "--gpus", "1")
+        assert "1 GPU(s) per trial requested but partition" in _refused(tmp_path, capsys,
+                                                                        "--gpus", "1")
 
 
 @needs_slurm
