@@ -117,9 +117,12 @@ def _keep_running_if_not_requeued(submitit_handler: Any) -> Any:
     from submitit.core.utils import UncompletedJobError
 
     def handler(signum: int, frame: Any) -> None:
+        # The requeue sends SIGTERM while submitit exits: not a cancel, nothing to stop.
+        ours = signal.signal(signal.SIGTERM, signal.SIG_IGN)
         try:
             submitit_handler(signum, frame)
         except UncompletedJobError as err:
+            signal.signal(signal.SIGTERM, ours)
             print(f"wdbench: not requeued ({err}); running on until the time limit",
                   file=sys.stderr)
 
