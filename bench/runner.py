@@ -13,7 +13,7 @@ import os
 import shutil
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -269,10 +269,10 @@ class Checkpointer:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def train(ctx: TrialContext, ledger: Ledger,
-          show_progress: bool) -> tuple[Progress, str, int | None]:
+def train(ctx: TrialContext, ledger: Ledger, show_progress: bool,
+          on_step: Callable[[int], None] | None = None) -> tuple[Progress, str, int | None]:
     """The training loop; returns progress, status ('done' | 'diverged') and the step of
-    divergence."""
+    divergence. `on_step(step)` after each step (a sweep's claim heartbeat reads it)."""
     acc, task, trial = ctx.accelerator, ctx.task, ctx.trial
     checkpointer = Checkpointer(ledger, ctx)
     prog = checkpointer.restore() or Progress()
@@ -309,6 +309,8 @@ def train(ctx: TrialContext, ledger: Ledger,
             prog.loss_sum += value
             prog.loss_count += 1
             prog.train_time += time.perf_counter() - t0
+            if on_step is not None:
+                on_step(prog.step)
             if bar is not None:
                 bar.update(1)
                 if prog.step % 20 == 0:
@@ -338,7 +340,8 @@ def _evaluate_now(ctx: TrialContext, prog: Progress) -> None:
 def run_trial(trial: Trial, out_dir: str | os.PathLike, data_dir: str | None = None,
               cache_dir: str | None = None, show_progress: bool = True,
               suite: str | None = None, accelerator: Accelerator | None = None,
-              log_with: Sequence[str] = ()) -> dict[str, Any]:
+              log_with: Sequence[str] = (),
+              on_step: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Run (or resume) one trial and write its record; returns the record.
 
     Exceptions inside the task or optimizer mark the trial `failed` (traceback kept);
@@ -358,7 +361,7 @@ def run_trial(trial: Trial, out_dir: str | os.PathLike, data_dir: str | None = N
         record.update(_describe(ctx))
         if log_with and acc.is_main_process:
             ctx.trackers = TrialTrackers(log_with, out_dir, trial.id, suite, trial.to_dict())
-        prog, status, diverged_at = train(ctx, ledger, show_progress)
+        prog, status, diverged_at = train(ctx, ledger, show_progress, on_step)
         record["status"], record["diverged_at"] = status, diverged_at
         if status == "done":
             final = dict(prog.curve[-1])
