@@ -64,11 +64,11 @@ def handle(args: argparse.Namespace) -> int:
     if args.mixed_precision:
         overrides["mixed_precision"] = args.mixed_precision
     trials = suite.trials(budget, overrides)
-    common.check_data(trials[0], args.data_dir)
     log_with = common.parse_log_with(args.log_with or suite.log_with)
-    out = Path(args.out or Path("results") / suite.name)
+    out = common.check_out(args.out) if args.out is not None else Path("results") / suite.name
     executor = _executor(args, suite, path, budget, out, trials)
     common.ensure_writable(out)
+    common.check_data(trials[0], args.data_dir)
     counts = run_sweep(trials, SweepOptions(out=out, workers=args.workers,
                                             data_dir=args.data_dir, quiet=args.quiet,
                                             suite=suite.name, executor=executor,
