@@ -162,3 +162,20 @@ def _run_batch(trials: list[dict[str, Any]], settings: WorkerSettings) -> list[d
         torch.set_num_threads(cpus)
     Path(settings.out).mkdir(parents=True, exist_ok=True)
     return [run_claimed(Trial.from_dict(t), settings, accelerator) for t in trials]
+
+
+def follow_parent(parent_pid: int, poll_s: float = 1.0) -> None:
+    """In a local pool worker: exit as soon as the sweep's parent process is gone (SIGKILL,
+    SIGTERM), instead of training on and then hanging on a dead pipe; and leave Ctrl-C to
+    the parent, which prints one line (workers would each print a traceback)."""
+    import threading
+    import time
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(poll_s)
+        os._exit(1)  # the claim expires with its heartbeat; the next sweep re-runs the trial
+
+    threading.Thread(target=watch, name="follow-parent", daemon=True).start()
