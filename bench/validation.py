@@ -184,21 +184,29 @@ def _trial_keys() -> tuple[str, ...]:
 
 
 def _construct(spec: Any, trial: Any, options: dict[str, Any]) -> None:
-    """Build the optimizer over one tiny tensor: its own checks run, no model is made."""
+    """Build the optimizer over one tiny tensor: its own checks run, no model is made. A
+    failure that the trial's own options do not cause (the optimizer wants matrices, say) is
+    left to the trial."""
+    error = _construction_error(spec, trial, options)
+    if error is None or not options or _construction_error(spec, trial, {}) is not None:
+        return
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    key = next((k for k in options if k in text), None)
+    if key is None:
+        raise UsageError(f"optimizer {trial.optimizer!r} rejects these settings: {text}")
+    raise SettingError(key, options[key], f"what {trial.optimizer} accepts ({text})")
+
+
+def _construction_error(spec: Any, trial: Any, options: dict[str, Any]) -> Exception | None:
     import torch
 
-    param = torch.zeros(1, requires_grad=True)
     try:
-        spec.factory([param], **{**spec.defaults, "lr": trial.lr,
-                                 "weight_decay": trial.weight_decay, **options})
+        spec.factory([torch.zeros(1, requires_grad=True)],
+                     **{**spec.defaults, "lr": trial.lr, "weight_decay": trial.weight_decay,
+                        **options})
     except (ValueError, TypeError, KeyError) as err:
-        key = next((k for k in options if k in str(err)), None)
-        text = str(err).splitlines()[0] if str(err) else type(err).__name__
-        if key is None:
-            raise UsageError(f"optimizer {trial.optimizer!r} rejects these settings: {text}"
-                             ) from None
-        raise SettingError(key, options[key], f"what {trial.optimizer} accepts ({text})"
-                           ) from None
+        return err
+    return None
 
 
 def build(task: str, optimizer: str, settings: Mapping[str, Any],

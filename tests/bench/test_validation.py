@@ -174,3 +174,22 @@ def test_killing_the_sweep_parent_ends_its_workers(tmp_path):
 def test_markdown_links_do_not_survive_escaping():
     text = md_escape("[click](javascript:alert(1)) <javascript:alert(1)>")
     assert "[click](" not in text and "<javascript:" not in text
+
+
+def test_an_optimizer_that_wants_matrices_is_not_refused_by_the_tiny_construction():
+    """The construction check blames only the trial's own options."""
+    import optimizers
+    from bench.config import Trial
+
+    def matrices_only(params, lr=1e-3, weight_decay=0.0, beta=0.9):
+        if any(p.dim() < 2 for p in params):
+            raise ValueError("this optimizer steps matrices only")
+        if not 0 <= beta < 1:
+            raise ValueError(f"beta must be in [0, 1), got {beta}")
+        return optimizers.create("adamw", params, lr=lr, weight_decay=weight_decay)
+
+    spec = optimizers.OptimizerSpec("m", matrices_only, optimizers.DecayStyle.parse("decoupled"),
+                                    "custom")
+    trial = Trial(task="quadratic", optimizer="m", lr=0.1, weight_decay=0.1, budget="smoke",
+                  optimizer_options=(("beta", 0.5),))
+    validation._construct(spec, trial, {"beta": 0.5})  # passes: not the options' fault
