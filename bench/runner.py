@@ -419,9 +419,10 @@ def run_trial(trial: Trial, out_dir: str | os.PathLike, data_dir: str | None = N
 
 def tasks_errors() -> tuple[type[BaseException], ...]:
     """Errors that are the user's to fix (bad data dir, no hub): never a `failed` trial."""
+    from bench.errors import TrialInterrupted
     from tasks.data import DataUnavailable
 
-    return (DataUnavailable, KeyboardInterrupt)
+    return (DataUnavailable, KeyboardInterrupt, TrialInterrupted)
 
 
 def _to_target(ctx: TrialContext, prog: Progress) -> tuple[dict[str, Any] | None, float | None]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from bench.claims import ClaimStore, Heartbeat
 from bench.config import Trial
+from bench.errors import TrialInterrupted
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,8 @@ def _keep_running_if_not_requeued(submitit_handler: Any) -> Any:
         ours = signal.signal(signal.SIGTERM, signal.SIG_IGN)
         try:
             submitit_handler(signum, frame)
+        except SystemExit as exit_:  # requeued: not a failure of the trial it interrupts
+            raise TrialInterrupted(exit_.code) from None
         except UncompletedJobError as err:
             signal.signal(signal.SIGTERM, ours)
             print(f"wdbench: not requeued ({err}); running on until the time limit",
@@ -143,6 +146,8 @@ def run_batch(trials: list[dict[str, Any]], settings: WorkerSettings) -> list[di
         signal.signal(signal.SIGUSR2, _keep_running_if_not_requeued(usr2))
     try:
         return _run_batch(trials, settings)
+    except TrialInterrupted as stop:
+        raise SystemExit(stop.code) from None  # submitit's own exit after the requeue
     finally:
         signal.signal(signal.SIGTERM, previous_term)
 
