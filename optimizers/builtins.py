@@ -9,6 +9,7 @@ from functools import partial
 
 from optimizers.adam import Adam
 from optimizers.lion import Lion
+from optimizers.muon import register_muon
 from optimizers.registry import Registry
 from optimizers.sgd import SGD
 from optimizers.sign import SignSGD
@@ -47,3 +48,4 @@ def register_builtins(registry: Registry) -> None:
         registry.register(name, decay_style=decay, direction=direction, defaults=defaults,
                           lr_grid=lrs, weight_decay_grid=wds, norm=norm,
                           description=text)(factory)
+    register_muon(registry)
