@@ -157,8 +157,8 @@ def geometry_metrics(named_params: Mapping[str, Tensor], named_grads: Mapping[st
       ball_fw_gap_rel     fw_gap / (r N*(g))        (overall: sum of gaps / sum of r N*(g))
       ball_boundary_frac  share of coordinates (linf), singular values (spectral) or tensors
                           (l2) at >= (1 - tau) r
-    A missing gradient counts as zero. Singular values are computed in float64, one batched
-    `svdvals` call per distinct shape.
+    A missing gradient counts as zero. Singular values are computed in float64 (`svdvals`,
+    batched by shape off the CPU).
     """
     params = dict(named_params)
     names = list(params)
@@ -225,8 +225,12 @@ def _norm_values(xs: Sequence[Tensor], norm: str) -> list[float]:
 
 
 def _singular_values(xs: Sequence[Tensor]) -> list[Tensor]:
-    """Descending singular values of each `as_matrix(x)`, batched by shape (one call each)."""
+    """Descending singular values of each `as_matrix(x)`: batched by shape on accelerators (one
+    call each); one call per matrix on the CPU, where torch's batched svdvals is far slower
+    (4 x (128, 384) float64: 1.15 s batched vs 4 x 16 ms, measured on this project's CPU)."""
     mats = [as_matrix(x.to(torch.float64)) for x in xs]
+    if all(m.device.type == "cpu" for m in mats):
+        return [torch.linalg.svdvals(m) for m in mats]
     out: list[Tensor | None] = [None] * len(mats)
     by_shape: dict[tuple[int, ...], list[int]] = {}
     for i, m in enumerate(mats):

@@ -24,27 +24,28 @@ SETTINGS: dict[str, dict[str, Any]] = {
 
 
 def geometry_cost(trial: Any, data_dir: str | None, repeats: int = 5) -> float:
-    """Seconds per evaluation point that the per-norm metrics add to `probe_metrics` (the same
-    probe with `geometry_record` replaced by a no-op), at the trial's initial point."""
+    """Seconds one evaluation point spends in the per-norm metrics (`geometry_record`: singular
+    values of the decayed matrices and their probe gradients), at the trial's initial point."""
     from accelerate import Accelerator
 
     from bench import geometry, runner
 
     ctx = runner.build(trial, Accelerator(), data_dir)
-    real = geometry.geometry_record
+    model = ctx.accelerator.unwrap_model(ctx.model)
+    for batch in ctx.probe:
+        (ctx.task.loss(model, batch) / len(ctx.probe)).backward()
+    params = {n: p.detach() for n, p in ctx.decayed.items()}
+    grads = {n: p.grad.detach() for n, p in ctx.decayed.items() if p.grad is not None}
+    radius = ctx.metric_radius or 1.0
 
-    def timed(fn: Any) -> float:
-        geometry.geometry_record = fn
-        try:
-            runner.probe_metrics(ctx)  # warm-up
-            start = time.perf_counter()
-            for _ in range(repeats):
-                runner.probe_metrics(ctx)
-            return (time.perf_counter() - start) / repeats
-        finally:
-            geometry.geometry_record = real
+    def once() -> None:
+        geometry.geometry_record(ctx.mask_info["geometry"], params, grads, radius)
 
-    return timed(real) - timed(lambda *args, **kwargs: ({}, {}))
+    once()  # warm-up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        once()
+    return (time.perf_counter() - start) / repeats
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--optimizers", default="adamw,adam_l2,signgd_wd,lion",
                         help="comma-separated registered optimizers")
     parser.add_argument("--data-dir", default=None, help="local data for real tasks (wikitext)")
+    parser.add_argument("--geometry-only", action="store_true",
+                        help="skip the timed runs: only the per-norm metrics' cost per evaluation")
     args = parser.parse_args(argv)
     import torch
 
@@ -65,6 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     threads = torch.get_num_threads()
     if args.task != "wikitext":
         torch.set_num_threads(1)
+    if args.geometry_only:
+        for name in args.optimizers.split(","):
+            trial = Trial(task=args.task, optimizer=name, budget=args.budget,
+                          **SETTINGS[args.task])
+            print(f"{name}: per-norm metrics {geometry_cost(trial, args.data_dir):.4f} s "
+                  "per evaluation point")
+        return 0
     rows = []
     with tempfile.TemporaryDirectory() as out:
         for name in args.optimizers.split(","):
