@@ -7,13 +7,13 @@ import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from bench import __version__
 from bench.errors import UsageError
 
 # Trial fields settable with `--set key=value` and in suite files; anything else is an
 # optimizer option (e.g. betas, momentum) or, prefixed `task.`, a task option.
 TRIAL_KEYS = ("lr", "weight_decay", "schedule", "warmup", "mask", "seed", "budget", "steps",
               "mixed_precision", "grad_accum", "eval_every", "checkpoint_every")
+ID_SALT = "0.1.0"
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,11 @@ class Trial:
 
     @property
     def id(self) -> str:
-        """Content hash of the full config and the code version (12 hex digits)."""
-        blob = json.dumps({"trial": self.to_dict(), "version": __version__}, sort_keys=True,
+        """Content hash of the full config (12 hex digits). The code that ran is not in the id
+        but in the record's `code_fingerprint` (bench/fingerprint.py), which the sweep checks.
+        The constant "0.1.0" is the package version ids hashed before fingerprints existed:
+        kept, so that an old record and its re-run share one file."""
+        blob = json.dumps({"trial": self.to_dict(), "version": ID_SALT}, sort_keys=True,
                           default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 

@@ -1,5 +1,5 @@
-"""`wdbench check-optimizer SPEC`: cheap CPU probes that tell whether an optimizer can join the
-benchmark, and where its weight decay really enters.
+"""Cheap CPU probes that tell whether an optimizer can join the benchmark, and where its weight
+decay really enters (the `wdbench check-optimizer SPEC` verb is `bench/cli/check_optimizer.py`).
 
 SPEC is a registered name or `module:attr` (an Optimizer class or a factory called as
 `make(params, lr=..., weight_decay=..., **extra)`). Exit 0 when every check passes, 1 when one
@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import importlib
 import io
-import json
-import os
-import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any
 
-from bench.config import parse_settings
 from bench.errors import UsageError
 
 # The tiny problem of the non-decay checks: least squares with a weight and a bias.
@@ -375,16 +371,3 @@ def format_report(report: Report) -> str:
     failed = [c.name for c in report.checks if c.passed is False]
     lines.append("verdict: PASS" if report.passed else f"verdict: FAIL ({', '.join(failed)})")
     return "\n".join(lines)
-
-
-def main(args: Any) -> int:
-    # As `python -m` does: a SPEC module in the working directory is importable.
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    subject = resolve(args.spec, parse_settings(args.set))
-    report = run_checks(subject)
-    if args.json:
-        print(json.dumps(report.to_dict(), indent=2, default=str))
-    else:
-        print(format_report(report))
-    return 0 if report.passed else 1

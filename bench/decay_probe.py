@@ -2,20 +2,27 @@
 
 A probe feeds the optimizer a fixed gradient stream with weight_decay = λ, and compares the
 trajectory with *emulations* of each decay style, built from the same optimizer at
-weight_decay = 0 with the decay added by hand:
+weight_decay = 0 with the decay of that style added by hand, from the decay stage's own terms
+(`optimizers.decay.decay_terms`, η_0 = the initial lr as η_max):
 
   decoupled    x <- (1 - η_t λ) x before each step            (AdamW; shrink exactly η_t λ)
-  independent  x <- (1 - (η_t / η_0) λ) x before each step    (η_0 = the initial lr)
+  independent  x <- (1 - (η_t / η_0) λ) x before each step
+  fixed        x <- (1 - λ) x before each step, whatever the lr
+  corrected    x <- (1 - η_t λ η_t / η_0) x before each step   (AdamC)
+  cautious     the step, then x <- x - η_t λ x where the step and x agree in sign (the
+               direction d = (x_before - x_after) / η_t is read off the λ = 0 step)
   coupled      the optimizer is handed g + λ x as its gradient (Adam + ℓ2)
   none         nothing: the λ = 0 run itself
 
 The style whose emulation reproduces the λ run is the measured semantics. Two streams:
 a zero gradient, where the decay alone moves x (decoupled shrinks it by exactly η λ per step;
 coupled Adam or SignGD by ~η per step, sign-like, whatever λ is; coupled plain SGD by η λ too,
-because there coupled and decoupled are the same algorithm), and a mixed stream in which half
-the coordinates carry gradients much larger than λ x, which catches decay that interacts with
-the gradient. The lr halves midway, so independent decay (it follows the schedule, not the
-lr's size) separates from decoupled decay and from a constant shrink.
+because there coupled and decoupled are the same algorithm; cautious decay decays every
+coordinate, since d = 0 agrees with any sign), and a mixed stream in which half the coordinates
+carry gradients much larger than λ x, which catches decay that interacts with the gradient
+(cautious decay skips the coordinates the gradient pushes away from zero). The lr halves
+midway, so the styles that follow the schedule (independent, corrected) separate from
+decoupled decay, from each other and from a constant shrink (fixed).
 """
 
 from __future__ import annotations
@@ -27,8 +34,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from optimizers.decay import decay_terms
+
 Make = Callable[..., torch.optim.Optimizer]
-HYPOTHESES = ("decoupled", "independent", "coupled", "none")
+HYPOTHESES = ("decoupled", "independent", "fixed", "corrected", "cautious", "coupled", "none")
+# The styles whose zero-gradient effect is a multiplicative shrink, summarised per step.
+SHRINKING = ("decoupled", "independent", "fixed", "corrected")
 # Largest trajectory deviation from an emulation, as a share of the decay's effect, that still
 # counts as a match. The zero stream leaves only rounding; the mixed stream also tolerates
 # applying the shrink after the step instead of before (a difference of order η |d| / |x|).
@@ -39,8 +50,10 @@ NOISE_FLOOR = 1e-6
 
 @dataclass(frozen=True)
 class ProbeSettings:
-    lr: float = 1e-3
-    weight_decay: float = 0.5
+    # η λ = 5e-4 for the lr-proportional styles; λ = 0.1 per step for `fixed`: both clear of
+    # rounding, and x never collapses to 0 (which would hide the schedule's effect).
+    lr: float = 5e-3
+    weight_decay: float = 0.1
     steps: int = 8  # the lr halves after steps // 2
     seed: int = 0
 
@@ -111,15 +124,20 @@ def trajectory(make: Make, x0: list[Tensor], grads: list[list[Tensor]], lrs: lis
         for group in opt.param_groups:
             group.setdefault("initial_lr", lrs[0])  # what torch's lr schedulers record
             group["lr"] = lr
+        terms = decay_terms(emulate, emulated_wd, lr, lrs[0])
         with torch.no_grad():
-            if emulate == "decoupled":
-                torch._foreach_mul_(params, 1.0 - lr * emulated_wd)
-            elif emulate == "independent":
-                torch._foreach_mul_(params, 1.0 - (lr / lrs[0]) * emulated_wd)
+            if terms.shrink != 1.0 and not terms.cautious:
+                torch._foreach_mul_(params, terms.shrink)
             for p, g in zip(params, grad):
                 # A fresh tensor each step: some optimizers modify .grad in place.
-                p.grad = g.add(p, alpha=emulated_wd) if emulate == "coupled" else g.clone()
+                p.grad = g.add(p, alpha=terms.coupled) if terms.coupled else g.clone()
+            before = [p.detach().clone() for p in params]
         opt.step()
+        if terms.cautious:
+            with torch.no_grad():
+                for p, x in zip(params, before):
+                    agree = (x - p) * x >= 0  # the step -η d moves x toward 0: d x >= 0
+                    p.sub_(x * agree, alpha=1.0 - terms.shrink)
         states.append(torch.cat([p.detach().flatten() for p in params]))
     return torch.stack(states)
 
@@ -153,8 +171,8 @@ def _shrink_summary(x: Tensor, x0: list[Tensor], lrs: list[float], wd: float) ->
                                                 - ratio.min(dim=1).values).tolist()],
         # mean |x_t - x_{t+1}| / η_t: ~1 for a sign-like move (Adam or SignGD + ℓ2)
         "step_over_lr": [round(v, 6) for v in step.tolist()],
-        "expected_decoupled": [round(lr * wd, 8) for lr in lrs],
-        "expected_independent": [round(lr / lrs[0] * wd, 8) for lr in lrs],
+        **{f"expected_{style}": [round(1.0 - decay_terms(style, wd, lr, lrs[0]).shrink, 8)
+                                 for lr in lrs] for style in SHRINKING},
     }
 
 
@@ -181,7 +199,7 @@ def measure_decay(make: Make, settings: ProbeSettings | None = None) -> DecayVer
         with_wd = trajectory(make, x0, grads, lrs, wd)
         without = trajectory(make, x0, grads, lrs, 0.0)
         emulations = {style: trajectory(make, x0, grads, lrs, 0.0, style, wd)
-                      for style in ("decoupled", "independent", "coupled")}
+                      for style in HYPOTHESES if style != "none"}
         emulations["none"] = without
         streams[kind] = result = _compare(with_wd, without, emulations)
         measurements[kind] = {"effect": result.effect, "deviation": result.deviation,
@@ -191,6 +209,18 @@ def measure_decay(make: Make, settings: ProbeSettings | None = None) -> DecayVer
     fits = tuple(h for h in HYPOTHESES
                  if all(streams[k].deviation[h] <= TOLERANCE[k] for k in streams))
     return DecayVerdict(*_name(fits, measurements["zero_gradient"], settings), measurements)
+
+
+# What a single matching style means, after what the zero-gradient run showed.
+MEANING = {
+    "decoupled": "exactly (1 - η·λ) per step, beside the update",
+    "independent": "(1 - (η_t/η_0)·λ), independent of the lr's size, following its schedule",
+    "fixed": "(1 - λ) per step, whatever the lr and its schedule (λ is a per-step fraction)",
+    "corrected": "(1 - η_t·λ·η_t/η_0): decoupled decay whose λ follows the schedule (AdamC)",
+    "cautious": ("(1 - η·λ) beside the update, but only on coordinates where the update and "
+                 "the parameter agree in sign (cautious weight decay)"),
+    "coupled": "λ·x enters through the gradient (ℓ2 penalty)",
+}
 
 
 def _name(fits: tuple[str, ...], zero: dict[str, Any],
@@ -205,13 +235,8 @@ def _name(fits: tuple[str, ...], zero: dict[str, Any],
         f"unevenly (moving ~{zero['step_over_lr'][0]:.2g}·η per step)"
     seen = (f"zero gradient: x shrinks by {size} of itself per step, {shape} "
             f"(η·λ = {settings.lr * lam:.3g}, λ = {lam:.3g})")
-    if fits == ("decoupled",):
-        return "decoupled", fits, f"{seen}: exactly (1 - η·λ) per step, beside the update"
-    if fits == ("independent",):
-        return "independent", fits, (f"{seen}: (1 - (η_t/η_0)·λ), independent of the lr's size, "
-                                     "following its schedule")
-    if fits == ("coupled",):
-        return "coupled", fits, f"{seen}: λ·x enters through the gradient (ℓ2 penalty)"
+    if len(fits) == 1 and fits[0] in MEANING:
+        return fits[0], fits, f"{seen}: {MEANING[fits[0]]}"
     if set(fits) == {"decoupled", "coupled"}:
         return "coupled=decoupled", fits, (
             f"{seen}: the update is linear in the gradient (plain SGD), so coupled and "

@@ -13,6 +13,7 @@ import os
 import shutil
 import time
 import traceback
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +28,11 @@ import optimizers
 import tasks
 from bench import environment, geometry, metrics, schedules
 from bench.config import Trial
+from bench.fingerprint import recorded
 from bench.sampling import GlobalBatchSampler
+from bench.scoring import to_target
 from bench.store import SCHEMA_VERSION, Ledger
+from bench.tracking import TrialTrackers
 from optimizers.decay import DecayStyle, implied_radius
 from tasks.base import Task
 
@@ -54,6 +58,7 @@ class Progress:
     eval_time: float = 0.0
     loss_sum: float = 0.0
     loss_count: int = 0
+    eval_clock: list[float] = field(default_factory=list)  # train_time at each curve point
 
 
 @dataclass
@@ -73,6 +78,7 @@ class TrialContext:
     radius: float | None  # implied by the decay style (None: no box predicted)
     metric_radius: float | None  # what linf_ratio is measured against (1/wd for coupled)
     probe: list[Any]
+    trackers: TrialTrackers | None = None  # experiment trackers (main process only)
 
 
 def build(trial: Trial, accelerator: Accelerator, data_dir: str | None = None,
@@ -109,7 +115,7 @@ def build(trial: Trial, accelerator: Accelerator, data_dir: str | None = None,
     else:
         accelerator.register_for_checkpointing(optimizer)
     accelerator.register_for_checkpointing(scheduler)
-    radius = implied_radius(style, trial.weight_decay, trial.lr)
+    radius = implied_radius(style, trial.weight_decay, trial.lr, trial.lr)  # at η_t = lr_max
     metric_radius = radius or (1.0 / trial.weight_decay if trial.weight_decay > 0 else None)
     mask_info = {
         "policy": policy, "decayed": len(decayed), "undecayed": len(undecayed),
@@ -169,17 +175,18 @@ def probe_metrics(ctx: TrialContext, per_tensor: bool = False
     names = [n for n, p in ctx.decayed.items() if p.grad is not None]
     params = [ctx.decayed[n].detach() for n in names]
     grads = [ctx.decayed[n].grad.detach() for n in names]
-    wd = ctx.trial.weight_decay
-    overall = metrics.constraint_metrics(params, grads, wd, radius=ctx.metric_radius)
+    wd, radius = ctx.trial.weight_decay, current_radius(ctx)
+    overall = metrics.constraint_metrics(params, grads, wd, radius=radius)
     overall["linf_norm"] = max((p.abs().max().item() for p in params), default=0.0)
+    overall["radius_t"] = radius
     tensors = {}
     if per_tensor:
         tensors = metrics.per_tensor_metrics(dict(zip(names, params)), dict(zip(names, grads)),
-                                             wd, radius=ctx.metric_radius)
-    if ctx.metric_radius is not None and names:  # each tensor in its own norm's ball
+                                             wd, radius=radius)
+    if radius is not None and names:  # each tensor in its own norm's ball
         ball, ball_tensors = geometry.geometry_record(
             ctx.mask_info["geometry"], dict(zip(names, params)), dict(zip(names, grads)),
-            ctx.metric_radius)
+            radius)
         overall.update(ball)
         for n in tensors:
             tensors[n].update(ball_tensors[n])
@@ -189,6 +196,14 @@ def probe_metrics(ctx: TrialContext, per_tensor: bool = False
         for n, b in model.named_buffers():
             b.copy_(buffers[n])
     return overall, tensors
+
+
+def current_radius(ctx: TrialContext) -> float | None:
+    """The radius metrics are measured against at the current lr η_t: the record's
+    metric_radius, except for the styles whose radius moves with η_t (fixed, corrected)."""
+    moving = implied_radius(ctx.decay_style, ctx.trial.weight_decay,
+                            ctx.scheduler.get_last_lr()[0], ctx.trial.lr)
+    return moving if moving is not None else ctx.metric_radius
 
 
 def _params_finite(model: torch.nn.Module) -> bool:
@@ -202,14 +217,17 @@ def _record_eval(ctx: TrialContext, prog: Progress, split_metrics: dict[str, flo
     train_loss = acc.reduce(train_loss, reduction="sum")
     point: dict[str, Any] = {"step": prog.step,
                              "scheduled_lr": ctx.scheduler.get_last_lr()[0]}
+    prog.eval_clock.append(prog.train_time)
     if train_loss[1] > 0:
         point["train_loss"] = (train_loss[0] / train_loss[1]).item()
     point.update(split_metrics)
     point.update(constraint)
     point.update(ctx.task.extra_metrics(acc.unwrap_model(ctx.model), ctx.trial.weight_decay,
-                                        ctx.metric_radius))
+                                        current_radius(ctx)))
     prog.loss_sum, prog.loss_count = 0.0, 0
     prog.curve.append(point)
+    if ctx.trackers is not None:
+        ctx.trackers.log(point)
     for key, value in point.items():
         if not key.startswith(("val_", "train_")) or not math.isfinite(value):
             continue
@@ -263,10 +281,10 @@ class Checkpointer:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def train(ctx: TrialContext, ledger: Ledger,
-          show_progress: bool) -> tuple[Progress, str, int | None]:
+def train(ctx: TrialContext, ledger: Ledger, show_progress: bool,
+          on_step: Callable[[int], None] | None = None) -> tuple[Progress, str, int | None]:
     """The training loop; returns progress, status ('done' | 'diverged') and the step of
-    divergence."""
+    divergence. `on_step(step)` after each step (a sweep's claim heartbeat reads it)."""
     acc, task, trial = ctx.accelerator, ctx.task, ctx.trial
     checkpointer = Checkpointer(ledger, ctx)
     prog = checkpointer.restore() or Progress()
@@ -303,6 +321,8 @@ def train(ctx: TrialContext, ledger: Ledger,
             prog.loss_sum += value
             prog.loss_count += 1
             prog.train_time += time.perf_counter() - t0
+            if on_step is not None:
+                on_step(prog.step)
             if bar is not None:
                 bar.update(1)
                 if prog.step % 20 == 0:
@@ -331,15 +351,19 @@ def _evaluate_now(ctx: TrialContext, prog: Progress) -> None:
 
 def run_trial(trial: Trial, out_dir: str | os.PathLike, data_dir: str | None = None,
               cache_dir: str | None = None, show_progress: bool = True,
-              suite: str | None = None, accelerator: Accelerator | None = None) -> dict[str, Any]:
+              suite: str | None = None, accelerator: Accelerator | None = None,
+              log_with: Sequence[str] = (),
+              on_step: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Run (or resume) one trial and write its record; returns the record.
 
     Exceptions inside the task or optimizer mark the trial `failed` (traceback kept);
-    non-finite losses or parameters mark it `diverged`. Only the main process writes."""
+    non-finite losses or parameters mark it `diverged`. Only the main process writes.
+    `log_with` names experiment trackers that also receive every evaluation point."""
     ledger = Ledger(out_dir)
     acc = accelerator or Accelerator(mixed_precision=trial.mixed_precision)
     started = time.perf_counter()
     record: dict[str, Any] = {"id": trial.id, "schema": SCHEMA_VERSION, "suite": suite,
+                              "code_fingerprint": recorded(trial.task, trial.optimizer),
                               "config": trial.to_dict(), "status": "failed",
                               "diverged_at": None, "error": None}
     prog = Progress()
@@ -347,7 +371,9 @@ def run_trial(trial: Trial, out_dir: str | os.PathLike, data_dir: str | None = N
     try:
         ctx = build(trial, acc, data_dir, cache_dir)
         record.update(_describe(ctx))
-        prog, status, diverged_at = train(ctx, ledger, show_progress)
+        if log_with and acc.is_main_process:
+            ctx.trackers = TrialTrackers(log_with, out_dir, trial.id, suite, trial.to_dict())
+        prog, status, diverged_at = train(ctx, ledger, show_progress, on_step)
         record["status"], record["diverged_at"] = status, diverged_at
         if status == "done":
             final = dict(prog.curve[-1])
@@ -367,11 +393,17 @@ def run_trial(trial: Trial, out_dir: str | os.PathLike, data_dir: str | None = N
         final["gap"] = final["val_loss"] - final["train_loss"]
     record["best"] = prog.best
     record["curve"] = prog.curve
+    target, time_to_target = _to_target(ctx, prog) if ctx is not None else (None, None)
+    record["target"] = target
+    if ctx is not None and ctx.trackers is not None:
+        ctx.trackers.finish()
     record["timing"] = {
         "wall_s": time.perf_counter() - started,
         "steps_done": prog.step,
         "step_s": prog.train_time / max(prog.step, 1),
         "eval_s": prog.eval_time,
+        "eval_train_s": prog.eval_clock,  # training seconds at each curve point
+        "time_to_target_s": time_to_target,
     }
     record["env"] = environment.describe(acc.device, acc.num_processes)
     if acc.is_main_process:
@@ -387,19 +419,35 @@ def tasks_errors() -> tuple[type[BaseException], ...]:
     return (DataUnavailable, KeyboardInterrupt)
 
 
+def _to_target(ctx: TrialContext, prog: Progress) -> tuple[dict[str, Any] | None, float | None]:
+    """The record's target (metric, value, reached, steps_to_target) and the training seconds
+    to it (kept with the timings: they differ between identical runs), or (None, None) where
+    the budget declares no target."""
+    task = ctx.task
+    target = task.targets.get(ctx.trial.budget)
+    if target is None:
+        return None, None
+    found = to_target(prog.curve, task.selection_metric, target, task.selection_mode,
+                      clock=prog.eval_clock)
+    return ({"metric": task.selection_metric, "value": target,
+             "reached": math.isfinite(found["steps_to_target"]),
+             "steps_to_target": found["steps_to_target"]}, found["time_to_target_s"])
+
+
 def _describe(ctx: TrialContext) -> dict[str, Any]:
     trial, spec = ctx.trial, ctx.spec
     n_params = sum(p.numel() for p in ctx.accelerator.unwrap_model(ctx.model).parameters())
     return {
-        "optimizer": {"decay_style": ctx.decay_style.value, "direction": spec.direction,
+        "optimizer": {"decay": ctx.decay_style.value, "direction": spec.direction,
                       "norm": spec.norm, "radius": ctx.radius,
                       "metric_radius": ctx.metric_radius, "lr_max": trial.lr,
                       "source": spec.source},
         "schedule": {"name": trial.schedule,
-                     "theorem_conditions": schedules.get(trial.schedule).theorem_conditions},
+                     "schedule_theorem": schedules.get(trial.schedule).schedule_theorem},
         "mask": ctx.mask_info,
         "task": {**ctx.task.describe(), "n_params": n_params, "steps": ctx.steps,
                  "batch_size": ctx.task.budget.batch_size, "eval_every": ctx.eval_every,
                  "selection_metric": ctx.task.selection_metric,
-                 "selection_mode": ctx.task.selection_mode},
+                 "selection_mode": ctx.task.selection_mode,
+                 "headline_figure": ctx.task.headline_figure},
     }

@@ -17,7 +17,7 @@ from bench.errors import UsageError
 @dataclass(frozen=True)
 class Schedule:
     name: str
-    theorem_conditions: bool  # non-increasing with divergent partial sums
+    schedule_theorem: bool  # non-increasing with divergent partial sums (the record key)
     description: str
 
 

@@ -8,21 +8,25 @@ A record is written to a temp file in the same directory, fsynced, then renamed:
 process leaves either the whole record or none. Resuming a sweep = skipping ids that have a
 record. The report reads only these files.
 
-Record schema (version 1):
-    id, schema, suite
+Record schema (version 2; `migrate` maps version-1 records to it when they are read):
+    id, schema, suite, code_fingerprint (bench/fingerprint.py: 'harness+optimizer')
     config      the Trial (task, optimizer, lr, weight_decay, schedule, warmup, mask, seed,
                 budget, steps, optimizer_options, task_options, mixed_precision, grad_accum)
     status      'done' | 'diverged' | 'failed';  diverged_at (step) ;  error (traceback)
-    optimizer   decay_style, direction, norm, radius (implied l_inf radius or null), lr_max
-    schedule    name, theorem_conditions (non-increasing with divergent sum)
-    mask        policy, decayed, undecayed (tensor counts), decayed_numel, undecayed_numel
-    task        data_source, data_fingerprint, n_params, options, ...
+    optimizer   decay (the style used), direction, norm, radius (implied l_inf radius or
+                null), metric_radius, lr_max, source
+    schedule    name, schedule_theorem (non-increasing with divergent sum)
+    mask        policy (resolved: the task's default where config.mask is null), decayed,
+                undecayed (tensor counts), decayed_numel, undecayed_numel
+    task        data_source, data_fingerprint, n_params, options, selection_metric, ...
     final       metric -> value at the end (train_loss, val_*, test_*, SPEC §3 metrics, ...)
     best        metric -> best value over evaluations, and '<metric>_step'
     per_tensor  tensor name -> SPEC §3 metrics at the end (decayed tensors)
     curve       list of {step, metric -> value} at each evaluation
     timing      wall_s, step_s, steps_done, tokens_per_s (where a task counts tokens)
     env         wdbench, torch, cuda, device, num_processes, git_rev, python, date
+Version 1 differed only in names: optimizer.decay_style, schedule.theorem_conditions, and
+no code_fingerprint.
 """
 
 from __future__ import annotations
@@ -35,9 +39,28 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
-CONFIG_COLUMNS = ("task", "optimizer", "lr", "weight_decay", "schedule", "mask", "seed",
-                  "budget", "steps", "mixed_precision")
+SCHEMA_VERSION = 2
+CONFIG_COLUMNS = ("task", "optimizer", "lr", "weight_decay", "schedule", "warmup", "mask",
+                  "seed", "budget", "steps", "mixed_precision", "grad_accum")
+# Trial fields that do not define a configuration for selection purposes (the rest, e.g.
+# the schedule or optimizer options, go to config_extra and can make a report 'variant').
+NOT_CONFIG = {"task", "optimizer", "lr", "weight_decay", "seed", "budget", "checkpoint_every",
+              "eval_every"}
+
+
+def migrate(record: dict[str, Any]) -> dict[str, Any]:
+    """A record of any earlier schema version in the current one (a new dict)."""
+    record = dict(record)
+    if record.get("schema", 1) < 2:
+        opt = dict(record.get("optimizer") or {})
+        if "decay_style" in opt:
+            opt["decay"] = opt.pop("decay_style")
+        sched = dict(record.get("schedule") or {})
+        if "theorem_conditions" in sched:
+            sched["schedule_theorem"] = sched.pop("theorem_conditions")
+        record.update(optimizer=opt, schedule=sched, schema=2)
+        record.setdefault("code_fingerprint", None)
+    return record
 
 
 class Ledger:
@@ -75,17 +98,45 @@ class Ledger:
         return target
 
     def read(self, trial_id: str) -> dict[str, Any]:
-        return json.loads(self.path(trial_id).read_text())
+        return migrate(json.loads(self.path(trial_id).read_text()))
 
     def records(self) -> list[dict[str, Any]]:
         if not self.trials_dir.is_dir():
             return []
-        return [json.loads(p.read_text()) for p in sorted(self.trials_dir.glob("[!.]*.json"))]
+        return [migrate(json.loads(p.read_text()))
+                for p in sorted(self.trials_dir.glob("[!.]*.json"))]
+
+    def finished_ids(self, trials: Iterable[Any], rerun_stale: bool = True) -> set[str]:
+        """Ids of `trials` that have a record made by the current code (with rerun_stale
+        False: any record). A stale record's trial runs again and its record is replaced."""
+        from bench.fingerprint import of_trial
+
+        ids = self.ids()
+        current: dict[tuple[str, str], str] = {}
+        out = set()
+        for trial in trials:
+            if trial.id not in ids:
+                continue
+            if not rerun_stale:
+                out.add(trial.id)
+                continue
+            key = (trial.task, trial.optimizer)
+            if key not in current:
+                current[key] = str(of_trial(*key))
+            if is_fresh(self.read(trial.id), current[key]):
+                out.add(trial.id)
+        return out
 
     def ids(self) -> set[str]:
         if not self.trials_dir.is_dir():
             return set()
         return {p.stem for p in self.trials_dir.glob("[!.]*.json")}
+
+
+def is_fresh(record: dict[str, Any], fingerprint: str) -> bool:
+    """The record was made by the code whose fingerprint is given (records from before
+    fingerprints existed never are)."""
+    return record.get("code_fingerprint") == fingerprint
 
 
 def _finite(value: Any) -> Any:
@@ -107,30 +158,47 @@ def _records(dirs: Iterable[str | os.PathLike]) -> list[dict[str, Any]]:
 
 
 def flatten(record: dict[str, Any]) -> dict[str, Any]:
-    """One row per trial: config names as columns, then final metrics, best_*, and provenance."""
-    cfg = record["config"]
+    """One row per trial, named as bench/schema.py names the columns: config, the resolved
+    decay/mask/schedule facts, final metrics, best_*, timing and env_* provenance."""
+    record = migrate(record)
+    cfg = record.get("config") or {}
     row: dict[str, Any] = {"id": record["id"], "status": record["status"],
-                           "suite": record.get("suite")}
+                           "suite": record.get("suite"),
+                           "code_fingerprint": record.get("code_fingerprint")}
     row.update({k: cfg.get(k) for k in CONFIG_COLUMNS})
-    opt = record.get("optimizer", {})
-    row.update(decay_style=opt.get("decay_style"), direction=opt.get("direction"),
-               norm=opt.get("norm"), radius=opt.get("radius"))
-    row["schedule_theorem"] = record.get("schedule", {}).get("theorem_conditions")
+    opt = record.get("optimizer") or {}
+    row.update({k: opt.get(k) for k in ("decay", "direction", "norm", "radius",
+                                         "metric_radius")})
+    row["schedule_theorem"] = (record.get("schedule") or {}).get("schedule_theorem")
     row["diverged_at"] = record.get("diverged_at")
-    task = record.get("task", {})
-    row["data_fingerprint"] = task.get("data_fingerprint")
-    row["data_source"] = task.get("data_source")
-    row["n_params"] = task.get("n_params")
-    mask = record.get("mask", {})
+    row["error"] = record.get("error")
+    task = record.get("task") or {}
+    for key in ("data_fingerprint", "data_source", "n_params", "selection_metric",
+                "selection_mode"):
+        row[key] = task.get(key)
+    row["headline_figure"] = task.get("headline_figure")
+    target = record.get("target") or {}
+    row["target"] = target.get("value")
+    row["target_reached"] = target.get("reached")
+    timing = record.get("timing") or {}
+    # JSON has no infinity: a target never reached is stored as null with reached = false.
+    for key, value in (("steps_to_target", target.get("steps_to_target")),
+                       ("time_to_target_s", timing.get("time_to_target_s"))):
+        row[key] = None if not target else value if target.get("reached") else math.inf
+    mask = record.get("mask") or {}
+    row["mask"] = mask.get("policy") or cfg.get("mask")  # resolved; null only pre-build
     row["mask_decayed"] = mask.get("decayed")
     row["mask_undecayed"] = mask.get("undecayed")
+    extra = {k: v for k, v in cfg.items() if k not in NOT_CONFIG}
+    row["config_extra"] = json.dumps(extra, sort_keys=True, default=str)
     # A final metric named like a config column (the runner records the last scheduled 'lr')
     # must not overwrite the config value: it becomes final_<name>.
     row.update({(f"final_{k}" if k in row else k): v
-                for k, v in record.get("final", {}).items()})
-    row.update({f"best_{k}": v for k, v in record.get("best", {}).items()})
-    row.update(record.get("timing", {}))
-    env = record.get("env", {})
+                for k, v in (record.get("final") or {}).items()})
+    row.update({f"best_{k}": v for k, v in (record.get("best") or {}).items()})
+    row.update({k: v for k, v in timing.items()
+                if k != "time_to_target_s" and not isinstance(v, list)})
+    env = record.get("env") or {}
     row.update({f"env_{k}": v for k, v in env.items()})
     return row
 

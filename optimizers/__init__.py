@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from optimizers.builtins import register_builtins
-from optimizers.decay import DecayStyle, implied_radius
+from optimizers.decay import DecayStyle, DecayTerms, decay_terms, implied_radius
 from optimizers.registry import OptimizerSpec, Registry
 
 REGISTRY = Registry()
@@ -20,5 +20,5 @@ available = REGISTRY.available
 spec = REGISTRY.spec
 create = REGISTRY.create
 
-__all__ = ["DecayStyle", "OptimizerSpec", "Registry", "available", "create", "implied_radius",
-           "register", "spec"]
+__all__ = ["DecayStyle", "DecayTerms", "OptimizerSpec", "Registry", "available", "create",
+           "decay_terms", "implied_radius", "register", "spec"]

@@ -7,7 +7,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from optimizers import validation
 from optimizers.base import DecayedOptimizer, load_sign_kernels
+from optimizers.decay import DecayTerms
 
 
 class Lion(DecayedOptimizer):
@@ -21,9 +23,8 @@ class Lion(DecayedOptimizer):
     def __init__(self, params: Any, lr: float = 1e-4, weight_decay: float = 0.0,
                  decay: str = "decoupled", betas: tuple[float, float] = (0.9, 0.99),
                  impl: str = "fused") -> None:
-        if not all(0.0 <= b < 1.0 for b in betas):
-            raise ValueError(f"betas must be in [0, 1), got {betas}")
-        super().__init__(params, lr, weight_decay, decay, betas=tuple(betas), impl=impl)
+        super().__init__(params, lr, weight_decay, decay, betas=validation.betas(betas),
+                         impl=impl)
 
     def _directions(self, group: dict[str, Any], params: list[Tensor],
                     grads: list[Tensor]) -> list[Tensor]:
@@ -35,11 +36,14 @@ class Lion(DecayedOptimizer):
         return interp
 
     def _fused_update(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
-                      shrink: float, coupled_wd: float) -> bool:
+                      terms: DecayTerms) -> bool:
+        if group["impl"] != "fused":
+            return False
         bufs = self._state_buffers(params, "exp_avg")
         kernels = load_sign_kernels(params, grads, bufs)
         if kernels is None:
             return False
         beta1, beta2 = group["betas"]
-        kernels.lion_update(params, grads, bufs, beta1, beta2, group["lr"], shrink, coupled_wd)
+        kernels.lion_update(params, grads, bufs, beta1, beta2, group["lr"], terms.shrink,
+                            terms.coupled)
         return True

@@ -43,9 +43,9 @@ class OptimizerSpec:
         """The norm this optimizer's update is steepest for, on one tensor."""
         return self.norm_rule(name, tensor) if self.norm_rule else self.norm
 
-    def radius(self, weight_decay: float, lr_max: float) -> float | None:
-        """Implied l_inf radius for this decay style: 1/wd, lr_max/wd, or None (no box)."""
-        return implied_radius(self.decay_style, weight_decay, lr_max)
+    def radius(self, weight_decay: float, lr: float, lr_max: float) -> float | None:
+        """Implied l_inf radius of this decay style at lr `lr` (η_t), or None (no box)."""
+        return implied_radius(self.decay_style, weight_decay, lr, lr_max)
 
     def search_space(self) -> dict[str, tuple[float, ...]]:
         return {"lr": self.lr_grid, "weight_decay": self.weight_decay_grid}
@@ -106,12 +106,43 @@ class Registry:
         return sorted(self._specs)
 
     def spec(self, name: str) -> OptimizerSpec:
+        """A registered name, or `module:attr` (imported and registered on first use, so any
+        process, a spawned sweep worker too, resolves the same name)."""
         self.load_plugins()
+        if name not in self._specs and ":" in name:
+            self._register_import(name)
         if name not in self._specs:
             raise KeyError(
-                f"unknown optimizer {name!r}; available: {', '.join(sorted(self._specs))}")
+                f"unknown optimizer {name!r}; available: {', '.join(sorted(self._specs))} "
+                "(or module:attr for an Optimizer class or factory)")
         return self._specs[name]
+
+    def _register_import(self, target: str) -> None:
+        """Register `module:attr` under that name; its `decay_style`, `lr_grid`,
+        `weight_decay_grid`, `defaults` and `direction` attributes are used when present."""
+        module_name, _, attr = target.partition(":")
+        try:
+            obj: Any = importlib.import_module(module_name)
+            for part in attr.split("."):
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError, ValueError) as err:
+            raise KeyError(f"cannot import optimizer {target!r}: {err}") from None
+        if not callable(obj):
+            raise KeyError(f"optimizer {target!r} is a {type(obj).__name__}, not an Optimizer "
+                           "class or factory")
+        defaults = getattr(obj, "defaults", None)
+        self.register(target, decay_style=getattr(obj, "decay_style", "decoupled"),
+                      direction=str(getattr(obj, "direction", "custom")),
+                      defaults=defaults if isinstance(defaults, Mapping) else None,
+                      lr_grid=_grid(obj, "lr_grid"),
+                      weight_decay_grid=_grid(obj, "weight_decay_grid"),
+                      source=f"import {target}")(obj)
 
     def create(self, name: str, params: Any, **hyper: Any) -> torch.optim.Optimizer:
         spec = self.spec(name)
         return spec.factory(params, **{**spec.defaults, **hyper})
+
+
+def _grid(obj: Any, attr: str) -> tuple[float, ...] | None:
+    values = getattr(obj, attr, None)
+    return tuple(float(v) for v in values) if isinstance(values, (list, tuple)) else None

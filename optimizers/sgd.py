@@ -8,8 +8,9 @@ import torch
 from torch import Tensor
 from torch.optim.sgd import sgd as sgd_functional
 
+from optimizers import validation
 from optimizers.base import DecayedOptimizer
-from optimizers.decay import DecayStyle, decay_rate
+from optimizers.decay import DecayTerms
 
 
 class SGD(DecayedOptimizer):
@@ -18,41 +19,52 @@ class SGD(DecayedOptimizer):
     def __init__(self, params: Any, lr: float = 1e-2, weight_decay: float = 0.0,
                  decay: str = "decoupled", momentum: float = 0.9,
                  nesterov: bool = False) -> None:
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
-        super().__init__(params, lr, weight_decay, decay, momentum=momentum, nesterov=nesterov)
+        super().__init__(params, lr, weight_decay, decay,
+                         momentum=validation.unit_interval("momentum", momentum),
+                         nesterov=nesterov)
 
-    def _update(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor]) -> None:
+    def _directions(self, group: dict[str, Any], params: list[Tensor],
+                    grads: list[Tensor]) -> list[Tensor]:
+        """b <- mu b + g; d = b, or g + mu b (Nesterov); d = g without momentum."""
+        mu = group["momentum"]
+        if not mu:
+            return list(grads)
+        out = []
+        for g, buf in zip(grads, self._state_buffers(params, "momentum_buffer")):
+            torch.add(g, buf, alpha=mu, out=buf)
+            out.append(torch.add(g, buf, alpha=mu) if group["nesterov"] else buf)
+        return out
+
+    def _fused_update(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
+                      terms: DecayTerms) -> bool:
         """Through torch's fused SGD kernel (one pass over memory) wherever it applies.
 
-        Its weight decay x <- x - lr (d + wd x) is coupled decay, and also the decoupled
-        shrink (1 - lr wd) x applied beside a step -lr d: for plain SGD the two coincide."""
-        style = DecayStyle(group["decay"])
-        lr, wd, mu = group["lr"], group["weight_decay"], group["momentum"]
-        rate = decay_rate(style, group["lr_max"], wd)
+        Its weight decay x <- x - lr (d + wd x) is coupled decay, and also the shrink
+        (1 - lr rate) x applied beside a step -lr d: for plain SGD the two coincide."""
+        lr, mu = group["lr"], group["momentum"]
         fused = hasattr(torch, "_fused_sgd_") and all(
             p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
-        if mu and rate:
-            self._decoupled_heavy_ball(group, params, grads, lr, rate, fused)
-            return
+        if mu and terms.rate:
+            self._decoupled_heavy_ball(group, params, grads, terms, fused)
+            return True
         # Coupled decay, or no momentum: torch's SGD as it is. Zero buffers make the first
         # step b = mu * 0 + g = g (torch's convention) and let parameters whose first gradient
         # comes late share the call.
         bufs = self._state_buffers(params, "momentum_buffer") if mu else []
-        sgd_functional(params, grads, bufs, fused=fused or None, weight_decay=wd if
-                       style is DecayStyle.COUPLED else rate, momentum=mu, lr=lr,
+        sgd_functional(params, grads, bufs, fused=fused or None,
+                       weight_decay=terms.coupled or terms.rate, momentum=mu, lr=lr,
                        dampening=0.0, nesterov=group["nesterov"], maximize=False)
+        return True
 
     def _decoupled_heavy_ball(self, group: dict[str, Any], params: list[Tensor],
-                              grads: list[Tensor], lr: float, rate: float, fused: bool) -> None:
-        """b <- mu b + g, then x <- x - lr (d + rate x): one pass each, tensor by tensor."""
-        mu = group["momentum"]
-        for p, g, buf in zip(params, grads, self._state_buffers(params, "momentum_buffer")):
-            torch.add(g, buf, alpha=mu, out=buf)
-            d = torch.add(g, buf, alpha=mu) if group["nesterov"] else buf
+                              grads: list[Tensor], terms: DecayTerms, fused: bool) -> None:
+        """The momentum direction, then x <- x - lr (d + rate x) in one pass per tensor (the
+        shrink then step, where torch's kernel does not apply)."""
+        lr = group["lr"]
+        for p, d in zip(params, self._directions(group, params, grads)):
             if fused:
-                torch._fused_sgd_([p], [d], [], weight_decay=rate, momentum=0.0, lr=lr,
+                torch._fused_sgd_([p], [d], [], weight_decay=terms.rate, momentum=0.0, lr=lr,
                                   dampening=0.0, nesterov=False, maximize=False,
                                   is_first_step=False)
             else:
-                p.mul_(1.0 - lr * rate).add_(d, alpha=-lr)
+                p.mul_(terms.shrink).add_(d, alpha=-lr)

@@ -7,7 +7,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from optimizers import validation
 from optimizers.base import DecayedOptimizer, load_sign_kernels
+from optimizers.decay import DecayTerms
 
 
 class SignSGD(DecayedOptimizer):
@@ -22,9 +24,8 @@ class SignSGD(DecayedOptimizer):
 
     def __init__(self, params: Any, lr: float = 1e-3, weight_decay: float = 0.0,
                  decay: str = "decoupled", momentum: float = 0.0, impl: str = "fused") -> None:
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
-        super().__init__(params, lr, weight_decay, decay, momentum=momentum, impl=impl)
+        super().__init__(params, lr, weight_decay, decay,
+                         momentum=validation.unit_interval("momentum", momentum), impl=impl)
 
     def _directions(self, group: dict[str, Any], params: list[Tensor],
                     grads: list[Tensor]) -> list[Tensor]:
@@ -36,11 +37,14 @@ class SignSGD(DecayedOptimizer):
         return torch._foreach_sign(bufs)
 
     def _fused_update(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
-                      shrink: float, coupled_wd: float) -> bool:
+                      terms: DecayTerms) -> bool:
+        if group["impl"] != "fused":
+            return False
         beta = group["momentum"]
         bufs = self._state_buffers(params, "momentum_buffer") if beta else None
         kernels = load_sign_kernels(params, grads, *([bufs] if bufs else []))
         if kernels is None:
             return False
-        kernels.sign_update(params, grads, bufs, beta, group["lr"], shrink, coupled_wd)
+        kernels.sign_update(params, grads, bufs, beta, group["lr"], terms.shrink,
+                            terms.coupled)
         return True

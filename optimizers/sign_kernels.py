@@ -2,10 +2,11 @@
 
 Why: the eager step (sign into a temporary, shrink x, add the temporary) walks memory three
 times; these loops read and write each tensor once, which is what a fused AdamW does. The
-decay style still enters as it does in `base.DecayedOptimizer`, as two numbers:
+decay style enters as two numbers of the decay stage (`decay.DecayTerms`), as everywhere:
 
     g' = g + coupled_wd * x                  coupled decay (0 otherwise)
-    x <- shrink * x - lr * sign(direction)   shrink = 1 - lr * rate (decoupled, independent)
+    x <- shrink * x - lr * sign(direction)   shrink < 1 for the styles that shrink x
+                                             (cautious decay, masked, runs the eager path)
 
 Arithmetic is element-wise IEEE in the tensor's dtype, without fused multiply-add, in the
 published order (shrink, then step), with torch's sign: sign(0) = sign(NaN) = 0. SignGD's step

@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from tasks.masks import decay_mask
+from tasks.options import TaskOption, parse_options
 
 BUDGET_NAMES = ("smoke", "cpu", "full")
 
@@ -39,23 +40,25 @@ class Task(abc.ABC):
 
     name: ClassVar[str]
     budgets: ClassVar[Mapping[str, Budget]]
-    # Every task option and its default; `--set task.NAME=value` outside it is an error.
-    option_defaults: ClassVar[Mapping[str, Any]] = MappingProxyType({})
+    # Every task option (`--set task.NAME=value`), declared once; anything else is an error.
+    declared_options: ClassVar[tuple[TaskOption, ...]] = ()
     default_mask: ClassVar[str] = "matrices"
     # Hyper-parameters are selected on this validation metric (leaderboards, sweeps).
     selection_metric: ClassVar[str] = "val_loss"
     selection_mode: ClassVar[str] = "min"
+    # Budget name -> target of the selection metric (AlgoPerf-style scoring: each record gets
+    # steps- and time-to-target). Budgets without one are not scored.
+    targets: ClassVar[Mapping[str, float]] = MappingProxyType({})
+    # The figure the report's index leads with: 'heatmaps' (lr x λ) or 'linf' (λ‖x‖∞ over
+    # training, where satisfying the constraint is the point of the task).
+    headline_figure: ClassVar[str] = "heatmaps"
 
     def __init__(self, budget: Budget, options: Mapping[str, Any] | None = None,
                  data_dir: str | None = None, cache_dir: str | None = None) -> None:
         self.budget = budget
         # Defaults, then the budget's options, then the user's (`--set task.NAME=value`).
-        given = {**budget.options, **(options or {})}
-        unknown = sorted(set(given) - set(self.option_defaults))
-        if unknown:
-            raise ValueError(f"unknown {self.name} option(s) {', '.join(unknown)}; use "
-                             f"task.NAME with NAME in: {', '.join(self.option_defaults)}")
-        self.options = {**self.option_defaults, **given}
+        self.options = parse_options(self.name, self.declared_options,
+                                     {**budget.options, **(options or {})})
         self.data_dir = data_dir
         self.cache_dir = cache_dir
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any
 
 import torch
@@ -29,23 +28,29 @@ from torch.utils.data import Dataset, TensorDataset
 
 from tasks.base import Budget, Task
 from tasks.box_qp import solve_box_qp
-from tasks.quadratic import _coerce
+from tasks.options import OneOf, TaskOption, at_least, positive
 from tasks.spectral_qp import project_spectral, solve_spectral_qp
 
 KINDS = ("isotropic", "anisotropic")
 
-# name -> (default, type); set with `--set task.NAME=value`.
-OPTIONS: dict[str, tuple[Any, type]] = {
-    "rows": (16, int),
-    "cols": (16, int),
-    "kind": ("isotropic", str),
-    "kappa": (1.0, float),  # singular values of C span kappa * [4, 0.1] / weight_decay_ref
-    "cond": (10.0, float),  # condition number of A and of B (anisotropic)
-    "instance_seed": (0, int),  # fixes C, A and B (same for every trial)
-    "weight_decay_ref": (2.0, float),  # the lambda the instance is scaled for
-    "init_scale": (0.05, float),  # W0 ~ N(0, init_scale²), seeded by the trial seed
-    "spectral_scale": (1.0, float),  # s: the spectral radius is s / lambda
-}
+# Set with `--set task.NAME=value`; `wdbench list --task matrix_quadratic` prints them.
+OPTIONS = (
+    TaskOption("rows", 16, int, "rows of W", at_least(1)),
+    TaskOption("cols", 16, int, "columns of W", at_least(1)),
+    TaskOption("kind", "isotropic", str, "f = ½‖W − C‖² (isotropic) or ½⟨W − C, A(W − C)B⟩ "
+               "(anisotropic)", OneOf(KINDS)),
+    TaskOption("kappa", 1.0, float, "singular values of C span kappa * [4, 0.1] / "
+               "weight_decay_ref", positive()),
+    TaskOption("cond", 10.0, float, "condition number of A and of B (anisotropic)",
+               at_least(1)),
+    TaskOption("instance_seed", 0, int, "fixes C, A and B (same for every trial)"),
+    TaskOption("weight_decay_ref", 2.0, float, "the lambda the instance is scaled for",
+               positive()),
+    TaskOption("init_scale", 0.05, float, "W0 ~ N(0, init_scale^2), seeded by the trial seed",
+               at_least(0)),
+    TaskOption("spectral_scale", 1.0, float, "s: the spectral radius is s / lambda",
+               positive()),
+)
 ROWS_PER_EPOCH = 512  # zero rows: long epochs, few DataLoader restarts
 
 
@@ -76,7 +81,8 @@ class MatrixQuadraticModel(nn.Module):
 class MatrixQuadraticTask(Task):
     name = "matrix_quadratic"
     default_mask = "all"
-    option_defaults = MappingProxyType({k: d for k, (d, _) in OPTIONS.items()})
+    declared_options = OPTIONS
+    headline_figure = "linf"  # the point of the task: which ball does W end in?
     budgets = {
         "smoke": Budget("smoke", steps=300, batch_size=1, eval_every=100, eval_batch_size=1,
                         probe_batches=1),
@@ -89,7 +95,6 @@ class MatrixQuadraticTask(Task):
     def __init__(self, budget: Budget, options: Mapping[str, Any] | None = None,
                  data_dir: str | None = None, cache_dir: str | None = None) -> None:
         super().__init__(budget, options, data_dir=data_dir, cache_dir=cache_dir)
-        self.options = _parse_options(self.options)
         o = self.options
         self.shape = (o["rows"], o["cols"])
         gen = torch.Generator().manual_seed(o["instance_seed"])
@@ -232,21 +237,3 @@ def _spd(n: int, cond: float, gen: torch.Generator) -> Tensor:
     q = _orthonormal(n, n, gen)
     m = (q * torch.logspace(0.0, math.log10(cond), n, dtype=torch.float64)) @ q.T
     return (m + m.T) / 2
-
-
-def _parse_options(raw: Mapping[str, Any]) -> dict[str, Any]:
-    out = {name: _coerce(name, raw.get(name, default), kind)
-           for name, (default, kind) in OPTIONS.items()}
-    checks = [
-        (out["rows"] >= 1 and out["cols"] >= 1, "task.rows and task.cols must be >= 1"),
-        (out["kind"] in KINDS, f"task.kind must be one of {', '.join(KINDS)}"),
-        (out["kappa"] > 0, "task.kappa must be > 0"),
-        (out["cond"] >= 1, "task.cond must be >= 1"),
-        (out["weight_decay_ref"] > 0, "task.weight_decay_ref must be > 0"),
-        (out["init_scale"] >= 0, "task.init_scale must be >= 0"),
-        (out["spectral_scale"] > 0, "task.spectral_scale must be > 0"),
-    ]
-    for ok, message in checks:
-        if not ok:
-            raise ValueError(f"{message} (got {dict(raw)})")
-    return out

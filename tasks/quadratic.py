@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any
 
 import torch
@@ -27,21 +26,27 @@ from torch.utils.data import Dataset, TensorDataset
 
 from tasks.base import Budget, Task
 from tasks.box_qp import solve_box_qp
+from tasks.options import OneOf, TaskOption, at_least, positive
 
 KINDS = ("diagonal", "dense")
 
-# name -> (default, type); set with `--set task.NAME=value`.
-OPTIONS: dict[str, tuple[Any, type]] = {
-    "dim": (20, int),
-    "kind": ("dense", str),
-    "kappa": (1.5, float),  # scale of c relative to the box radius 1/weight_decay_ref
-    "cond": (10.0, float),  # condition number of H
-    "noise": (0.0, float),  # per-example gradient noise std, relative to rms(∇L(0))
-    "noise_samples": (256, int),  # N, the training-set size when noise > 0
-    "instance_seed": (0, int),  # fixes c, H and the noise vectors (same for every trial)
-    "weight_decay_ref": (2.0, float),  # the lambda the instance is scaled for
-    "init_scale": (0.05, float),  # x0 ~ N(0, init_scale²), seeded by the trial seed
-}
+# `--set task.NAME=value`; the instance (c, H, noise) depends only on these.
+OPTIONS = (
+    TaskOption("dim", 20, int, "dimension of x", at_least(1)),
+    TaskOption("kind", "dense", str, "H: dense (random rotation) or diagonal", OneOf(KINDS)),
+    TaskOption("kappa", 1.5, float, "scale of c relative to the box radius "
+               "1/weight_decay_ref", positive()),
+    TaskOption("cond", 10.0, float, "condition number of H", at_least(1)),
+    TaskOption("noise", 0.0, float, "per-example gradient noise std relative to rms(grad L(0)); "
+               "0 = full batch", at_least(0)),
+    TaskOption("noise_samples", 256, int, "training-set size N when noise > 0", at_least(1)),
+    TaskOption("instance_seed", 0, int, "fixes c, H and the noise vectors (same for every "
+               "trial)", at_least(0)),
+    TaskOption("weight_decay_ref", 2.0, float, "the lambda the instance is scaled for",
+               positive()),
+    TaskOption("init_scale", 0.05, float, "x0 ~ N(0, init_scale^2), seeded by the trial seed",
+               at_least(0)),
+)
 
 # Full batch: every row is zero, so any batch gives the exact gradient, under any split
 # across processes. Many rows keep the runner's epochs (and DataLoader restarts) long.
@@ -80,7 +85,8 @@ class QuadraticModel(nn.Module):
 class QuadraticTask(Task):
     name = "quadratic"
     default_mask = "all"  # x is a vector: the `matrices` policy would decay nothing
-    option_defaults = MappingProxyType({k: d for k, (d, _) in OPTIONS.items()})
+    headline_figure = "linf"  # the point of the task: does x end in its box?
+    declared_options = OPTIONS
     budgets = {
         "smoke": Budget("smoke", steps=300, batch_size=8, eval_every=100, eval_batch_size=8,
                         probe_batches=1),
@@ -93,7 +99,6 @@ class QuadraticTask(Task):
     def __init__(self, budget: Budget, options: Mapping[str, Any] | None = None,
                  data_dir: str | None = None, cache_dir: str | None = None) -> None:
         super().__init__(budget, options, data_dir=data_dir, cache_dir=cache_dir)
-        self.options = _parse_options(self.options)
         o = self.options
         self.dim, self.kind = o["dim"], o["kind"]
         gen = torch.Generator().manual_seed(o["instance_seed"])
@@ -223,35 +228,3 @@ class QuadraticTask(Task):
             return shrink * self.c
         return self.rotation @ (shrink * (self.rotation.T @ self.c))
 
-
-def _parse_options(raw: Mapping[str, Any]) -> dict[str, Any]:
-    out = {}
-    for name, (default, kind) in OPTIONS.items():
-        value = raw.get(name, default)
-        out[name] = _coerce(name, value, kind)
-    checks = [
-        (out["dim"] >= 1, "task.dim must be >= 1"),
-        (out["kind"] in KINDS, f"task.kind must be one of {', '.join(KINDS)}"),
-        (out["kappa"] > 0, "task.kappa must be > 0"),
-        (out["cond"] >= 1, "task.cond must be >= 1"),
-        (out["noise"] >= 0, "task.noise must be >= 0 (0 = full batch)"),
-        (out["weight_decay_ref"] > 0, "task.weight_decay_ref must be > 0"),
-        (out["init_scale"] >= 0, "task.init_scale must be >= 0"),
-    ]
-    for ok, message in checks:
-        if not ok:
-            raise ValueError(f"{message} (got {dict(raw)})")
-    return out
-
-
-def _coerce(name: str, value: Any, kind: type) -> Any:
-    """CLI values arrive as YAML scalars or strings ('1e2'): accept any exact spelling."""
-    try:
-        if kind is int:
-            number = float(value)
-            if not number.is_integer():
-                raise ValueError
-            return int(number)
-        return kind(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"task.{name} must be a {kind.__name__} (got {value!r})") from None

@@ -45,7 +45,7 @@ def contestants() -> list[Contestant]:
     out = [Contestant(REFERENCE, partial(torch.optim.AdamW, lr=1e-3, weight_decay=0.1,
                                          fused=True))]
     for row in GRID:
-        name = row[0]
+        name = row.name
         out.append(Contestant(name, partial(optimizers.create, name)))
     # The slower paths each built-in can be switched to, for comparison.
     for name, impl in (("adamw", "foreach"), ("adamw", "loop"), ("signgd_wd", "foreach"),

@@ -52,7 +52,7 @@ def _sort_key(value: Any) -> str:
 
 
 def cell(row: dict, col: Column) -> Cell:
-    value = row.get(col.key)
+    value = row.get(col.show or col.key)
     href = row.get(col.link) if col.link else None
     href = None if _missing(href) else str(href)
     if col.kind == "text":
@@ -72,10 +72,10 @@ def cell(row: dict, col: Column) -> Cell:
         of = row.get(f"{col.key}_of")
         text = GAP if _missing(value) else f"{fmt_num(value)}/{fmt_num(of)}"
         return Cell(text, _sort_key(value), href, None, True)
-    if col.key in ("within_1", "within_5") and not _missing(value):
+    fmt = col.spec.fmt
+    if fmt == "pct" and not _missing(value):
         return Cell(f"{100 * float(value):.0f}%", _sort_key(value), href, None, True)
-    digits = 3 if col.key in ("lr", "weight_decay", "radius") else 4
-    return Cell(fmt_num(value, digits), _sort_key(value), href, None, True)
+    return Cell(fmt_num(value, 3 if fmt == "g3" else 4), _sort_key(value), href, None, True)
 
 
 @dataclass
@@ -91,7 +91,8 @@ def rows(table: Table) -> list[Row]:
 
 
 def csv_frame(table: Table) -> pd.DataFrame:
-    """The raw values behind every column (interval half-widths and counts spelled out)."""
+    """The raw values behind every column (interval half-widths and counts spelled out),
+    headed by schema keys (bench/schema.py, with its SUFFIXES)."""
     keys: list[str] = []
     for col in table.columns:
         keys.append(col.key)
@@ -102,7 +103,6 @@ def csv_frame(table: Table) -> pd.DataFrame:
     frame = table.frame.reindex(columns=keys)
     renames = {f"{c.key}_ci": f"{c.key}_ci95_halfwidth" for c in table.columns if c.kind == "ci"}
     renames.update({f"{c.key}_n": f"{c.key}_seeds" for c in table.columns if c.kind == "ci"})
-    renames.update({c.key: c.key.removesuffix("_label") for c in table.columns})
     return frame.rename(columns=renames)
 
 

@@ -120,13 +120,13 @@ def heatmaps(group: Group, cfg: pd.DataFrame, out: Path) -> list[Figure]:
 
 
 def _panel_layout(frame: pd.DataFrame) -> list[list[str | None]]:
-    """Rows = directions; decoupled (and independent) styles in the left columns, coupled
-    and any other style in the right ones; None = an empty slot."""
-    info = frame.groupby("optimizer")[["direction", "decay_style"]].first()
+    """Rows = directions; coupled decay in the right columns, every other style (decoupled,
+    independent, ...) in the left ones; None = an empty slot."""
+    info = frame.groupby("optimizer")[["direction", "decay"]].first()
     rows: dict[str, tuple[list[str], list[str]]] = {}
     for opt, r in info.iterrows():
         left, right = rows.setdefault(str(r["direction"]), ([], []))
-        (left if r["decay_style"] in ("decoupled", "independent") else right).append(opt)
+        (right if r["decay"] == "coupled" else left).append(opt)
     n_left = max(len(lr[0]) for lr in rows.values())
     n_right = max(len(lr[1]) for lr in rows.values())
     return [sorted(left) + [None] * (n_left - len(left)) + sorted(right)
@@ -171,7 +171,7 @@ def _heatmap_panel(ax: plt.Axes, frame: pd.DataFrame, sel, vmin, vmax, cmap: str
     ax.set_yticks(range(len(grid.index)), [f"{v:.3g}" for v in grid.index])
     ax.set_xlabel("lr")
     ax.set_ylabel("λ (weight_decay)")
-    style = frame["decay_style"].iloc[0]
+    style = frame["decay"].iloc[0]
     ax.set_title(label(f"{frame['optimizer'].iloc[0]} ({style})"), fontsize=10)
     return image
 

@@ -10,7 +10,16 @@ from pathlib import Path
 import pandas as pd
 
 from bench import __version__
-from bench.report import cells, plots, tables
+from bench.report import (
+    cells,
+    constraints,
+    leaderboard,
+    listings,
+    plots,
+    profiles,
+    separability,
+    tables,
+)
 from bench.report.data import Group, ReportData, load, slugify
 from bench.report.plots import Figure
 
@@ -34,6 +43,22 @@ class Section:
     figures: list[Figure] = field(default_factory=list)
     best: pd.DataFrame | None = None
 
+    @property
+    def headline(self) -> list[Figure]:
+        """The figures the index leads with: the lr × λ heatmaps, or linf_ratio over training
+        where the task says the constraint is its point; the other kind if that one is
+        missing."""
+        t = self.group.trials
+        kinds = t["headline_figure"].dropna() if "headline_figure" in t else pd.Series()
+        kind = str(kinds.iloc[0]) if len(kinds) else "heatmaps"
+        prefixes = {"heatmaps": f"heatmap-{self.group.slug}", "linf": f"linf-{self.group.slug}"}
+        order = [kind] + [k for k in prefixes if k != kind]
+        for k in order:
+            found = [f for f in self.figures if f.name.startswith(prefixes.get(k, "?"))]
+            if found:
+                return found
+        return []
+
 
 def build(dirs: list[str], out: Path, fmt: str = "html") -> Path:
     """Write the report under `out`; returns the page to open (index.html or report.md)."""
@@ -42,17 +67,23 @@ def build(dirs: list[str], out: Path, fmt: str = "html") -> Path:
     _clear(out)
     optimizers = sorted(data.trials["optimizer"].unique()) if len(data.trials) else []
     slugs = {o: slugify(o) for o in optimizers}
+    profile = profiles.profile_table(data.groups)
     if fmt == "md":
         sections = [_section(g, data, slugs) for g in data.groups]
         csv = _write_csvs(sections, out)
+        if profile is not None:
+            csv[profile.name] = cells.write_csv(profile, out)
         path = out / "report.md"
-        path.write_text(_markdown(sections, data, csv))
+        path.write_text(_markdown(sections, data, csv, profile))
         return path
     plots.setup()
     colors = plots.palette(optimizers)
     sections, pending = [], []
     # Figures are drawn in worker processes while the next group's tables are built.
     with plots.Painter() as painter:
+        profile_figure = painter.submit((profiles.profile_plot, (
+            profiles.task_times(data.groups), colors), {"out": out,
+                                                        "figure": profiles.PROFILE_FIGURE}))
         for g in data.groups:
             s = _section(g, data, slugs)
             sections.append(s)
@@ -63,13 +94,17 @@ def build(dirs: list[str], out: Path, fmt: str = "html") -> Path:
             for handle in handles:
                 result = handle.result()
                 s.figures += result if isinstance(result, list) else [result] if result else []
+        profile_figure = profile_figure.result()
+    if profile is not None:
+        csv[profile.name] = cells.write_csv(profile, out)
     env = _env()
     common = {"generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
               "version": __version__, "sources": data.sources, "slugs": slugs,
               "csv": csv, "optimizers": optimizers, "sections": sections,
               "rows": cells.rows}
     _write(env, "index.html.j2", out / "index.html", common,
-           provenance=_provenance(data.trials, data.sources), n_trials=len(data.trials))
+           provenance=_provenance(data.trials, data.sources), n_trials=len(data.trials),
+           profile=profile, profile_figure=profile_figure)
     for s in sections:
         _write(env, "group.html.j2", out / f"group-{s.group.slug}.html", common, s=s)
     for opt in optimizers:
@@ -78,7 +113,7 @@ def build(dirs: list[str], out: Path, fmt: str = "html") -> Path:
         parts = [{"s": s, "standing": _standing(s, opt),
                   "board": tables.for_optimizer(s.leaderboard, opt, slugs[opt]),
                   "constraints": tables.for_optimizer(s.constraints, opt, slugs[opt]),
-                  "configs": tables.all_configs(s.group, slugs, opt),
+                  "configs": listings.all_configs(s.group, slugs, opt),
                   "figures": [f for f in s.figures if f.wide]}
                  for s in sections if opt in set(s.group.trials["optimizer"])]
         for p in parts:
@@ -109,22 +144,26 @@ def _write_csvs(sections: list[Section], out: Path) -> dict[str, str]:
 # --- one group ---------------------------------------------------------------------------------
 
 def _section(group: Group, data: ReportData, slugs: dict[str, str]) -> Section:
-    board = tables.leaderboard(group, slugs)
-    cons = tables.constraints(group, slugs)
+    board = leaderboard.leaderboard(group, slugs)
+    cons = constraints.constraints(group, slugs)
     t = group.trials
     counts = t["status"].value_counts()
     return Section(group=group, leaderboard=board, constraints=cons,
-                   constraint_summary=tables.constraint_summary(group, cons),
-                   separability=tables.separability(group, slugs),
-                   configs=tables.all_configs(group, slugs), problems=tables.problems(group, slugs),
-                   coverage=_coverage(t, counts), summary=_summary(group, board, cons),
+                   constraint_summary=constraints.constraint_summary(group, cons),
+                   separability=separability.separability(group, slugs),
+                   configs=listings.all_configs(group, slugs),
+                   problems=listings.problems(group, slugs),
+                   coverage=_coverage(t, counts, group.stale), summary=_summary(group, board, cons),
                    provenance=_provenance(t, data.sources), best=tables.best_configs(group))
 
 
-def _coverage(t: pd.DataFrame, counts: pd.Series) -> str:
+def _coverage(t: pd.DataFrame, counts: pd.Series, stale: int = 0) -> str:
     n = len(t)
     text = (f"{n} trials recorded: {counts.get('done', 0)} finished, "
             f"{counts.get('diverged', 0)} diverged, {counts.get('failed', 0)} failed.")
+    if stale:
+        text += (f" {stale} stale records (made by older code: another code_fingerprint) "
+                 "were left out.")
     expected = 0
     seeds = t["seed"].nunique()
     for _, f in t.groupby(["optimizer", "variant"]):
@@ -143,12 +182,12 @@ def _summary(group: Group, board: tables.Table, cons: tables.Table) -> str:
     parts = []
     if len(frame) and pd.notna(frame[sel.metric].iloc[0]):
         top = frame.iloc[0]
-        parts.append(f"Best on {sel.metric}: {top['optimizer']} ({top['decay_style']}) at "
+        parts.append(f"Best on {sel.metric}: {top['optimizer']} ({top['decay']}) at "
                      f"lr {top['lr']:.3g}, λ {top['weight_decay']:.3g}: "
                      f"{cells.fmt_num(top[sel.metric])}.")
     else:
         parts.append("No optimizer finished a trial here yet.")
-    agree = tables.agreement_counts(cons)
+    agree = constraints.agreement_counts(cons)
     if agree:
         parts.append("Constraint checks per (optimizer, λ): " + ", ".join(
             f"{agree[k]} {label}" for k, label in (("agrees", "agree with theory"),
@@ -183,7 +222,7 @@ def _group_figure_jobs(s: Section, data: ReportData, out: Path,
     jobs: list[plots.Job] = [(plots.heatmaps, (g, tables.configs(g), out), {})]
     best = s.best
     ids = _best_ids(g, best)
-    styles = dict(zip(best["optimizer"], best["decay_style"])) if best is not None else {}
+    styles = dict(zip(best["optimizer"], best["decay"])) if best is not None else {}
     curves = data.curves[data.curves["id"].isin(ids["id"])] if len(data.curves) else data.curves
     sel = g.selection.metric
     specs = [
@@ -237,7 +276,7 @@ def _lambda_figure_job(s: Section, data: ReportData, out: Path) -> plots.Job:
         curves = data.curves[data.curves["id"].isin(ids["id"])] if len(data.curves) else \
             data.curves
         panels[row["optimizer"]] = (plots.seed_bands(curves, ids, "linf_ratio"),
-                                    f"{row['decay_style']}, lr {row['lr']:.3g}")
+                                    f"{row['decay']}, lr {row['lr']:.3g}")
     figure = Figure(f"lambdas-{s.group.slug}", "linf_ratio over training for each λ",
                     "One panel per optimizer at its selected lr; a line per λ (mean over seeds, "
                     "band: min–max); dotted: the bound 1. A larger λ means a smaller box "
@@ -276,8 +315,8 @@ def _provenance(t: pd.DataFrame, sources: list[str]) -> list[tuple[str, str]]:
 
 def _optimizer_info(t: pd.DataFrame) -> list[tuple[str, str]]:
     out = []
-    for col, name in (("decay_style", "decay style"), ("direction", "direction"),
-                      ("norm", "steepest-descent norm"), ("mask_policy", "decay mask")):
+    for col, name in (("decay", "decay style"), ("direction", "direction"),
+                      ("norm", "steepest-descent norm"), ("mask", "decay mask")):
         if col in t:
             vals = sorted({str(v) for v in t[col].dropna()})
             out.append((name, ", ".join(vals) or "not recorded"))
@@ -300,8 +339,12 @@ def _write(env, template: str, path: Path, common: dict, **context) -> None:
     path.write_text(env.get_template(template).render(**common, **context))
 
 
-def _markdown(sections: list[Section], data: ReportData, csv: dict[str, str]) -> str:
+def _markdown(sections: list[Section], data: ReportData, csv: dict[str, str],
+              profile: tables.Table | None = None) -> str:
     lines = ["# wdbench results", ""]
+    if profile is not None:
+        lines += [f"## {cells.md_escape(profile.title)}", "", cells.markdown(profile),
+                  cells.md_escape(profile.note), "", f"CSV: `{csv[profile.name]}`", ""]
     if not sections:
         lines += [f"No trial records found under {cells.md_escape(', '.join(data.sources))}.",
                   ""]

@@ -67,7 +67,15 @@ class MislabelledCoupled(_Momentum):
 
 
 class ConstantShrink(_Momentum):
-    """Shrinks x by (1 - 0.1 λ) per step whatever the lr or its schedule: no standard style."""
+    """Shrinks x by (1 - λ) per step whatever the lr or its schedule: the `fixed` style,
+    undeclared."""
+
+    def _weight_decay(self, group):
+        return group["weight_decay"] / group["lr"]
+
+
+class OffScaleShrink(_Momentum):
+    """Shrinks x by (1 - 0.1 λ) per step whatever the lr: constant, but not λ: no style."""
 
     def _weight_decay(self, group):
         return 0.1 * group["weight_decay"] / group["lr"]

@@ -12,8 +12,8 @@ from optimizers.builtins import GRID
 DEFECTS = "tests.bench.defective_optimizers"
 
 
-@pytest.mark.parametrize("name,declared", [(row[0], row[3]) for row in GRID],
-                         ids=[row[0] for row in GRID])
+@pytest.mark.parametrize("name,declared", [(row.name, row.decay) for row in GRID],
+                         ids=[row.name for row in GRID])
 def test_every_builtin_measures_its_declared_style_and_passes(name, declared):
     report = run_checks(resolve(name, {}))
     assert report.decay_semantics == declared
@@ -63,16 +63,34 @@ def test_optimizer_that_ignores_weight_decay_is_none_and_fails(capsys):
     ("ReadsDefaultWeightDecay", {"per_group_weight_decay"}),
     ("ForgetsState", {"state_dict"}),
     ("MislabelledCoupled", {"declared_style"}),
-    ("ConstantShrink", {"decay_semantics"}),
+    ("OffScaleShrink", {"decay_semantics"}),
+    ("ConstantShrink", set()),  # undeclared, and measured as the fixed style
 ])
 def test_each_defect_fails_its_own_check(cls, failing):
     report = run_checks(resolve(f"{DEFECTS}:{cls}", {}))
     assert {c.name for c in report.checks if c.passed is False} == failing
 
 
-def test_constant_shrink_is_unknown():
-    report = run_checks(resolve(f"{DEFECTS}:ConstantShrink", {}))
-    assert report.decay_semantics == "unknown"
+def test_constant_shrink_by_lambda_is_fixed_and_by_another_factor_unknown():
+    assert run_checks(resolve(f"{DEFECTS}:ConstantShrink", {})).decay_semantics == "fixed"
+    assert run_checks(resolve(f"{DEFECTS}:OffScaleShrink", {})).decay_semantics == "unknown"
+
+
+@pytest.mark.parametrize("style", ["fixed", "corrected", "cautious", "independent"])
+@pytest.mark.parametrize("name", ["adamw", "signgd_wd", "lion", "sgdw"])
+def test_every_direction_is_measured_as_the_style_it_is_given(name, style):
+    report = run_checks(resolve(name, {"decay": style}))
+    assert report.decay_semantics == style, report.explanation
+    assert report.consistent_with == (style,)
+    assert report.passed, report.checks
+
+
+def test_library_fixed_decay_is_measured_as_fixed():
+    pytest.importorskip("pytorch_optimizer")
+    report = run_checks(resolve("pytorch_optimizer:Lion", {"fixed_decay": True}))
+    assert report.decay_semantics == "fixed"
+    plain = run_checks(resolve("pytorch_optimizer:Lion", {}))
+    assert plain.decay_semantics == "decoupled"
 
 
 def test_undeclared_style_is_not_a_failure():

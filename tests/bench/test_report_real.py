@@ -8,8 +8,9 @@ import pytest
 
 from bench.config import Trial
 from bench.report import render
+from bench.report.constraints import constraints
 from bench.report.data import load
-from bench.report.tables import constraints, leaderboard
+from bench.report.leaderboard import leaderboard
 from bench.runner import run_trial
 from tests.bench.helpers import TOY
 
@@ -39,11 +40,11 @@ def test_tables_from_runner_records(ledger):
     board = board.set_index("optimizer")
     # The config lr, not the last scheduled lr the runner also records under 'final'.
     assert board.loc["adam_l2", "lr"] == 1e-2 and board.loc["lion", "lr"] == 1e-3
-    assert board.loc["adam_l2", "radius"] == pytest.approx(1000.0)  # 1/λ reference
+    assert board.loc["adam_l2", "metric_radius"] == pytest.approx(1000.0)  # 1/λ reference
     assert board.loc["lion", "diverged"] == 1 and board.loc["lion", "failed"] == 1
     rows = constraints(group, {o: o for o in group.trials["optimizer"]}).frame
     adamw = rows[rows["optimizer"] == "adamw"]
-    assert set(adamw["theorem"]) == {"no"}  # cosine: not the theorem's schedule
+    assert set(adamw["schedule_theorem_text"]) == {"no"}  # cosine: not the theorem's schedule
     assert pd.notna(adamw["max_linf_ratio"]).all()
 
 

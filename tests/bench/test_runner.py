@@ -30,7 +30,7 @@ def test_record_holds_config_metrics_curve_and_provenance(tmp_path):
     assert stored["mask"] == {"policy": "matrices", "decayed": 1, "undecayed": 1,
                               "decayed_numel": 5, "undecayed_numel": 1,
                               "geometry": {"linear.weight": {"norm": "linf", "scale": 1.0}}}
-    assert stored["schedule"]["theorem_conditions"] is True
+    assert stored["schedule"]["schedule_theorem"] is True
     assert set(stored["per_tensor"]) == {"linear.weight"}
     assert stored["env"]["torch"] and stored["task"]["data_fingerprint"] == "toy-v1"
 
@@ -106,5 +106,5 @@ def test_killed_trial_resumes_from_checkpoint_with_identical_result(tmp_path):
 
 def test_overridden_decay_style_sets_the_recorded_radius(tmp_path):
     record = run_trial(toy(settings={"decay": "independent"}), tmp_path, show_progress=False)
-    assert record["optimizer"]["decay_style"] == "independent"
+    assert record["optimizer"]["decay"] == "independent"
     assert record["optimizer"]["radius"] == pytest.approx(1e-2 / 0.1)  # lr_max / wd

@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from tasks.base import Budget, Task
+from tasks.options import TaskOption, at_least
 
 
 class ToyModel(torch.nn.Module):
@@ -23,7 +24,11 @@ class ToyModel(torch.nn.Module):
 
 class ToyTask(Task):
     name = "toy"
-    option_defaults = {"dim": 5, "explode_at": None, "fail_at": None}
+    declared_options = (
+        TaskOption("dim", 5, int, "input dimension", at_least(1)),
+        TaskOption("explode_at", None, int, "loss becomes inf from this step", nullable=True),
+        TaskOption("fail_at", None, int, "raise from this step", nullable=True),
+    )
     budgets = {
         "smoke": Budget("smoke", steps=30, batch_size=8, eval_every=10, eval_batch_size=16,
                         probe_batches=2),
@@ -35,7 +40,7 @@ class ToyTask(Task):
                  data_dir: str | None = None, cache_dir: str | None = None) -> None:
         super().__init__(budget, options, data_dir, cache_dir)
         gen = torch.Generator().manual_seed(0)
-        self.dim = int(self.options.get("dim", 5))
+        self.dim = self.options["dim"]
         self.w = torch.randn(self.dim, generator=gen) * 3
         x = torch.randn(96, self.dim, generator=gen)
         y = x @ self.w + 0.1 * torch.randn(96, generator=gen)

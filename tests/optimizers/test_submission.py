@@ -73,18 +73,24 @@ def test_entry_points_register_modules_and_classes(tmp_path, monkeypatch, fresh_
     assert "entry point" in spec.source
 
 
+# The implied radius at λ = 2, η_t = 0.25, η_max = 0.5, where each formula gives its own value.
+RADIUS_FORMULAS = {0.5: "1/λ", 0.25: "η_max/λ", 0.125: "η_t/λ", 1.0: "η_max/(λ η_t)",
+                   None: "none"}
+
+
 def _radius(spec) -> str:
-    r = spec.radius(2.0, 0.5)
-    return {0.5: "1/λ", 0.25: "η_max/λ", None: "none"}[r]
+    return RADIUS_FORMULAS[spec.radius(2.0, 0.25, 0.5)]
 
 
 def test_readme_optimizer_table_matches_the_registry():
     rows = {}
-    for line in _section("Optimizers").splitlines():
+    section = _section("Optimizers")
+    grid = section[section.index("| name | direction"):]  # the built-ins' table
+    for line in grid.splitlines():
         m = re.match(r"\| `(\w+)` \|(.*)\|$", line)
         if m:
             rows[m.group(1)] = [c.strip() for c in m.group(2).split("|")]
-    assert set(rows) == {row[0] for row in GRID} | {"muon", "muon_l2"}  # optimizers/muon.py
+    assert set(rows) == {row.name for row in GRID} | {"muon", "muon_l2"}  # optimizers/muon.py
     for name, cells in rows.items():
         spec = optimizers.spec(name)
         extra = ", ".join(f"{k}={v}" for k, v in spec.defaults.items()
@@ -95,3 +101,15 @@ def test_readme_optimizer_table_matches_the_registry():
                     ", ".join(f"{v:g}" for v in spec.lr_grid),
                     ", ".join(f"{v:g}" for v in spec.weight_decay_grid)]
         assert cells == expected, name
+
+
+def test_readme_style_table_lists_every_decay_style_with_its_radius():
+    from optimizers.decay import DecayStyle
+
+    section = _section("Optimizers")
+    table = section[section.index("| style | update"):section.index("What exactly")]
+    rows = dict(re.findall(r"^\| `(\w+)` \|.*\| ([^|]+) \|$", table, flags=re.M))
+    assert set(rows) == {s.value for s in DecayStyle}
+    for style, cell in rows.items():
+        radius = optimizers.implied_radius(style, 2.0, 0.25, 0.5)
+        assert cell.split(" (")[0].strip() == RADIUS_FORMULAS[radius], style

@@ -170,7 +170,7 @@ def test_options_and_subsets(fixture_dirs, tmp_path):
     assert len(task.eval_dataset("val")) == 20 and len(task.eval_dataset("test")) == 30
     with pytest.raises(ValueError, match="unknown cifar10 option"):
         _task("cifar10", fixture_dirs, tmp_path, depth=3)
-    with pytest.raises(ValueError, match="unknown model"):
+    with pytest.raises(ValueError, match="task.model='vgg' .* one of resnet20, cnn, mlp"):
         _task("cifar10", fixture_dirs, tmp_path, model="vgg")
     with pytest.raises(ValueError, match="unknown split"):
         task.eval_dataset("train")

@@ -67,11 +67,12 @@ def test_options_are_validated_and_coerced():
     assert task.dim == 12 and task.options["cond"] == 100.0
     with pytest.raises(ValueError, match="unknown quadratic option.*dims"):
         make(dims=3)
-    with pytest.raises(ValueError, match="task.kind must be one of diagonal, dense"):
+    with pytest.raises(ValueError,
+                       match="task.kind='sparse' is not allowed; use one of diagonal, dense"):
         make(kind="sparse")
-    with pytest.raises(ValueError, match="task.dim must be a int"):
+    with pytest.raises(ValueError, match="task.dim=2.5 is not allowed; use an int >= 1"):
         make(dim=2.5)
-    with pytest.raises(ValueError, match="task.cond must be >= 1"):
+    with pytest.raises(ValueError, match="task.cond=0.5 is not allowed; use a float >= 1"):
         make(cond=0.5)
     with pytest.raises(ValueError, match="noise_samples"):
         make(noise=1.0, noise_samples=4)

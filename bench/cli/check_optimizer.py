@@ -1,0 +1,33 @@
+"""`wdbench check-optimizer SPEC`: the conformance probes of `bench.conformance`, printed.
+Exit 0 when every check passes, 1 when one fails, 2 when SPEC cannot be imported or built."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from bench.cli import common
+from bench.config import parse_settings
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check-optimizer",
+                       help="probe an optimizer's decay semantics and conformance")
+    p.add_argument("spec", help="registered name or module:attr (Optimizer class or factory)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
+                   help="extra constructor arguments")
+    p.add_argument("--json", action="store_true",
+                   help="print the verdict with every probe measurement as JSON")
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from bench.conformance import format_report, resolve, run_checks
+
+    common.importable_cwd()
+    report = run_checks(resolve(args.spec, parse_settings(args.set)))
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, default=str))
+    else:
+        print(format_report(report))
+    return 0 if report.passed else 1

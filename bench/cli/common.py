@@ -1,0 +1,102 @@
+"""Checks shared by the verbs: each fails before any work with one line (exit 2)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.config import Trial
+from bench.errors import UsageError
+
+
+def ensure_writable(out: Path) -> None:
+    """Create `out` if needed and prove a file can be written in it."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out):
+            pass
+    except OSError as err:
+        raise UsageError(f"cannot write to output directory {out} ({err.strerror}); "
+                         "pass --out DIR with a writable directory") from None
+
+
+def importable_cwd() -> None:
+    """As `python -m` does: a `module:attr` in the working directory is importable (spawned
+    workers inherit sys.path)."""
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+
+
+def check_task(task: str) -> None:
+    import tasks
+
+    try:
+        tasks.get(task)
+    except KeyError as err:
+        raise UsageError(err.args[0]) from None
+
+
+def check_optimizers(names: list[str]) -> None:
+    """Each name is registered or an importable `module:attr`."""
+    import optimizers
+
+    for name in names:
+        try:
+            optimizers.spec(name)
+        except KeyError as err:
+            raise UsageError(err.args[0]) from None
+        except ValueError as err:  # e.g. a bad decay_style attribute on a module:attr
+            raise UsageError(f"optimizer {name!r}: {err}") from None
+
+
+def check_budget(task: str, budget: str) -> None:
+    import tasks
+
+    budgets = tasks.get(task).budgets
+    if budget not in budgets:
+        raise UsageError(f"task {task!r} has no budget {budget!r}; use one of: "
+                         f"{', '.join(budgets)}")
+
+
+def resolve_budget(arg: str | None) -> str:
+    """The --budget given, else cpu (full when a GPU is present)."""
+    if arg:
+        return arg
+    from bench.runner import default_budget
+
+    return default_budget()
+
+
+def check_data(trial: Trial, data_dir: str | None) -> None:
+    """The task builds with these options and finds its data."""
+    import tasks
+    from tasks.data import DataUnavailable
+
+    try:
+        task = tasks.create(trial.task, trial.budget, dict(trial.task_options), data_dir=data_dir)
+        task.data_fingerprint  # noqa: B018 - resolves the data source
+    except DataUnavailable as err:
+        raise UsageError(str(err)) from None
+    except (ValueError, TypeError) as err:
+        raise UsageError(f"task {trial.task!r}: {err}") from None
+
+
+def add_log_with(parser) -> None:
+    parser.add_argument("--log-with", action="append", default=[], metavar="TRACKER",
+                        help="also log every evaluation to an experiment tracker Accelerate "
+                             "supports (tensorboard, wandb, mlflow, ...; repeat or "
+                             "comma-separate); runs land under OUT/trackers/")
+
+
+def parse_log_with(values: list[str] | str | None) -> tuple[str, ...]:
+    """Tracker names from `--log-with` (or a suite's `log_with`), checked against
+    Accelerate's list."""
+    from bench import tracking
+
+    items = [values] if isinstance(values, str) else list(values or [])
+    try:
+        return tracking.check_names(n for item in items for n in str(item).split(","))
+    except ValueError as err:
+        raise UsageError(f"--log-with: {err}") from None

@@ -1,0 +1,38 @@
+"""`wdbench report`: the results ledger -> a static site (or Markdown) that opens from disk
+(built by `bench.report.render`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from bench.cli import common
+from bench.errors import UsageError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="build the HTML report from results directories")
+    p.add_argument("results", nargs="*", default=["results"],
+                   help="results directories (the --out of sweeps; default: results)")
+    p.add_argument("--out", default=None, help="output directory (default <first>/report)")
+    p.add_argument("--format", choices=["html", "md"], default="html",
+                   help="a static HTML site, or one Markdown page")
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    dirs = [Path(d) for d in (args.results or ["results"])]
+    for d in dirs:
+        if not d.is_dir():
+            raise UsageError(f"results directory {d} does not exist; pass the --out directory "
+                             "of a sweep (it holds trials/*.json)")
+    out = Path(args.out) if args.out else dirs[0] / "report"
+    common.ensure_writable(out)
+    from bench.report import render
+
+    start = time.perf_counter()
+    page = render(dirs, out, args.format)
+    print(f"report: {page} ({time.perf_counter() - start:.1f} s)", file=sys.stderr)
+    return 0

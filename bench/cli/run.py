@@ -1,0 +1,91 @@
+"""`wdbench run`: one trial, its record printed (or as JSON)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.cli import common
+from bench.config import Trial, parse_settings
+
+PRECISIONS = ["no", "bf16", "fp16"]
+FINAL_KEYS = ("train_loss", "val_loss", "val_perplexity", "val_accuracy", "test_loss",
+              "test_perplexity", "test_accuracy", "linf_ratio", "fw_gap_rel", "boundary_frac",
+              "l2_stationarity", "dist_box", "dist_l2")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run one trial")
+    p.add_argument("--task", required=True, help="task name (wdbench list) or module:Class")
+    p.add_argument("--optimizer", required=True,
+                   help="registered name (wdbench list) or module:attr (Optimizer class or "
+                        "factory)")
+    p.add_argument("--budget", default=None, help="smoke | cpu | full (default: cpu, full on GPU)")
+    p.add_argument("--seed", type=int, default=0, help="trial seed (init and data order)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
+                   help="lr, weight_decay, schedule, steps, mask, optimizer options, "
+                        "task.NAME=value (wdbench list --task T)")
+    p.add_argument("--mixed-precision", choices=PRECISIONS, default=None,
+                   help="autocast precision (default: no)")
+    p.add_argument("--data-dir", default=None, help="local data directory (offline use)")
+    p.add_argument("--out", default="results/runs", help="results directory (ledger)")
+    common.add_log_with(p)
+    p.add_argument("--json", action="store_true", help="print the final record as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    import optimizers
+
+    common.importable_cwd()
+    common.check_task(args.task)
+    common.check_optimizers([args.optimizer])
+    budget = common.resolve_budget(args.budget)
+    common.check_budget(args.task, budget)
+    defaults = optimizers.spec(args.optimizer).defaults
+    settings: dict[str, Any] = {"seed": args.seed, "budget": budget}
+    if args.mixed_precision:
+        settings["mixed_precision"] = args.mixed_precision
+    settings.update(parse_settings(args.set))
+    trial = Trial(task=args.task, optimizer=args.optimizer,
+                  lr=float(settings.pop("lr", defaults.get("lr", 1e-3))),
+                  weight_decay=float(settings.pop("weight_decay",
+                                                  defaults.get("weight_decay", 0.0))))
+    trial = trial.with_settings(settings)
+    common.check_data(trial, args.data_dir)
+    log_with = common.parse_log_with(args.log_with)
+    out = Path(args.out)
+    common.ensure_writable(out)
+
+    from accelerate import Accelerator
+
+    from bench.runner import run_trial
+
+    # One Accelerator for the whole command: the runner uses this one, never a second.
+    accelerator = Accelerator(mixed_precision=trial.mixed_precision)
+    record = run_trial(trial, out, data_dir=args.data_dir,
+                       show_progress=not (args.quiet or args.json), accelerator=accelerator,
+                       log_with=log_with)
+    if accelerator.is_main_process:
+        if args.json:
+            print(json.dumps(record, default=str))
+        else:
+            print_record(record)
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return 1 if record["status"] == "failed" else 0
+
+
+def print_record(record: dict[str, Any]) -> None:
+    final = record.get("final", {})
+    print(f"trial {record['id']}: {record['status']}"
+          + (f" at step {record['diverged_at']}" if record.get("diverged_at") else ""))
+    for key in FINAL_KEYS:
+        if isinstance(final.get(key), float):
+            print(f"  {key:16s} {final[key]:.6g}")
+    if record.get("error"):
+        print(record["error"], file=sys.stderr)

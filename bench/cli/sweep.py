@@ -1,0 +1,125 @@
+"""`wdbench sweep`: a suite (optimizers x lr x weight_decay x seeds) into one ledger; with
+`--with NAME`, the suite's baselines plus submitted optimizers, then the report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bench import suite as suites
+from bench.cli import common
+from bench.cli.run import PRECISIONS
+from bench.config import parse_settings
+from bench.errors import UsageError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sweep", help="run a suite: optimizers x lr x weight_decay x seeds")
+    p.add_argument("suite", nargs="?", help="suite YAML file or name under bench/suites/")
+    p.add_argument("--task", default=None, help="use the task's default suite")
+    p.add_argument("--optimizers", default=None,
+                   help="comma-separated subset of the suite's optimizers")
+    p.add_argument("--with", dest="submissions", action="append", default=[],
+                   metavar="OPTIMIZER",
+                   help="also run this optimizer (registered name or module:attr) on its "
+                        "declared lr x weight_decay grid, same seeds and budget, then write "
+                        "the report; repeatable")
+    p.add_argument("--budget", default=None, help="smoke | cpu | full (default: the suite's)")
+    p.add_argument("--workers", type=int, default=1, help="trials run in parallel processes")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
+                   help="settings applied to every trial (as in wdbench run)")
+    p.add_argument("--data-dir", default=None, help="local data directory (offline use)")
+    p.add_argument("--mixed-precision", choices=PRECISIONS, default=None,
+                   help="autocast precision for every trial")
+    p.add_argument("--out", default=None, help="results directory (default results/<suite>)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or summary")
+    common.add_log_with(p)
+    from bench.executors.options import add_executor_arguments
+
+    add_executor_arguments(p)
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from bench.sweep import SweepOptions, run_sweep
+
+    path = suites.resolve(args.suite, args.task)
+    suite = suites.load(path)
+    if args.task and args.suite and args.task != suite.task:
+        raise UsageError(f"suite {path} is for task {suite.task!r}, not {args.task!r}")
+    if args.optimizers:
+        suite = _subset(suite, args.optimizers)
+    if args.submissions:
+        common.importable_cwd()
+        common.check_optimizers(args.submissions)
+        suite = suites.with_submissions(suite, args.submissions)
+    common.check_task(suite.task)
+    common.check_optimizers(list(suite.optimizers))
+    budget = args.budget or suite.budget or common.resolve_budget(None)
+    common.check_budget(suite.task, budget)
+    if args.workers < 1:
+        raise UsageError(f"--workers must be >= 1 (got {args.workers})")
+    overrides = parse_settings(args.set)
+    if args.mixed_precision:
+        overrides["mixed_precision"] = args.mixed_precision
+    trials = suite.trials(budget, overrides)
+    common.check_data(trials[0], args.data_dir)
+    log_with = common.parse_log_with(args.log_with or suite.log_with)
+    out = Path(args.out or Path("results") / suite.name)
+    executor = _executor(args, suite, path, budget, out, trials)
+    common.ensure_writable(out)
+    counts = run_sweep(trials, SweepOptions(out=out, workers=args.workers,
+                                            data_dir=args.data_dir, quiet=args.quiet,
+                                            suite=suite.name, executor=executor,
+                                            detach=args.detach, log_with=log_with))
+    if args.detach:
+        return 0
+    if not args.quiet:
+        print_summary(out)
+        print(f"ran {counts['done']} done, {counts['diverged']} diverged, "
+              f"{counts['failed']} failed; {counts['skipped']} already finished; "
+              f"{counts['elsewhere']} run by another sweep; {counts['pending']} pending; "
+              f"ledger: {out}", file=sys.stderr)
+    if args.submissions:
+        from bench.report import render
+
+        page = render([out], out / "report")
+        print(f"report: {page}", file=sys.stderr)
+    return 1 if counts["failed"] or counts["pending"] else 0
+
+
+def _executor(args: argparse.Namespace, suite: suites.Suite, path: Path, budget: str,
+              out: Path, trials: list) -> object:
+    """Executor settings (suite < --executor-config < flags); SLURM checked before writing."""
+    from bench.executors import ExecutorOptions
+
+    executor = ExecutorOptions.from_args(args, suite.executor, where=f"{path}: executor")
+    if args.detach and executor.kind != "slurm":
+        raise UsageError("--detach needs --executor slurm (a local sweep runs in this process)")
+    if executor.kind == "slurm":
+        from bench.executors import slurm
+
+        executor = executor.with_budget_defaults(budget)
+        slurm.check_cluster(executor, slurm.measured_trial_s(out, trials[0]))
+    return executor
+
+
+def _subset(suite: suites.Suite, wanted_text: str) -> suites.Suite:
+    wanted = [o.strip() for o in wanted_text.split(",") if o.strip()]
+    unknown = [o for o in wanted if o not in suite.optimizers]
+    if unknown:
+        raise UsageError(f"optimizer(s) {', '.join(unknown)} not in suite {suite.name}; "
+                         f"it has: {', '.join(suite.optimizers)} (add others with --with)")
+    return suites.Suite(**{**suite.__dict__, "optimizers": {
+        k: v for k, v in suite.optimizers.items() if k in wanted}})
+
+
+def print_summary(out: Path) -> None:
+    """Each optimizer's selected configuration, by the report's rule (bench/ranking.py)."""
+    from bench.ranking import summary_frame
+    from bench.store import load_trials
+
+    best = summary_frame(load_trials(out))
+    if not best.empty:
+        print(best.to_string(index=False, float_format="%.4g"))

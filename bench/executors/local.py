@@ -1,0 +1,51 @@
+"""The local executor: trials in this process (workers=1) or a pool of spawned processes,
+each trial run under a claim so that other sweeps on the same ledger skip it."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any
+
+from bench.config import Trial
+from bench.executors.worker import WorkerSettings, run_claimed
+
+
+def _init_worker(threads: int, devices: Any) -> None:
+    """One CPU thread per worker on CPU; one GPU per worker when there are several."""
+    if devices is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(devices.get())
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def run_local(pending: list[Trial], settings: WorkerSettings, workers: int,
+              account: Callable[[dict[str, Any]], None]) -> None:
+    """Run the trials; `account(summary)` as each one ends."""
+    if workers <= 1:
+        for trial in pending:
+            account(run_claimed(trial, settings))
+        return
+    import torch
+
+    ctx = mp.get_context("spawn")
+    devices = None
+    n_gpu = torch.cuda.device_count()
+    if n_gpu > 1:
+        devices = ctx.Manager().Queue()
+        for i in range(workers):
+            devices.put(i % n_gpu)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                             initargs=(threads, devices)) as pool:
+        futures = [pool.submit(run_claimed, trial, settings) for trial in pending]
+        try:
+            for future in as_completed(futures):
+                account(future.result())
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise

@@ -1,0 +1,195 @@
+"""One table of named quantities: what the record, the ledger's flat table, the report's
+headers and CSVs, and the CLI summary call each column.
+
+A column's key is the name a user greps for and passes to `--set` (where it is a setting);
+its symbol, where one is usual (λ for weight_decay), only stands beside it in a header. The
+definition is shown on hover in the HTML report. `origin` says where the value comes from:
+'record' (a trial record, `bench.store.flatten` puts it in the flat table) or 'report' (the
+report derives it from several records: counts, intervals, verdicts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Better = Literal["higher", "lower"] | None
+# Display formats: 'g3' / 'g4' significant digits, 'int', 'pct' (share as %), 'text'.
+Format = Literal["g3", "g4", "int", "pct", "text"]
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    definition: str
+    symbol: str | None = None
+    unit: str | None = None
+    better: Better = None
+    fmt: Format = "g4"
+    origin: Literal["record", "report"] = "record"
+
+    @property
+    def header(self) -> str:
+        """'weight_decay (λ)': the greppable key first, the symbol beside it."""
+        return f"{self.key} ({self.symbol})" if self.symbol else self.key
+
+    @property
+    def tooltip(self) -> str:
+        parts = [self.definition.rstrip(".") + "."]
+        if self.unit:
+            parts.append(f"Unit: {self.unit}.")
+        if self.better:
+            parts.append(f"{self.better.capitalize()} is better.")
+        return " ".join(parts)
+
+
+def _c(key: str, definition: str, **kw) -> Column:
+    return Column(key, definition, **kw)
+
+
+def _r(key: str, definition: str, **kw) -> Column:
+    return Column(key, definition, origin="report", **kw)
+
+
+COLUMNS: tuple[Column, ...] = (
+    # --- identity and configuration (Trial fields: `--set` keys) -------------------------
+    _c("id", "Trial id: the file trials/<id>.json in the ledger", fmt="text"),
+    _c("status", "done | diverged | failed", fmt="text"),
+    _c("suite", "Suite the trial was run from", fmt="text"),
+    _c("task", "Task name", fmt="text"),
+    _c("optimizer", "Registered optimizer name", fmt="text"),
+    _c("lr", "Peak learning rate", symbol="η", fmt="g3"),
+    _c("weight_decay", "Weight decay in PyTorch's convention (`--set weight_decay=`)",
+       symbol="λ", fmt="g3"),
+    _c("schedule", "Learning-rate schedule (`--set schedule=`)", fmt="text"),
+    _c("schedule_theorem", "The schedule is non-increasing with a divergent sum: the "
+       "condition of the implicit-bias theorem (Xie & Li 2024, SPEC §1)", fmt="text"),
+    _c("warmup", "Steps of linear warmup", fmt="int"),
+    _c("mask", "Decay mask policy, resolved (the task's default when none was set)",
+       fmt="text"),
+    _c("seed", "Seed of the initialization and the data order", fmt="int"),
+    _c("budget", "Task budget (cpu, full, smoke, ...)", fmt="text"),
+    _c("steps", "Training steps", fmt="int"),
+    _c("mixed_precision", "Mixed precision: no | bf16 | fp16", fmt="text"),
+    _c("grad_accum", "Gradient accumulation steps", fmt="int"),
+    _c("decay", "Decay style actually used (`--set decay=`): where weight decay enters "
+       "the update (SPEC §2)", fmt="text"),
+    _c("direction", "Update direction (adam, sign, lion, sgd, ...)", fmt="text"),
+    _c("norm", "Norm of the steepest descent the direction approximates", fmt="text"),
+    _c("radius", "Radius the decay style implies for the ℓ∞ box (1/λ for decoupled decay); "
+       "empty where no box is predicted", symbol="r", fmt="g3"),
+    _c("metric_radius", "Radius linf_ratio is measured against: the implied radius, or 1/λ "
+       "as a reference for coupled decay", symbol="r", fmt="g3"),
+    _c("code_fingerprint", "Hash of the source files that determine the trial's numbers "
+       "(harness+optimizer); records of other code are stale", fmt="text"),
+    _c("diverged_at", "Step of the first non-finite loss or parameter", fmt="int"),
+    _c("data_fingerprint", "Hash of the task's data", fmt="text"),
+    _c("data_source", "Where the task's data came from", fmt="text"),
+    _c("n_params", "Model parameters", fmt="int"),
+    _c("mask_decayed", "Decayed tensors", fmt="int"),
+    _c("mask_undecayed", "Tensors without decay", fmt="int"),
+    _c("error", "Last line of a failed trial's traceback", fmt="text"),
+    # --- final metrics ------------------------------------------------------------------
+    _c("train_loss", "Training loss, mean over the last evaluation interval", better="lower"),
+    _c("val_loss", "Validation loss", better="lower"),
+    _c("test_loss", "Test loss at the end", better="lower"),
+    _c("val_accuracy", "Validation accuracy", better="higher"),
+    _c("test_accuracy", "Test accuracy at the end", better="higher"),
+    _c("train_accuracy", "Training accuracy", better="higher"),
+    _c("val_perplexity", "Validation perplexity: exp(val_loss)", better="lower"),
+    _c("test_perplexity", "Test perplexity: exp(test_loss)", better="lower"),
+    _c("gap", "Generalization gap: val_loss − train_loss", better="lower"),
+    _c("linf_ratio", "‖x‖∞ / r at the end (≤ 1: inside the box)"),
+    _c("violation", "max(0, linf_ratio − 1)", better="lower"),
+    _c("fw_gap_rel", "Frank-Wolfe gap / (r‖g‖₁): 0 at a KKT point of the box problem",
+       better="lower"),
+    _c("boundary_frac", "Share of decayed coordinates within 1% of the radius"),
+    _c("l2_stationarity", "‖g + λx‖ / (‖g‖ + λ‖x‖): 0 at a stationary point of "
+       "loss + λ/2‖x‖²"),
+    _c("dist_box", "Distance to the box optimum, relative to ‖c‖ (quadratic task)",
+       better="lower"),
+    _c("dist_l2", "Distance to the ℓ2-regularised optimum, relative to ‖c‖ (quadratic task)"),
+    _c("wall_s", "Wall time of one trial", unit="s", better="lower"),
+    _c("target", "The task's declared target of its selection metric for this budget "
+       "(AlgoPerf-style scoring); empty where the budget declares none"),
+    _c("target_reached", "The validation curve reached the target", fmt="text"),
+    _c("steps_to_target", "First step at which the selection metric reached the target, "
+       "interpolated between evaluations; inf if never", better="lower", fmt="g3"),
+    _c("time_to_target_s", "Training seconds to the target on the same curve; inf if never",
+       unit="s", better="lower", fmt="g3"),
+    _c("headline_figure", "The figure the report's index leads with for this task", fmt="text"),
+    _c("step_s", "Time per training step", unit="s", better="lower"),
+    _c("tokens_per_s", "Training throughput", unit="tokens/s", better="higher"),
+    # --- derived by the report --------------------------------------------------------------
+    _r("variant", "Config fields besides lr and weight_decay that vary between one "
+       "optimizer's trials", fmt="text"),
+    _r("seeds", "Seeds finished at this configuration", fmt="text"),
+    _r("trials", "Recorded trials", fmt="int"),
+    _r("done", "Finished trials (of all recorded)", fmt="int"),
+    _r("diverged", "Diverged trials", fmt="int"),
+    _r("failed", "Failed trials", fmt="int"),
+    _r("delta", "Paired difference of the selection metric to the top row over common "
+       "seeds, ± 95% interval", symbol="Δ vs #1"),
+    _r("p_value", "Two-sided p-value of the paired t-test (scipy.stats.ttest_rel) that Δ vs #1 "
+       "is zero, over the seeds both rows finished; empty below two pairs", fmt="g3"),
+    _r("bootstrap_ci", "95% percentile-bootstrap interval of the selection metric's mean "
+       "over seeds (scipy.stats.bootstrap; from 5 seeds)", fmt="text"),
+    _r("profile_score", "Area under the optimizer's performance profile ρ(τ) for τ in [1, 4], "
+       "divided by 3: 1 = fastest to the target on every task, 0 = never within 4× of the "
+       "fastest (AlgoPerf's score)", better="higher", fmt="g3"),
+    _r("tasks_reached", "Tasks on which some configuration reached the target", fmt="int"),
+    _r("tasks_fastest", "Tasks on which the optimizer was the fastest to the target", fmt="int"),
+    _r("tasks_scored", "Tasks (report groups) that declare a target", fmt="int"),
+    _r("inside", "Finished trials with linf_ratio ≤ 1.001 (— where no box is predicted)",
+       fmt="int"),
+    _r("max_linf_ratio", "Largest final linf_ratio over lrs and seeds"),
+    _r("fw_gap_rel_median", "Median final fw_gap_rel over lrs and seeds", better="lower"),
+    _r("l2_stationarity_median", "Median final l2_stationarity over lrs and seeds"),
+    _r("verdict", "Against SPEC §1: agrees / disagrees / no claim, and why; hover for the "
+       "observed values", fmt="text"),
+    _r("lambdas", "λ values checked", symbol="λ", fmt="int"),
+    _r("best_wd_by_lr", "lr → λ with the best mean selection metric", fmt="text"),
+    _r("wd_shift_steps", "How many λ grid steps the best λ moves across lrs: 0 = separable"),
+    _r("wd_shift_decades", "log10(max/min) of the best λ across lrs"),
+    _r("within_1", "Share of lr × λ cells within 1% of the best (diverged or missing cells "
+       "count as not within)", fmt="pct", better="higher"),
+    _r("within_5", "As within_1, within 5%", fmt="pct", better="higher"),
+    _r("cells", "Grid cells where every seed finished", fmt="int"),
+    _r("reason", "Why the trial did not finish", fmt="text"),
+)
+
+# A CSV spells out what a table cell combines: "<key><suffix>".
+SUFFIXES = {
+    "_ci95_halfwidth": "half-width of the 95% t-interval over seeds",
+    "_seeds": "seeds the mean is over",
+    "_of": "the total the count is out of",
+}
+
+_BY_KEY = {c.key: c for c in COLUMNS}
+
+
+def get(key: str) -> Column:
+    """The column named `key`; KeyError naming the table to extend otherwise."""
+    try:
+        return _BY_KEY[key]
+    except KeyError:
+        raise KeyError(f"{key!r} is not a column of bench/schema.py:COLUMNS; add it "
+                       "there") from None
+
+
+def has(key: str) -> bool:
+    return key in _BY_KEY
+
+
+def resolve(name: str) -> Column:
+    """A CSV column name (a key, or a key with one of SUFFIXES) -> its column."""
+    if name in _BY_KEY:
+        return _BY_KEY[name]
+    for suffix in SUFFIXES:
+        if name.endswith(suffix) and name.removesuffix(suffix) in _BY_KEY:
+            return _BY_KEY[name.removesuffix(suffix)]
+    return get(name)
+
+
+def record_keys() -> list[str]:
+    return [c.key for c in COLUMNS if c.origin == "record"]
