@@ -52,7 +52,8 @@ def test_registered_and_scaled_so_several_singular_values_leave_the_ball():
 
 def test_options_are_validated():
     assert make(rows="8", cols="12").c.shape == (8, 12)
-    with pytest.raises(ValueError, match="task.kind='dense' is not allowed; use one of isotropic, anisotropic"):
+    with pytest.raises(ValueError, match="task.kind='dense' is not allowed; use one of isotropic, "
+                                         "anisotropic"):
         make(kind="dense")
     with pytest.raises(ValueError, match="unknown matrix_quadratic option"):
         make(dim=3)
