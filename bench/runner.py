@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader
 
 import optimizers
 import tasks
-from bench import environment, metrics, schedules
+from bench import environment, geometry, metrics, schedules
 from bench.config import Trial
 from bench.fingerprint import recorded
 from bench.sampling import GlobalBatchSampler
@@ -99,8 +99,12 @@ def build(trial: Trial, accelerator: Accelerator, data_dir: str | None = None,
     named = dict(model.named_parameters())
     decayed = {n: p for n, p in named.items() if mask.get(n)}
     undecayed = [p for n, p in named.items() if not mask.get(n)]
-    groups = [g for g in ({"params": list(decayed.values()), "weight_decay": trial.weight_decay},
-                          {"params": undecayed, "weight_decay": 0.0}) if g["params"]]
+    # Optimizers that tell tensors apart by name (Muon's recipe) get torch's named params.
+    by_name = spec.norm_rule is not None
+    groups = [{"params": [(n, p) if by_name else p for n, p in named.items()
+                          if bool(mask.get(n)) is decay], "weight_decay": wd}
+              for decay, wd in ((True, trial.weight_decay), (False, 0.0))]
+    groups = [g for g in groups if g["params"]]
     optimizer = optimizers.create(trial.optimizer, groups, lr=trial.lr,
                                   weight_decay=trial.weight_decay,
                                   **dict(trial.optimizer_options))
@@ -123,6 +127,7 @@ def build(trial: Trial, accelerator: Accelerator, data_dir: str | None = None,
         "policy": policy, "decayed": len(decayed), "undecayed": len(undecayed),
         "decayed_numel": sum(p.numel() for p in decayed.values()),
         "undecayed_numel": sum(p.numel() for p in undecayed),
+        "geometry": geometry.tensor_geometries(optimizer, spec, decayed),
     }
     probe = [send_to_device(b, accelerator.device) for b in task.probe_batches()]
     return TrialContext(trial, task, spec, accelerator, model, optimizer, scheduler, decayed,
@@ -184,6 +189,13 @@ def probe_metrics(ctx: TrialContext, per_tensor: bool = False
     if per_tensor:
         tensors = metrics.per_tensor_metrics(dict(zip(names, params)), dict(zip(names, grads)),
                                              wd, radius=radius)
+    if radius is not None and names:  # each tensor in its own norm's ball
+        ball, ball_tensors = geometry.geometry_record(
+            ctx.mask_info["geometry"], dict(zip(names, params)), dict(zip(names, grads)),
+            radius)
+        overall.update(ball)
+        for n in tensors:
+            tensors[n].update(ball_tensors[n])
     for n, p in model.named_parameters():
         p.grad = saved_grads[n]
     with torch.no_grad():
