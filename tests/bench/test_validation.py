@@ -168,7 +168,10 @@ def test_killing_the_sweep_parent_ends_its_workers(tmp_path):
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and any(_alive(p) for p in workers):
         time.sleep(0.5)
-    assert not any(_alive(p) for p in workers)
+    survivors = [p for p in workers if _alive(p)]
+    for pid in survivors:  # leave no hanging process behind when the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert not survivors
 
 
 def test_markdown_links_do_not_survive_escaping():
