@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from bench.errors import UsageError
@@ -36,19 +36,9 @@ class Trial:
     task_options: tuple[tuple[str, Any], ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
-        if not self.lr > 0:
-            raise UsageError(f"lr must be > 0 (got {self.lr}); pass e.g. --set lr=1e-3")
-        if self.weight_decay < 0:
-            raise UsageError(
-                f"weight_decay must be >= 0 (got {self.weight_decay}); pass e.g. "
-                "--set weight_decay=0.1")
-        if self.steps is not None and self.steps < 1:
-            raise UsageError(f"steps must be >= 1 (got {self.steps})")
-        if self.grad_accum < 1:
-            raise UsageError(f"grad_accum must be >= 1 (got {self.grad_accum})")
-        if self.mixed_precision not in ("no", "bf16", "fp16"):
-            raise UsageError(
-                f"mixed_precision must be no, bf16 or fp16 (got {self.mixed_precision!r})")
+        from bench.validation import check_fields
+
+        check_fields(self)  # types and ranges; bench/validation.py checks the rest
 
     @property
     def id(self) -> str:
@@ -91,21 +81,10 @@ class Trial:
                        task_options=_frozen(task))
 
 
-_TYPES = {f.name: f.type for f in fields(Trial)}
-
-
 def _coerce(key: str, value: Any) -> Any:
-    if value is None:
-        return None
-    kind = _TYPES[key]
-    try:
-        if kind == "float":
-            return float(value)
-        if kind in ("int", "int | None"):
-            return int(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"{key} must be a number (got {value!r})") from None
-    return value
+    from bench.validation import coerce
+
+    return coerce(key, value)
 
 
 def _frozen(d: dict[str, Any]) -> tuple[tuple[str, Any], ...]:

@@ -334,10 +334,24 @@ def check_closure(subject: Subject) -> Check:
     return Check("closure", ok, detail)
 
 
-def run_checks(subject: Subject) -> Report:
-    from bench.decay_probe import measure_decay
+def run_checks(subject: Subject, timeout_s: float | None = None) -> Report:
+    """Every probe; with `timeout_s`, each in a forked child under that limit
+    (bench/probe_limit.py), so a hang, a crash or a SystemExit becomes a failed check."""
+    from bench.decay_probe import DecayVerdict, measure_decay
 
-    verdict = measure_decay(subject.make)
+    def bounded(name: str, fn: Callable[..., Any], *args: Any) -> Any:
+        if timeout_s is None:
+            return fn(*args)
+        from bench.probe_limit import ProbeFailed, call_with_limit
+
+        try:
+            return call_with_limit(fn, args, timeout_s)
+        except ProbeFailed as err:
+            return Check(name, False, f"the probe {err}")
+
+    verdict = bounded("decay_semantics", measure_decay, subject.make)
+    if isinstance(verdict, Check):
+        verdict = DecayVerdict("unknown", (), verdict.detail, {})
     # `none` is a bug (weight_decay accepted, nothing happens) unless declared: a no-decay
     # baseline registered as decay_style="none".
     declared_none = subject.declared == "none"
@@ -345,11 +359,12 @@ def run_checks(subject: Subject) -> Report:
     checks = [
         Check("decay_semantics", recognised, verdict.explanation),
         check_declared(subject.declared, verdict.semantics, verdict.consistent_with),
-        check_state_dict(subject),
-        check_per_group_weight_decay(subject, expect_decay=not declared_none),
-        check_determinism(subject),
-        check_finite(subject),
-        check_closure(subject),
+        bounded("state_dict", check_state_dict, subject),
+        bounded("per_group_weight_decay", check_per_group_weight_decay, subject,
+                not declared_none),
+        bounded("determinism", check_determinism, subject),
+        bounded("finite", check_finite, subject),
+        bounded("closure", check_closure, subject),
     ]
     return Report(spec=subject.spec, source=subject.source,
                   declared_decay_style=subject.declared, decay_semantics=verdict.semantics,

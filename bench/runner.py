@@ -36,6 +36,8 @@ from bench.tracking import TrialTrackers
 from optimizers.decay import DecayStyle, implied_radius
 from tasks.base import Task
 
+TRIAL_THREADS = 1  # intra-op threads of every trial, whatever the sweep's worker count
+
 
 class Diverged(Exception):
     def __init__(self, step: int) -> None:
@@ -59,6 +61,10 @@ class Progress:
     loss_sum: float = 0.0
     loss_count: int = 0
     eval_clock: list[float] = field(default_factory=list)  # train_time at each curve point
+    # Wall seconds of earlier processes up to the checkpoint this one resumed from, plus
+    # this process's, as of the last checkpoint: a resumed trial's wall_s counts them all.
+    wall_s: float = 0.0
+    started: float = field(default_factory=time.perf_counter, repr=False)
 
 
 @dataclass
@@ -255,7 +261,9 @@ class Checkpointer:
         if not self.every or not state.exists():
             return None
         self.ctx.accelerator.load_state(str(self.latest))
-        return Progress(**json.loads(state.read_text()))
+        saved = json.loads(state.read_text())
+        saved.pop("started", None)
+        return Progress(**saved)
 
     def maybe_save(self, prog: Progress) -> None:
         if not self.every or prog.step % self.every or prog.step >= self.ctx.steps:
@@ -267,7 +275,9 @@ class Checkpointer:
         acc.wait_for_everyone()
         acc.save_state(str(tmp))
         if acc.is_main_process:
-            (tmp / "progress.json").write_text(json.dumps(prog.__dict__))
+            state = {k: v for k, v in prog.__dict__.items() if k != "started"}
+            state["wall_s"] = prog.wall_s + time.perf_counter() - prog.started
+            (tmp / "progress.json").write_text(json.dumps(state))
             old = self.dir / "old"
             shutil.rmtree(old, ignore_errors=True)
             if self.latest.exists():
@@ -368,6 +378,10 @@ def run_trial(trial: Trial, out_dir: str | os.PathLike, data_dir: str | None = N
                               "diverged_at": None, "error": None}
     prog = Progress()
     ctx = None
+    # A fixed intra-op thread count: reductions, hence results, must not depend on how many
+    # trials a sweep runs side by side (`--workers`).
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(TRIAL_THREADS)
     try:
         ctx = build(trial, acc, data_dir, cache_dir)
         record.update(_describe(ctx))
@@ -384,7 +398,7 @@ def run_trial(trial: Trial, out_dir: str | os.PathLike, data_dir: str | None = N
             final["train_loss"] = math.nan
     except tasks_errors():
         raise
-    except Exception:
+    except BaseException:  # SystemExit from an optimizer's step() too: the trial failed
         record["error"] = traceback.format_exc()
         final = dict(prog.curve[-1]) if prog.curve else {}
     final.pop("step", None)
@@ -405,7 +419,10 @@ def run_trial(trial: Trial, out_dir: str | os.PathLike, data_dir: str | None = N
         "eval_train_s": prog.eval_clock,  # training seconds at each curve point
         "time_to_target_s": time_to_target,
     }
-    record["env"] = environment.describe(acc.device, acc.num_processes)
+    torch.set_num_threads(threads_before)
+    record["timing"]["wall_s"] += prog.wall_s  # earlier processes' (resumed from a checkpoint)
+    record["env"] = {**environment.describe(acc.device, acc.num_processes),
+                     "threads": TRIAL_THREADS}
     if acc.is_main_process:
         ledger.write(record)
     acc.wait_for_everyone()
@@ -414,9 +431,10 @@ def run_trial(trial: Trial, out_dir: str | os.PathLike, data_dir: str | None = N
 
 def tasks_errors() -> tuple[type[BaseException], ...]:
     """Errors that are the user's to fix (bad data dir, no hub): never a `failed` trial."""
+    from bench.errors import TrialInterrupted
     from tasks.data import DataUnavailable
 
-    return (DataUnavailable, KeyboardInterrupt)
+    return (DataUnavailable, KeyboardInterrupt, TrialInterrupted)
 
 
 def _to_target(ctx: TrialContext, prog: Progress) -> tuple[dict[str, Any] | None, float | None]:

@@ -34,12 +34,17 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import tempfile
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 SCHEMA_VERSION = 2
+RECORD_KEYS = ("id", "config", "status")
+STATUSES = ("done", "diverged", "failed")
+DAMAGED_DIR = "damaged"
 CONFIG_COLUMNS = ("task", "optimizer", "lr", "weight_decay", "schedule", "warmup", "mask",
                   "seed", "budget", "steps", "mixed_precision", "grad_accum")
 # Trial fields that do not define a configuration for selection purposes (the rest, e.g.
@@ -98,17 +103,33 @@ class Ledger:
         return target
 
     def read(self, trial_id: str) -> dict[str, Any]:
-        return migrate(json.loads(self.path(trial_id).read_text()))
+        """The record (ValueError naming the file where it is damaged)."""
+        return read_record(self.path(trial_id))
 
     def records(self) -> list[dict[str, Any]]:
+        """Every readable record; a damaged one is skipped with a one-line warning."""
         if not self.trials_dir.is_dir():
             return []
-        return [migrate(json.loads(p.read_text()))
-                for p in sorted(self.trials_dir.glob("[!.]*.json"))]
+        out = []
+        for path in sorted(self.trials_dir.glob("[!.]*.json")):
+            try:
+                out.append(read_record(path))
+            except ValueError as err:
+                print(f"wdbench: warning: {err}; skipped", file=sys.stderr)
+        return out
+
+    def set_aside(self, trial_id: str) -> Path:
+        """Move a damaged record to trials/damaged/ (kept for inspection, no longer read),
+        so that its trial runs again."""
+        target = self.trials_dir / DAMAGED_DIR / f"{trial_id}.{int(time.time())}.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.path(trial_id), target)
+        return target
 
     def finished_ids(self, trials: Iterable[Any], rerun_stale: bool = True) -> set[str]:
-        """Ids of `trials` that have a record made by the current code (with rerun_stale
-        False: any record). A stale record's trial runs again and its record is replaced."""
+        """Ids of `trials` that have a done or diverged record made by the current code (with
+        rerun_stale False: any record). A stale record's trial runs again and its record is
+        replaced."""
         from bench.fingerprint import of_trial
 
         ids = self.ids()
@@ -123,7 +144,16 @@ class Ledger:
             key = (trial.task, trial.optimizer)
             if key not in current:
                 current[key] = str(of_trial(*key))
-            if is_fresh(self.read(trial.id), current[key]):
+            try:
+                record = self.read(trial.id)
+            except ValueError as err:
+                moved = self.set_aside(trial.id)
+                print(f"wdbench: warning: {err}; moved to {moved}, the trial runs again",
+                      file=sys.stderr)
+                continue
+            # A failed trial (an exception inside a valid trial) is tried again; a diverged
+            # one is a result.
+            if is_fresh(record, current[key]) and record["status"] != "failed":
                 out.add(trial.id)
         return out
 
@@ -131,6 +161,25 @@ class Ledger:
         if not self.trials_dir.is_dir():
             return set()
         return {p.stem for p in self.trials_dir.glob("[!.]*.json")}
+
+
+def read_record(path: Path) -> dict[str, Any]:
+    """A record file in the current schema; ValueError naming the file when it does not parse
+    or is not a record (truncated by a full disk, edited by hand, another program's file)."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"damaged record {path} ({type(err).__name__}: "
+                         f"{str(err).splitlines()[0] if str(err) else ''})") from None
+    missing = [k for k in RECORD_KEYS if not isinstance(record, dict) or k not in record]
+    schema = record.get("schema", 1) if isinstance(record, dict) else None
+    if missing or not isinstance(schema, int) or not 1 <= schema <= SCHEMA_VERSION:
+        raise ValueError(f"damaged record {path} (not a wdbench record of schema <= "
+                         f"{SCHEMA_VERSION}: " + (f"no {', '.join(missing)})" if missing
+                                                 else f"schema {schema!r})"))
+    if not isinstance(record["config"], dict) or record["status"] not in STATUSES:
+        raise ValueError(f"damaged record {path} (config or status of the wrong type)")
+    return migrate(record)
 
 
 def is_fresh(record: dict[str, Any], fingerprint: str) -> bool:

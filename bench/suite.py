@@ -41,13 +41,27 @@ class Suite:
     description: str = ""
     executor: dict[str, Any] = field(default_factory=dict)  # bench.executors.ExecutorOptions
     log_with: tuple[str, ...] = ()  # experiment trackers (`--log-with`)
+    path: str = ""  # the file, and each key's line in it, for error messages
+    lines: dict[str, int] = field(default_factory=dict)
 
     def trials(self, budget: str, overrides: dict[str, Any] | None = None) -> list[Trial]:
-        """Every trial of the grid, de-duplicated, in a stable order."""
+        """Every trial of the grid, de-duplicated, in a stable order, each validated whole
+        (bench/validation.py) before the first runs; errors name the file and line."""
+        from bench.validation import build
+
         out: dict[str, Trial] = {}
         for opt_name, grid in self.optimizers.items():
             axes = {k: v for k, v in grid.items() if _is_axis(k, v)}
             fixed = {k: v for k, v in grid.items() if k not in axes}
+            for key, values in axes.items():
+                if not values:
+                    raise UsageError(f"{self.source(f'{opt_name}.{key}')}: key "
+                                     f"{opt_name}.{key}: the list is empty; give at least one "
+                                     "value")
+            sources = {**{k: self.source(k) for k in self.settings},
+                       **{k: self.source(f"{opt_name}.{k}") for k in grid},
+                       "budget": self.source("budget"), "seed": self.source("seeds"),
+                       **{k: "--set" for k in overrides or {}}}
             for values in itertools.product(*axes.values()):
                 for seed in self.seeds:
                     settings = {**self.settings, **fixed, **dict(zip(axes, values)),
@@ -55,12 +69,14 @@ class Suite:
                     if "lr" not in settings or "weight_decay" not in settings:
                         raise UsageError(f"suite {self.name!r}: optimizer {opt_name!r} needs lr "
                                          "and weight_decay (a value or a list)")
-                    base = Trial(task=self.task, optimizer=opt_name,
-                                 lr=float(settings.pop("lr")),
-                                 weight_decay=float(settings.pop("weight_decay")))
-                    trial = base.with_settings(settings)
+                    trial = build(self.task, opt_name, settings, sources)
                     out.setdefault(trial.id, trial)
         return list(out.values())
+
+    def source(self, key: str) -> str:
+        """'file:line' of a key of the suite file ('file' where unknown)."""
+        line = self.lines.get(key) or self.lines.get(key.rpartition(".")[2])
+        return f"{self.path}:{line}" if self.path and line else (self.path or self.name)
 
 
 def with_submissions(suite: Suite, names: list[str]) -> Suite:
@@ -119,10 +135,13 @@ def load(path: str | Path) -> Suite:
     from bench import yaml_loader
 
     path = Path(path)
-    text = path.read_text()
+    text = _read_text(path)
     try:
+        yaml_loader.refuse_aliases(text)
         node = yaml_loader.compose(text)
         data = yaml_loader.load(text)
+    except yaml_loader.AliasRefused as err:
+        raise UsageError(f"{path}:{err.line}: {err}") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
@@ -157,8 +176,19 @@ def load(path: str | Path) -> Suite:
                 raise fail(f"{name}.weight_decay", "weight decay must be >= 0")
     seeds = data.get("seeds", [0])
     seeds = seeds if isinstance(seeds, list) else [seeds]
-    if any(not isinstance(s, int) for s in seeds):
-        raise fail("seeds", "must be an integer or a list of integers")
+    if not seeds:
+        raise fail("seeds", "the list is empty; give at least one seed, e.g. seeds: [0]")
+    if any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in seeds):
+        raise fail("seeds", f"must be a non-negative integer or a list of them, got "
+                            f"{data['seeds']!r}")
+    if not isinstance(data.get("settings") or {}, dict):
+        raise fail("settings", "must be a mapping of --set-style keys, e.g. "
+                               "{task.vocab_size: 2048}")
+    if not isinstance(data["task"], str):
+        raise fail("task", "must be a task name (wdbench list)")
+    for key in ("name", "description", "budget"):
+        if key in data and not isinstance(data[key], str):
+            raise fail(key, f"must be text, got {data[key]!r}")
     settings = dict(data.get("settings") or {})
     settings.update({k: v for k, v in data.items() if k in TRIAL_KEYS and k != "budget"})
     return Suite(name=data.get("name", path.stem), task=str(data["task"]),
@@ -166,7 +196,31 @@ def load(path: str | Path) -> Suite:
                  seeds=tuple(seeds), budget=data.get("budget"), settings=settings,
                  description=data.get("description", ""),
                  executor=_executor_mapping(data.get("executor"), fail),
-                 log_with=_log_with(data.get("log_with"), fail))
+                 log_with=_log_with(data.get("log_with"), fail), path=str(path),
+                 lines=lines)
+
+
+MAX_SUITE_BYTES = 1 << 20
+
+
+def _read_text(path: Path) -> str:
+    """The suite file as text, or one line: a directory, a binary or huge file is refused."""
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory; give a suite YAML file")
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise UsageError(f"cannot read suite file {path} ({err.strerror})") from None
+    if len(raw) > MAX_SUITE_BYTES:
+        raise UsageError(f"{path}: {len(raw)} bytes is too large for a suite file "
+                         f"(at most {MAX_SUITE_BYTES}); is it the right file?")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or "\0" in text:
+        raise UsageError(f"{path} is not a text file; give a suite YAML file")
+    return text
 
 
 def _log_with(value: Any, fail: Any) -> tuple[str, ...]:

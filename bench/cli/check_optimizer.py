@@ -8,6 +8,7 @@ import json
 
 from bench.cli import common
 from bench.config import parse_settings
+from bench.errors import UsageError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -16,6 +17,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("spec", help="registered name or module:attr (Optimizer class or factory)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
                    help="extra constructor arguments")
+    p.add_argument("--probe-timeout-s", type=float, default=None, metavar="SECONDS",
+                   help="time limit of each probe, run in its own process; an optimizer "
+                        "that hangs or exits fails that probe (default: 60)")
     p.add_argument("--json", action="store_true",
                    help="print the verdict with every probe measurement as JSON")
     p.set_defaults(handler=handle)
@@ -23,9 +27,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from bench.conformance import format_report, resolve, run_checks
+    from bench.probe_limit import DEFAULT_TIMEOUT_S
 
+    timeout = DEFAULT_TIMEOUT_S if args.probe_timeout_s is None else args.probe_timeout_s
+    if not timeout > 0:
+        raise UsageError(f"--probe-timeout-s must be > 0 (got {args.probe_timeout_s:g}); "
+                         "e.g. --probe-timeout-s 60")
     common.importable_cwd()
-    report = run_checks(resolve(args.spec, parse_settings(args.set)))
+    report = run_checks(resolve(args.spec, parse_settings(args.set)), timeout_s=timeout)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, default=str))
     else:

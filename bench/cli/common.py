@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -10,16 +11,43 @@ from pathlib import Path
 from bench.config import Trial
 from bench.errors import UsageError
 
+MIN_FREE_BYTES = 64 * 2**20  # a few records and checkpoints of the small tasks
+
+
+def check_out(value: str | None) -> Path:
+    """The --out argument as a path; an empty one is refused (it would mean the cwd)."""
+    if value is not None and not str(value).strip():
+        raise UsageError("--out is empty; pass --out DIR (e.g. --out results/runs)")
+    return Path(value)
+
 
 def ensure_writable(out: Path) -> None:
-    """Create `out` if needed and prove a file can be written in it."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out):
-            pass
-    except OSError as err:
-        raise UsageError(f"cannot write to output directory {out} ({err.strerror}); "
-                         "pass --out DIR with a writable directory") from None
+    """Prove files can be written in `out` and its `trials/` folder, with room to spare,
+    creating nothing: a missing folder is probed at its nearest existing parent."""
+    where = out
+    for folder in (out / "trials", out):
+        if folder.exists():
+            where = folder
+            break
+    else:
+        where = next((p for p in out.parents if p.exists()), Path("."))
+    problem = None
+    if not where.is_dir():
+        problem = f"{where} is not a directory"
+    else:
+        try:
+            with tempfile.NamedTemporaryFile(dir=where):
+                pass
+            if (out / "trials").is_dir() and where != out / "trials":
+                with tempfile.NamedTemporaryFile(dir=out / "trials"):
+                    pass
+        except OSError as err:
+            problem = f"{err.strerror} in {err.filename or where}"
+    if problem is None and shutil.disk_usage(where).free < MIN_FREE_BYTES:
+        problem = f"under {MIN_FREE_BYTES // 2**20} MiB free on its disk"
+    if problem:
+        raise UsageError(f"cannot write to output directory {out} ({problem}); "
+                         "pass --out DIR with a writable directory")
 
 
 def importable_cwd() -> None:

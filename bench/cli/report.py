@@ -28,7 +28,12 @@ def handle(args: argparse.Namespace) -> int:
         if not d.is_dir():
             raise UsageError(f"results directory {d} does not exist; pass the --out directory "
                              "of a sweep (it holds trials/*.json)")
-    out = Path(args.out) if args.out else dirs[0] / "report"
+    from bench.store import Ledger
+
+    if not any(Ledger(d).ids() for d in dirs):
+        raise UsageError(f"no trial records in {', '.join(map(str, dirs))} (trials/*.json); "
+                         "run a sweep into it first, or pass its --out directory")
+    out = common.check_out(args.out) if args.out is not None else dirs[0] / "report"
     common.ensure_writable(out)
     from bench.report import render
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
+from bench import validation
 from bench.cli import common
-from bench.config import Trial, parse_settings
+from bench.config import parse_settings
 
-PRECISIONS = ["no", "bf16", "fp16"]
+PRECISIONS = list(validation.PRECISIONS)
 FINAL_KEYS = ("train_loss", "val_loss", "val_perplexity", "val_accuracy", "test_loss",
               "test_perplexity", "test_accuracy", "linf_ratio", "fw_gap_rel", "boundary_frac",
               "l2_stationarity", "dist_box", "dist_l2")
@@ -39,27 +39,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    import optimizers
-
     common.importable_cwd()
     common.check_task(args.task)
     common.check_optimizers([args.optimizer])
     budget = common.resolve_budget(args.budget)
     common.check_budget(args.task, budget)
-    defaults = optimizers.spec(args.optimizer).defaults
     settings: dict[str, Any] = {"seed": args.seed, "budget": budget}
+    sources = {"seed": "--seed", "budget": "--budget"}
     if args.mixed_precision:
         settings["mixed_precision"] = args.mixed_precision
-    settings.update(parse_settings(args.set))
-    trial = Trial(task=args.task, optimizer=args.optimizer,
-                  lr=float(settings.pop("lr", defaults.get("lr", 1e-3))),
-                  weight_decay=float(settings.pop("weight_decay",
-                                                  defaults.get("weight_decay", 0.0))))
-    trial = trial.with_settings(settings)
-    common.check_data(trial, args.data_dir)
+    given = parse_settings(args.set)
+    settings.update(given)
+    sources.update({key: "--set" for key in given})
+    trial = validation.build(args.task, args.optimizer, settings, sources)
     log_with = common.parse_log_with(args.log_with)
-    out = Path(args.out)
+    out = common.check_out(args.out)
     common.ensure_writable(out)
+    common.check_data(trial, args.data_dir)
 
     from accelerate import Accelerator
 

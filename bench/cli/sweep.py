@@ -64,19 +64,25 @@ def handle(args: argparse.Namespace) -> int:
     if args.mixed_precision:
         overrides["mixed_precision"] = args.mixed_precision
     trials = suite.trials(budget, overrides)
-    common.check_data(trials[0], args.data_dir)
     log_with = common.parse_log_with(args.log_with or suite.log_with)
-    out = Path(args.out or Path("results") / suite.name)
+    out = common.check_out(args.out) if args.out is not None else Path("results") / suite.name
     executor = _executor(args, suite, path, budget, out, trials)
     common.ensure_writable(out)
-    counts = run_sweep(trials, SweepOptions(out=out, workers=args.workers,
+    common.check_data(trials[0], args.data_dir)
+    workers = _capped_workers(args.workers, len(trials), executor, args.quiet)
+    try:
+        counts = run_sweep(trials, SweepOptions(out=out, workers=workers,
                                             data_dir=args.data_dir, quiet=args.quiet,
                                             suite=suite.name, executor=executor,
                                             detach=args.detach, log_with=log_with))
+    except KeyboardInterrupt:
+        print(f"interrupted: {_finished(out, trials)} trials finished and kept; "
+              "run the same command to resume", file=sys.stderr)
+        return 130
     if args.detach:
         return 0
     if not args.quiet:
-        print_summary(out)
+        print_summary(out, {t.id for t in trials})
         print(f"ran {counts['done']} done, {counts['diverged']} diverged, "
               f"{counts['failed']} failed; {counts['skipped']} already finished; "
               f"{counts['elsewhere']} run by another sweep; {counts['pending']} pending; "
@@ -86,7 +92,41 @@ def handle(args: argparse.Namespace) -> int:
 
         page = render([out], out / "report")
         print(f"report: {page}", file=sys.stderr)
-    return 1 if counts["failed"] or counts["pending"] else 0
+    failed = _suite_failed(out, trials)
+    if failed and not counts["failed"] and not args.quiet:
+        print(f"{failed} of this suite's trials failed in an earlier sweep and were not "
+              "re-run here", file=sys.stderr)
+    return 1 if counts["failed"] or counts["pending"] or failed else 0
+
+
+def _capped_workers(workers: int, n_trials: int, executor: object, quiet: bool) -> int:
+    """--workers at most the trials and the cores (more processes only compete)."""
+    import os
+
+    if getattr(executor, "kind", "local") != "local":
+        return workers
+    cap = max(1, min(n_trials, os.cpu_count() or 1))
+    if workers > cap:
+        if not quiet:
+            print(f"note: --workers {workers} capped to {cap} ({n_trials} trials, "
+                  f"{os.cpu_count()} cores)", file=sys.stderr)
+        return cap
+    return workers
+
+
+def _records_of(out: Path, trials: list) -> list[dict]:
+    from bench.store import Ledger
+
+    ids = {t.id for t in trials}
+    return [r for r in Ledger(out).records() if r["id"] in ids]
+
+
+def _finished(out: Path, trials: list) -> int:
+    return sum(r["status"] != "failed" for r in _records_of(out, trials))
+
+
+def _suite_failed(out: Path, trials: list) -> int:
+    return sum(r["status"] == "failed" for r in _records_of(out, trials))
 
 
 def _executor(args: argparse.Namespace, suite: suites.Suite, path: Path, budget: str,
@@ -115,11 +155,15 @@ def _subset(suite: suites.Suite, wanted_text: str) -> suites.Suite:
         k: v for k, v in suite.optimizers.items() if k in wanted}})
 
 
-def print_summary(out: Path) -> None:
-    """Each optimizer's selected configuration, by the report's rule (bench/ranking.py)."""
+def print_summary(out: Path, ids: set[str] | None = None) -> None:
+    """Each optimizer's selected configuration, by the report's rule (bench/ranking.py),
+    among the suite's own trials (`ids`; other tasks and budgets may share the directory)."""
     from bench.ranking import summary_frame
     from bench.store import load_trials
 
-    best = summary_frame(load_trials(out))
+    frame = load_trials(out)
+    if ids is not None and not frame.empty:
+        frame = frame[frame["id"].isin(ids)]
+    best = summary_frame(frame)
     if not best.empty:
         print(best.to_string(index=False, float_format="%.4g"))

@@ -13,8 +13,12 @@ from bench.config import Trial
 from bench.executors.worker import WorkerSettings, run_claimed
 
 
-def _init_worker(threads: int, devices: Any) -> None:
-    """One CPU thread per worker on CPU; one GPU per worker when there are several."""
+def _init_worker(threads: int, devices: Any, parent_pid: int) -> None:
+    """One CPU thread per worker on CPU; one GPU per worker when there are several; the
+    worker ends with the sweep's parent."""
+    from bench.executors.worker import follow_parent
+
+    follow_parent(parent_pid)
     if devices is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(devices.get())
     import torch
@@ -40,7 +44,7 @@ def run_local(pending: list[Trial], settings: WorkerSettings, workers: int,
             devices.put(i % n_gpu)
     threads = max(1, (os.cpu_count() or 1) // workers)
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(threads, devices)) as pool:
+                             initargs=(threads, devices, os.getpid())) as pool:
         futures = [pool.submit(run_claimed, trial, settings) for trial in pending]
         try:
             for future in as_completed(futures):
@@ -48,4 +52,7 @@ def run_local(pending: list[Trial], settings: WorkerSettings, workers: int,
         except BaseException:
             for future in futures:
                 future.cancel()
+            # Ctrl-C: stop the running trials now rather than wait for them to finish.
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
             raise

@@ -12,6 +12,7 @@ from typing import Any
 
 from bench.claims import ClaimStore, Heartbeat
 from bench.config import Trial
+from bench.errors import TrialInterrupted
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,8 @@ def _keep_running_if_not_requeued(submitit_handler: Any) -> Any:
         ours = signal.signal(signal.SIGTERM, signal.SIG_IGN)
         try:
             submitit_handler(signum, frame)
+        except SystemExit as exit_:  # requeued: not a failure of the trial it interrupts
+            raise TrialInterrupted(exit_.code) from None
         except UncompletedJobError as err:
             signal.signal(signal.SIGTERM, ours)
             print(f"wdbench: not requeued ({err}); running on until the time limit",
@@ -143,6 +146,8 @@ def run_batch(trials: list[dict[str, Any]], settings: WorkerSettings) -> list[di
         signal.signal(signal.SIGUSR2, _keep_running_if_not_requeued(usr2))
     try:
         return _run_batch(trials, settings)
+    except TrialInterrupted as stop:
+        raise SystemExit(stop.code) from None  # submitit's own exit after the requeue
     finally:
         signal.signal(signal.SIGTERM, previous_term)
 
@@ -162,3 +167,20 @@ def _run_batch(trials: list[dict[str, Any]], settings: WorkerSettings) -> list[d
         torch.set_num_threads(cpus)
     Path(settings.out).mkdir(parents=True, exist_ok=True)
     return [run_claimed(Trial.from_dict(t), settings, accelerator) for t in trials]
+
+
+def follow_parent(parent_pid: int, poll_s: float = 1.0) -> None:
+    """In a local pool worker: exit as soon as the sweep's parent process is gone (SIGKILL,
+    SIGTERM), instead of training on and then hanging on a dead pipe; and leave Ctrl-C to
+    the parent, which prints one line (workers would each print a traceback)."""
+    import threading
+    import time
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(poll_s)
+        os._exit(1)  # the claim expires with its heartbeat; the next sweep re-runs the trial
+
+    threading.Thread(target=watch, name="follow-parent", daemon=True).start()

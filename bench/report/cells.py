@@ -113,9 +113,14 @@ def write_csv(table: Table, out: Path) -> str:
     return f"tables/{table.name}.csv"
 
 
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`[]|"})
+
+
 def md_escape(text: str) -> str:
-    """Markdown renderers pass inline HTML through, so escape it, and the cell separator."""
-    return html.escape(text, quote=False).replace("|", r"\|").replace("\n", " ")
+    """Markdown renderers pass inline HTML through, so escape it; and backslash the link
+    brackets (a `[x](javascript:...)` in a name must stay text), code ticks and the cell
+    separator."""
+    return html.escape(str(text), quote=False).translate(_MD_SPECIAL).replace("\n", " ")
 
 
 def markdown(table: Table) -> str:

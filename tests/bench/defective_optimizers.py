@@ -79,3 +79,24 @@ class OffScaleShrink(_Momentum):
 
     def _weight_decay(self, group):
         return 0.1 * group["weight_decay"] / group["lr"]
+
+
+class HangsInStep(_Momentum):
+    """`step()` never returns: check-optimizer must give a verdict, not hang."""
+
+    decay_style = "decoupled"
+
+    def step(self, closure=None):
+        import time
+
+        while True:
+            time.sleep(0.05)
+
+
+class ExitsInStep(_Momentum):
+    """`step()` raises SystemExit(0): a sweep must record the trial failed, not exit 0."""
+
+    decay_style = "decoupled"
+
+    def step(self, closure=None):
+        raise SystemExit(0)

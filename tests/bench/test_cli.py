@@ -17,14 +17,34 @@ SUBMISSION = "tests.bench.submitted_optimizer:SignDescentW"
 FACTORY = "tests.bench.submitted_optimizer:make_adam_l2"
 
 
-@pytest.mark.parametrize("args,message", [
+class Suite(str):
+    """A suite file's content in a row of the table: written to tmp_path/suite.yaml and its
+    path put in its place (bytes: a binary file)."""
+
+
+class Binary(bytes):
+    pass
+
+
+RUN = ["run", "--task", "quadratic", "--optimizer", "adamw", "--budget", "smoke"]
+SWEEP = ["sweep", "--budget", "smoke"]
+GRID = "optimizers:\n  adamw: {lr: [0.01], weight_decay: [1.0]}\n"
+
+
+def _set(*items: str) -> list[str]:
+    return [*RUN, *(a for item in items for a in ("--set", item))]
+
+
+# One row per bad input: the command, and the text its one line of error must hold.
+BAD_INPUTS = [
     (["run", "--task", "nope", "--optimizer", "adamw"], "unknown task 'nope'; available:"),
     (["run", "--task", TOY, "--optimizer", "adamz"], "unknown optimizer 'adamz'; available:"),
     (["run", "--task", TOY, "--optimizer", "nope.mod:Opt"],
      "cannot import optimizer 'nope.mod:Opt'"),
-    (["run", "--task", TOY, "--optimizer", "adamw", "--set", "lr=0"], "lr must be > 0"),
+    (["run", "--task", TOY, "--optimizer", "adamw", "--set", "lr=0"],
+     "lr=0 is not allowed; use a finite number > 0, e.g. 1e-3 (from --set)"),
     (["run", "--task", TOY, "--optimizer", "adamw", "--set", "weight_decay=-0.1"],
-     "weight_decay must be >= 0"),
+     "weight_decay=-0.1 is not allowed; use a finite number >= 0"),
     (["run", "--task", TOY, "--optimizer", "adamw", "--set", "lr"], "--set expects key=value"),
     (["run", "--task", TOY, "--optimizer", "adamw", "--budget", "huge"],
      "has no budget 'huge'"),
@@ -44,14 +64,123 @@ FACTORY = "tests.bench.submitted_optimizer:make_adam_l2"
     (["sweep", "--task", "quadratic", "--with", "tests.bench.nope:Opt"],
      "cannot import optimizer 'tests.bench.nope:Opt'"),
     (["list", "--task", "nope"], "unknown task 'nope'"),
-])
+    # Every key of the Trial, each with a bad value, from --set (run) ...
+    (_set("lr=abc"), "lr='abc' is not allowed; use a finite number > 0"),
+    (_set("lr=-1"), "lr=-1 is not allowed"),
+    (_set("lr=.inf"), "lr=inf is not allowed"),
+    (_set("weight_decay=.nan"), "weight_decay=nan is not allowed; use a finite number >= 0"),
+    (_set("weight_decay=nan"), "weight_decay=nan is not allowed"),
+    (_set("weight_decay=inf"), "weight_decay='inf' is not allowed"),
+    (_set("weight_decay=true"), "weight_decay=True is not allowed"),
+    (_set("seed=-1"), "seed=-1 is not allowed; use a non-negative integer (from --set)"),
+    (_set("seed=1.5"), "seed=1.5 is not allowed"),
+    (["run", "--task", "quadratic", "--optimizer", "adamw", "--seed", "-3"],
+     "seed=-3 is not allowed; use a non-negative integer (from --seed)"),
+    (_set("steps=0"), "steps=0 is not allowed; use an integer >= 1"),
+    (_set("steps=ten"), "steps='ten' is not allowed"),
+    (_set("warmup=-5"), "warmup=-5 is not allowed"),
+    (_set("eval_every=0"), "eval_every=0 is not allowed"),
+    (_set("checkpoint_every=0"), "checkpoint_every=0 is not allowed"),
+    (_set("grad_accum=0"), "grad_accum=0 is not allowed"),
+    (_set("grad_accum=3"), "grad_accum=3 is not allowed; use a divisor of the batch size"),
+    (_set("schedule=nosuch"), "schedule='nosuch' is not allowed; use one of constant, "
+                              "inverse_sqrt, cosine, warmup_cosine (from --set)"),
+    (_set("mask=nosuch"), "mask='nosuch' is not allowed; use one of all, matrices, none"),
+    (_set("mixed_precision=fp8"), "mixed_precision='fp8' is not allowed; use one of no, bf16"),
+    (_set("budget=huge"), "budget='huge' is not allowed; use one of smoke, cpu, full"),
+    # ... optimizer options against the constructor ...
+    (_set("unknownkey=1"), "unknownkey=1 is not allowed; use a key of the trial"),
+    (_set("momentum=0.9"), "momentum=0.9 is not allowed; use a key of the trial"),
+    (_set("betas=[0.9]"), "betas=(0.9,) is not allowed; use what adamw accepts"),
+    (_set("betas=[1.5,0.9]"), "betas=(1.5, 0.9) is not allowed"),
+    (_set("eps=-1"), "eps=-1 is not allowed; use what adamw accepts"),
+    (_set("decay=nosuch"), "decay='nosuch' is not allowed; use what adamw accepts (unknown "
+                           "decay style"),
+    (_set("impl=nosuch"), "impl='nosuch' is not allowed"),
+    (["run", "--task", "quadratic", "--optimizer", "sgdw", "--set", "momentum=1.5"],
+     "momentum=1.5 is not allowed; use what sgdw accepts"),
+    # ... task options against the task's declarations.
+    (_set("task.dim=0"), "task.dim=0 is not allowed; use an int >= 1 (from --set)"),
+    (_set("task.kind=nosuch"), "task.kind='nosuch' is not allowed; use one of"),
+    (_set("lr=1e-3", "=3"), "--set expects key=value"),
+    (["run", "--task", "quadratic", "--optimizer", "adamw", "--out", ""], "--out is empty"),
+    # Suite files: every key, at every level, and the file itself.
+    ([*SWEEP, Suite("task: quadratic\noptimizers:\n  adamw: {lr: 0.1, weight_decay: .nan}\n")],
+     "weight_decay=nan is not allowed; use a finite number >= 0, e.g. 0.1 (from "),
+    ([*SWEEP, Suite("task: quadratic\nschedule: nosuch\n" + GRID)],
+     "schedule='nosuch' is not allowed; use one of constant"),
+    ([*SWEEP, Suite("task: quadratic\noptimizers:\n  adamw: {lr: [], weight_decay: [1.0]}\n")],
+     "key adamw.lr: the list is empty"),
+    ([*SWEEP, Suite("task: quadratic\nseeds: []\n" + GRID)], "key 'seeds': the list is empty"),
+    ([*SWEEP, Suite("task: quadratic\nseeds: [-1]\n" + GRID)], "key 'seeds': must be a non-"),
+    ([*SWEEP, Suite("task: quadratic\nseeds: [x]\n" + GRID)], "key 'seeds': must be a non-"),
+    ([*SWEEP, Suite("task: quadratic\nsettings: [1, 2]\n" + GRID)],
+     "key 'settings': must be a mapping"),
+    ([*SWEEP, Suite("task: quadratic\nsettings: {task.dim: 0}\n" + GRID)],
+     "task.dim=0 is not allowed"),
+    ([*SWEEP, Suite("task: quadratic\nsettings: {nosuch: 1}\n" + GRID)],
+     "nosuch=1 is not allowed; use a key of the trial"),
+    ([*SWEEP, Suite("task: quadratic\nnosuch: 1\n" + GRID)], "suite.yaml:2: key 'nosuch': "
+                                                              "unknown key"),
+    ([*SWEEP, Suite("task: quadratic\noptimizers:\n  adamw: {lr: [0.01], weight_decay: [1.0], "
+                    "momentum: 0.9}\n")], "momentum=0.9 is not allowed"),
+    ([*SWEEP, Suite("task: quadratic\noptimizers:\n  adamw: {lr: [0.01], weight_decay: [1.0], "
+                    "betas: [[0.9, 1.0]]}\n")], "suite.yaml:3)"),
+    ([*SWEEP, Suite("task: quadratic\noptimizers:\n  adamw: {lr: [0.01], weight_decay: "
+                    "[-1]}\n")], "weight decay must be >= 0"),
+    ([*SWEEP, Suite("task: quadratic\noptimizers:\n  adamw: {lr: [0], weight_decay: "
+                    "[1]}\n")], "learning rates must be > 0"),
+    ([*SWEEP, Suite("task: quadratic\noptimizers:\n  adamw: [1, 2]\n")], "must be a mapping"),
+    ([*SWEEP, Suite("task: quadratic\noptimizers:\n  adamz: {lr: 1, weight_decay: 1}\n")],
+     "unknown optimizer 'adamz'"),
+    ([*SWEEP, Suite("task: quadratic\noptimizers: {}\n")], "key 'optimizers': must map"),
+    ([*SWEEP, Suite("task: quadratic\n")], "missing key 'optimizers'"),
+    ([*SWEEP, Suite(GRID)], "missing key 'task'"),
+    ([*SWEEP, Suite("task: [quadratic]\n" + GRID)], "key 'task': must be a task name"),
+    ([*SWEEP, Suite("task: nosuch\n" + GRID)], "unknown task 'nosuch'"),
+    ([*SWEEP, Suite("task: quadratic\nname: [x]\n" + GRID)], "key 'name': must be text"),
+    ([*SWEEP, Suite("task: quadratic\ndescription: 3\n" + GRID)],
+     "key 'description': must be text"),
+    (["sweep", Suite("task: quadratic\nbudget: huge\n" + GRID)], "has no budget 'huge'"),
+    ([*SWEEP, Suite("task: quadratic\nexecutor: {nosuch: 1}\n" + GRID)],
+     "unknown executor key 'nosuch'"),
+    ([*SWEEP, Suite("task: quadratic\nlog_with: nosuch\n" + GRID)], "key 'log_with'"),
+    ([*SWEEP, Suite("task: quadratic\nmixed_precision: fp8\n" + GRID)],
+     "mixed_precision='fp8' is not allowed"),
+    ([*SWEEP, Suite("task: quadratic\nsteps: 0\n" + GRID)], "steps=0 is not allowed"),
+    ([*SWEEP, Suite("- task: quadratic\n")], "a suite is a mapping"),
+    ([*SWEEP, Suite("task: [unclosed\n")], "malformed YAML"),
+    ([*SWEEP, Suite("a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a]\n"
+                    "c: &c [*b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c]\n")],
+     "suite.yaml:2: YAML aliases (*name) are not allowed"),
+    ([*SWEEP, Binary(b"\x89PNG\r\n\x1a\n\x00\x00")], "is not a text file"),
+    ([*SWEEP, "{tmp}"], "is a directory; give a suite YAML file"),
+    ([*SWEEP, Suite("task: quadratic\n" + GRID), "--workers", "0"], "--workers must be >= 1"),
+    ([*SWEEP, Suite("task: quadratic\n" + GRID), "--set", "lr=0"], "lr=0 is not allowed"),
+    ([*SWEEP, Suite("task: quadratic\n" + GRID), "--out", ""], "--out is empty"),
+    (["report", "{tmp}/empty"], "no trial records in"),
+    (["check-optimizer", "adamw", "--probe-timeout-s", "0"], "--probe-timeout-s must be > 0"),
+]
+
+
+@pytest.mark.parametrize("args,message", BAD_INPUTS)
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, message, capsys):
     out = tmp_path / "out"
-    extra = ["--out", str(out)] if args[0] != "list" else []
-    assert main([*args, *extra]) == 2
+    (tmp_path / "empty").mkdir()
+    argv = []
+    for arg in args:
+        if isinstance(arg, (Suite, Binary)):
+            path = tmp_path / "suite.yaml"
+            path.write_bytes(arg if isinstance(arg, Binary) else arg.encode())
+            arg = str(path)
+        argv.append(arg.replace("{tmp}", str(tmp_path)))
+    extra = ["--out", str(out)] if args[0] in ("run", "sweep") and "--out" not in args else []
+    assert main([*argv, *extra]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], lines
     assert not out.exists()
+    assert {p.name for p in tmp_path.iterdir()} <= {"empty", "suite.yaml"}
+    assert not any((tmp_path / "empty").iterdir())
 
 
 def test_unwritable_output_directory(tmp_path):
