@@ -22,10 +22,29 @@ class SweepOptions:
     cache_dir: str | None = None
     quiet: bool = False
     suite: str | None = None
+    trials_per_gpu: int | None = None  # K workers per visible GPU (replaces `workers` there)
+
+
+def worker_plan(workers: int, trials_per_gpu: int | None,
+                n_gpu: int) -> tuple[int, list[int] | None, str | None]:
+    """(workers, the GPU each worker gets or None, a note for the user).
+
+    Without `trials_per_gpu`: `workers` processes, spread one GPU each over several GPUs.
+    With it, on a GPU machine: K workers on every GPU (small models leave a GPU idle with
+    one). On a machine without GPUs it is ignored with a note, so one command line serves
+    both; `workers` then counts CPU processes."""
+    if trials_per_gpu is not None and n_gpu > 0:
+        workers = trials_per_gpu * n_gpu
+        return workers, [i % n_gpu for i in range(workers)], None
+    note = None
+    if trials_per_gpu is not None:
+        note = (f"--trials-per-gpu {trials_per_gpu} ignored: no GPU visible; running "
+                f"{workers} worker(s) on CPU (set --workers)")
+    return workers, ([i % n_gpu for i in range(workers)] if n_gpu > 1 else None), note
 
 
 def _init_worker(threads: int, devices: Any) -> None:
-    """One CPU thread per worker on CPU; one GPU per worker when there are several."""
+    """An equal share of the CPU threads per worker; its GPU when the plan gives one."""
     if devices is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(devices.get())
     import torch
@@ -45,15 +64,20 @@ def _run_one(trial: Trial, opts: SweepOptions) -> dict[str, Any]:
 def run_sweep(trials: list[Trial], opts: SweepOptions) -> dict[str, int]:
     """Run every trial without a record made by the current code (a stale record's trial runs
     again and its record is replaced); returns counts by status for this call."""
+    import torch
     from tqdm.auto import tqdm
 
     ledger = Ledger(opts.out)
     done = ledger.finished_ids(trials)
     pending = [t for t in trials if t.id not in done]
     counts = {"skipped": len(trials) - len(pending), "done": 0, "diverged": 0, "failed": 0}
+    workers, gpus, note = worker_plan(opts.workers, opts.trials_per_gpu,
+                                      torch.cuda.device_count())
+    if note:
+        print(note, file=sys.stderr)
     if not opts.quiet:
         print(f"{len(trials)} trials: {counts['skipped']} already in {opts.out}, "
-              f"{len(pending)} to run with {opts.workers} worker(s)", file=sys.stderr)
+              f"{len(pending)} to run with {workers} worker(s)", file=sys.stderr)
     bar = tqdm(total=len(pending), desc="trials", disable=opts.quiet or not pending,
                dynamic_ncols=True)
 
@@ -66,28 +90,26 @@ def run_sweep(trials: list[Trial], opts: SweepOptions) -> dict[str, int]:
                        f"{' '.join(result['error'])}", file=sys.stderr)
 
     try:
-        if opts.workers <= 1:
+        if workers <= 1:
             for trial in pending:
                 account(_run_one(trial, opts))
         else:
-            _run_parallel(pending, opts, account)
+            _run_parallel(pending, opts, account, workers, gpus)
     finally:
         bar.close()
     return counts
 
 
-def _run_parallel(pending: list[Trial], opts: SweepOptions, account: Any) -> None:
-    import torch
-
+def _run_parallel(pending: list[Trial], opts: SweepOptions, account: Any, workers: int,
+                  gpus: list[int] | None) -> None:
     ctx = mp.get_context("spawn")
     devices = None
-    n_gpu = torch.cuda.device_count()
-    if n_gpu > 1:
+    if gpus is not None:
         devices = ctx.Manager().Queue()
-        for i in range(opts.workers):
-            devices.put(i % n_gpu)
-    threads = max(1, (os.cpu_count() or 1) // opts.workers)
-    with ProcessPoolExecutor(opts.workers, mp_context=ctx, initializer=_init_worker,
+        for gpu in gpus:
+            devices.put(gpu)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
                              initargs=(threads, devices)) as pool:
         futures = [pool.submit(_run_one, trial, opts) for trial in pending]
         try:

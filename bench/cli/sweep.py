@@ -27,6 +27,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "the report; repeatable")
     p.add_argument("--budget", default=None, help="smoke | cpu | full (default: the suite's)")
     p.add_argument("--workers", type=int, default=1, help="trials run in parallel processes")
+    p.add_argument("--trials-per-gpu", type=int, default=None, metavar="K",
+                   help="on a GPU machine, K worker processes per GPU (replaces --workers "
+                        "there); ignored with a note where no GPU is visible")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
                    help="settings applied to every trial (as in wdbench run)")
     p.add_argument("--data-dir", default=None, help="local data directory (offline use)")
@@ -56,6 +59,9 @@ def handle(args: argparse.Namespace) -> int:
     common.check_budget(suite.task, budget)
     if args.workers < 1:
         raise UsageError(f"--workers must be >= 1 (got {args.workers})")
+    if args.trials_per_gpu is not None and args.trials_per_gpu < 1:
+        raise UsageError(f"--trials-per-gpu must be >= 1 (got {args.trials_per_gpu}); "
+                         "e.g. --trials-per-gpu 4")
     overrides = parse_settings(args.set)
     if args.mixed_precision:
         overrides["mixed_precision"] = args.mixed_precision
@@ -65,7 +71,8 @@ def handle(args: argparse.Namespace) -> int:
     common.ensure_writable(out)
     counts = run_sweep(trials, SweepOptions(out=out, workers=args.workers,
                                             data_dir=args.data_dir, quiet=args.quiet,
-                                            suite=suite.name))
+                                            suite=suite.name,
+                                            trials_per_gpu=args.trials_per_gpu))
     if not args.quiet:
         print_summary(out)
         print(f"ran {counts['done']} done, {counts['diverged']} diverged, "

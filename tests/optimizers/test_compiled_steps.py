@@ -109,7 +109,7 @@ def test_compiled_step_falls_back_to_eager_with_a_warning_when_compiling_fails(m
     def broken(name):
         def step(*args, **kwargs):
             raise torch._dynamo.exc.BackendCompilerFailed(lambda *a: None,
-                                                          RuntimeError("no compiler"))
+                                                          RuntimeError("no compiler"), None)
         return step
 
     monkeypatch.setattr(compiled_steps, "compiled", broken)
