@@ -296,7 +296,6 @@ def train(ctx: TrialContext, ledger: Ledger,
             ctx.scheduler.step()
             ctx.optimizer.zero_grad(set_to_none=True)
             prog.step += 1
-            prog.train_time += time.perf_counter() - t0
             if bar is not None:
                 bar.update(1)
                 if prog.step % 20 == 0:  # a sync, only in interactive runs
@@ -309,6 +308,8 @@ def train(ctx: TrialContext, ledger: Ledger,
                 loss_sum, loss_count = watch.drain()
                 prog.loss_sum += loss_sum
                 prog.loss_count += loss_count
+            # After the read: on a GPU it waits for the queued steps, whose time belongs here.
+            prog.train_time += time.perf_counter() - t0
             if evaluating:
                 if not params_finite(ctx.model):
                     raise Diverged(prog.step)

@@ -7,7 +7,8 @@ projection, plus attention scores and values; see tasks.lm_model.LMShape.flops_p
 
 With one thread (the default) the clock is the thread's CPU time, which other processes on a
 shared machine barely disturb; the runner's own step timer is switched to the same clock. With
-more threads it is wall time. The runner pays a per-step `loss.item()`, its data sampler and
+more threads it is wall time. The runner pays its loss bookkeeping (read every step on CPU,
+where it is free; on a GPU every 50 steps, bench/divergence.py), its data sampler and
 scheduler, and evaluations (validation + probe gradient) at the budget's default interval:
 reported separately as "incl. metrics".
 """
