@@ -20,7 +20,7 @@ ifneq ($(wildcard $(SHARED_DATA)/cifar10-jpeg),)
 export WDBENCH_DATA_CIFAR10 ?= $(abspath $(SHARED_DATA)/cifar10-jpeg)
 endif
 
-.PHONY: install test test-all lint bench report perf gpu-check clean
+.PHONY: install test test-fast lint bench report perf gpu-check clean
 
 install: $(STAMP)
 
@@ -32,11 +32,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
+# Every test (DDP, kill and resume, browser, SLURM): what CI runs.
 test: install
-	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -m "not slow"
-
-test-all: install
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest
+
+# The edit loop: everything but the tests marked slow.
+test-fast: install
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -m "not slow"
 
 lint: install
 	$(VENV)/bin/ruff check .

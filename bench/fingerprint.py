@@ -121,19 +121,23 @@ def local_imports(path: Path, root: Path = ROOT) -> list[Path]:
         if isinstance(node, ast.Import):
             names += [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.append(node.module)
-            names += [f"{node.module}.{a.name}" for a in node.names]
-    out = []
-    for name in names:
-        parts = name.split(".")
-        if parts[0] in LOCAL_PACKAGES:
-            base = root
-        elif (path.parent / f"{parts[0]}.py").is_file():
-            base = path.parent  # a sibling module of a submission
-        else:
-            continue
-        candidate = base.joinpath(*parts)
-        for file in (candidate.with_suffix(".py"), candidate / "__init__.py"):
-            if file.is_file() and file.resolve() != path:
-                out.append(file.resolve())
-    return out
+            submodules = [f"{node.module}.{a.name}" for a in node.names]
+            found = [n for n in submodules if _module_files(n, path, root)]
+            # `from optimizers import validation` depends on validation.py, not on every
+            # module the package's __init__ registers.
+            names += found or [node.module]
+    return [f for name in names for f in _module_files(name, path, root)]
+
+
+def _module_files(name: str, path: Path, root: Path) -> list[Path]:
+    """The file of a local module name (a .py file or a package's __init__), or []."""
+    parts = name.split(".")
+    if parts[0] in LOCAL_PACKAGES:
+        base = root
+    elif (path.parent / f"{parts[0]}.py").is_file():
+        base = path.parent  # a sibling module of a submission
+    else:
+        return []
+    candidate = base.joinpath(*parts)
+    return [f.resolve() for f in (candidate.with_suffix(".py"), candidate / "__init__.py")
+            if f.is_file() and f.resolve() != path]

@@ -13,6 +13,7 @@ import os
 import shutil
 import time
 import traceback
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,9 @@ from bench.config import Trial
 from bench.divergence import Diverged, params_finite, watch_for
 from bench.fingerprint import recorded
 from bench.sampling import GlobalBatchSampler
+from bench.scoring import to_target
 from bench.store import SCHEMA_VERSION, Ledger
+from bench.tracking import TrialTrackers
 from optimizers.decay import DecayStyle, implied_radius
 from tasks.base import Task
 
@@ -50,6 +53,7 @@ class Progress:
     eval_time: float = 0.0
     loss_sum: float = 0.0
     loss_count: int = 0
+    eval_clock: list[float] = field(default_factory=list)  # train_time at each curve point
 
 
 @dataclass
@@ -69,6 +73,7 @@ class TrialContext:
     radius: float | None  # implied by the decay style (None: no box predicted)
     metric_radius: float | None  # what linf_ratio is measured against (1/wd for coupled)
     probe: list[Any]
+    trackers: TrialTrackers | None = None  # experiment trackers (main process only)
 
 
 def build(trial: Trial, accelerator: Accelerator, data_dir: str | None = None,
@@ -195,6 +200,7 @@ def _record_eval(ctx: TrialContext, prog: Progress, split_metrics: dict[str, flo
     train_loss = acc.reduce(train_loss, reduction="sum")
     point: dict[str, Any] = {"step": prog.step,
                              "scheduled_lr": ctx.scheduler.get_last_lr()[0]}
+    prog.eval_clock.append(prog.train_time)
     if train_loss[1] > 0:
         point["train_loss"] = (train_loss[0] / train_loss[1]).item()
     point.update(split_metrics)
@@ -203,6 +209,8 @@ def _record_eval(ctx: TrialContext, prog: Progress, split_metrics: dict[str, flo
                                         current_radius(ctx)))
     prog.loss_sum, prog.loss_count = 0.0, 0
     prog.curve.append(point)
+    if ctx.trackers is not None:
+        ctx.trackers.log(point)
     for key, value in point.items():
         if not key.startswith(("val_", "train_")) or not math.isfinite(value):
             continue
@@ -334,11 +342,13 @@ def _evaluate_now(ctx: TrialContext, prog: Progress) -> None:
 
 def run_trial(trial: Trial, out_dir: str | os.PathLike, data_dir: str | None = None,
               cache_dir: str | None = None, show_progress: bool = True,
-              suite: str | None = None, accelerator: Accelerator | None = None) -> dict[str, Any]:
+              suite: str | None = None, accelerator: Accelerator | None = None,
+              log_with: Sequence[str] = ()) -> dict[str, Any]:
     """Run (or resume) one trial and write its record; returns the record.
 
     Exceptions inside the task or optimizer mark the trial `failed` (traceback kept);
-    non-finite losses or parameters mark it `diverged`. Only the main process writes."""
+    non-finite losses or parameters mark it `diverged`. Only the main process writes.
+    `log_with` names experiment trackers that also receive every evaluation point."""
     ledger = Ledger(out_dir)
     acc = accelerator or Accelerator(mixed_precision=trial.mixed_precision)
     started = time.perf_counter()
@@ -351,6 +361,8 @@ def run_trial(trial: Trial, out_dir: str | os.PathLike, data_dir: str | None = N
     try:
         ctx = build(trial, acc, data_dir, cache_dir)
         record.update(_describe(ctx))
+        if log_with and acc.is_main_process:
+            ctx.trackers = TrialTrackers(log_with, out_dir, trial.id, suite, trial.to_dict())
         prog, status, diverged_at = train(ctx, ledger, show_progress)
         record["status"], record["diverged_at"] = status, diverged_at
         if status == "done":
@@ -371,11 +383,17 @@ def run_trial(trial: Trial, out_dir: str | os.PathLike, data_dir: str | None = N
         final["gap"] = final["val_loss"] - final["train_loss"]
     record["best"] = prog.best
     record["curve"] = prog.curve
+    target, time_to_target = _to_target(ctx, prog) if ctx is not None else (None, None)
+    record["target"] = target
+    if ctx is not None and ctx.trackers is not None:
+        ctx.trackers.finish()
     record["timing"] = {
         "wall_s": time.perf_counter() - started,
         "steps_done": prog.step,
         "step_s": prog.train_time / max(prog.step, 1),
         "eval_s": prog.eval_time,
+        "eval_train_s": prog.eval_clock,  # training seconds at each curve point
+        "time_to_target_s": time_to_target,
     }
     record["env"] = environment.describe(acc.device, acc.num_processes)
     if acc.is_main_process:
@@ -389,6 +407,21 @@ def tasks_errors() -> tuple[type[BaseException], ...]:
     from tasks.data import DataUnavailable
 
     return (DataUnavailable, KeyboardInterrupt)
+
+
+def _to_target(ctx: TrialContext, prog: Progress) -> tuple[dict[str, Any] | None, float | None]:
+    """The record's target (metric, value, reached, steps_to_target) and the training seconds
+    to it (kept with the timings: they differ between identical runs), or (None, None) where
+    the budget declares no target."""
+    task = ctx.task
+    target = task.targets.get(ctx.trial.budget)
+    if target is None:
+        return None, None
+    found = to_target(prog.curve, task.selection_metric, target, task.selection_mode,
+                      clock=prog.eval_clock)
+    return ({"metric": task.selection_metric, "value": target,
+             "reached": math.isfinite(found["steps_to_target"]),
+             "steps_to_target": found["steps_to_target"]}, found["time_to_target_s"])
 
 
 def _describe(ctx: TrialContext) -> dict[str, Any]:
@@ -405,5 +438,6 @@ def _describe(ctx: TrialContext) -> dict[str, Any]:
         "task": {**ctx.task.describe(), "n_params": n_params, "steps": ctx.steps,
                  "batch_size": ctx.task.budget.batch_size, "eval_every": ctx.eval_every,
                  "selection_metric": ctx.task.selection_metric,
-                 "selection_mode": ctx.task.selection_mode},
+                 "selection_mode": ctx.task.selection_mode,
+                 "headline_figure": ctx.task.headline_figure},
     }

@@ -112,6 +112,14 @@ COLUMNS: tuple[Column, ...] = (
        better="lower"),
     _c("dist_l2", "Distance to the ℓ2-regularised optimum, relative to ‖c‖ (quadratic task)"),
     _c("wall_s", "Wall time of one trial", unit="s", better="lower"),
+    _c("target", "The task's declared target of its selection metric for this budget "
+       "(AlgoPerf-style scoring); empty where the budget declares none"),
+    _c("target_reached", "The validation curve reached the target", fmt="text"),
+    _c("steps_to_target", "First step at which the selection metric reached the target, "
+       "interpolated between evaluations; inf if never", better="lower", fmt="g3"),
+    _c("time_to_target_s", "Training seconds to the target on the same curve; inf if never",
+       unit="s", better="lower", fmt="g3"),
+    _c("headline_figure", "The figure the report's index leads with for this task", fmt="text"),
     _c("step_s", "Time per training step", unit="s", better="lower"),
     _c("tokens_per_s", "Training throughput", unit="tokens/s", better="higher"),
     # --- derived by the report --------------------------------------------------------------
@@ -124,6 +132,16 @@ COLUMNS: tuple[Column, ...] = (
     _r("failed", "Failed trials", fmt="int"),
     _r("delta", "Paired difference of the selection metric to the top row over common "
        "seeds, ± 95% interval", symbol="Δ vs #1"),
+    _r("p_value", "Two-sided p-value of the paired t-test (scipy.stats.ttest_rel) that Δ vs #1 "
+       "is zero, over the seeds both rows finished; empty below two pairs", fmt="g3"),
+    _r("bootstrap_ci", "95% percentile-bootstrap interval of the selection metric's mean "
+       "over seeds (scipy.stats.bootstrap; from 5 seeds)", fmt="text"),
+    _r("profile_score", "Area under the optimizer's performance profile ρ(τ) for τ in [1, 4], "
+       "divided by 3: 1 = fastest to the target on every task, 0 = never within 4× of the "
+       "fastest (AlgoPerf's score)", better="higher", fmt="g3"),
+    _r("tasks_reached", "Tasks on which some configuration reached the target", fmt="int"),
+    _r("tasks_fastest", "Tasks on which the optimizer was the fastest to the target", fmt="int"),
+    _r("tasks_scored", "Tasks (report groups) that declare a target", fmt="int"),
     _r("inside", "Finished trials with linf_ratio ≤ 1.001 (— where no box is predicted)",
        fmt="int"),
     _r("max_linf_ratio", "Largest final linf_ratio over lrs and seeds"),

@@ -179,6 +179,15 @@ def flatten(record: dict[str, Any]) -> dict[str, Any]:
     for key in ("data_fingerprint", "data_source", "n_params", "selection_metric",
                 "selection_mode"):
         row[key] = task.get(key)
+    row["headline_figure"] = task.get("headline_figure")
+    target = record.get("target") or {}
+    row["target"] = target.get("value")
+    row["target_reached"] = target.get("reached")
+    timing = record.get("timing") or {}
+    # JSON has no infinity: a target never reached is stored as null with reached = false.
+    for key, value in (("steps_to_target", target.get("steps_to_target")),
+                       ("time_to_target_s", timing.get("time_to_target_s"))):
+        row[key] = None if not target else value if target.get("reached") else math.inf
     mask = record.get("mask") or {}
     row["mask"] = mask.get("policy") or cfg.get("mask")  # resolved; null only pre-build
     row["mask_decayed"] = mask.get("decayed")
@@ -190,7 +199,8 @@ def flatten(record: dict[str, Any]) -> dict[str, Any]:
     row.update({(f"final_{k}" if k in row else k): v
                 for k, v in (record.get("final") or {}).items()})
     row.update({f"best_{k}": v for k, v in (record.get("best") or {}).items()})
-    row.update(record.get("timing") or {})
+    row.update({k: v for k, v in timing.items()
+                if k != "time_to_target_s" and not isinstance(v, list)})
     env = record.get("env") or {}
     row.update({f"env_{k}": v for k, v in env.items()})
     return row

@@ -46,6 +46,12 @@ class Task(abc.ABC):
     # Hyper-parameters are selected on this validation metric (leaderboards, sweeps).
     selection_metric: ClassVar[str] = "val_loss"
     selection_mode: ClassVar[str] = "min"
+    # Budget name -> target of the selection metric (AlgoPerf-style scoring: each record gets
+    # steps- and time-to-target). Budgets without one are not scored.
+    targets: ClassVar[Mapping[str, float]] = MappingProxyType({})
+    # The figure the report's index leads with: 'heatmaps' (lr x λ) or 'linf' (λ‖x‖∞ over
+    # training, where satisfying the constraint is the point of the task).
+    headline_figure: ClassVar[str] = "heatmaps"
 
     def __init__(self, budget: Budget, options: Mapping[str, Any] | None = None,
                  data_dir: str | None = None, cache_dir: str | None = None) -> None:

@@ -226,6 +226,9 @@ class Cifar10Task(ImageClassificationTask):
     name = "cifar10"
     dataset = "cifar10"
     budgets = CIFAR_BUDGETS
+    # cpu: the 128-trial suite's best settings reached 44-46% (README); full: ResNet-20's
+    # published 91.25% test accuracy (He et al. 2016), rounded down.
+    targets = MappingProxyType({"cpu": 0.40, "full": 0.91})
 
 
 class Cifar100Task(ImageClassificationTask):
@@ -238,6 +241,9 @@ class MnistTask(ImageClassificationTask):
     name = "mnist"
     dataset = "mnist"
     budgets = MNIST_BUDGETS
+    # Chosen, not measured here (MNIST is not available offline): an MLP passes 95% within
+    # a few epochs, a small CNN 99%.
+    targets = MappingProxyType({"cpu": 0.95, "full": 0.99})
 
 
 class FashionMnistTask(ImageClassificationTask):

@@ -85,6 +85,7 @@ class QuadraticModel(nn.Module):
 class QuadraticTask(Task):
     name = "quadratic"
     default_mask = "all"  # x is a vector: the `matrices` policy would decay nothing
+    headline_figure = "linf"  # the point of the task: does x end in its box?
     declared_options = OPTIONS
     budgets = {
         "smoke": Budget("smoke", steps=300, batch_size=8, eval_every=100, eval_batch_size=8,

@@ -81,6 +81,9 @@ class WikiTextTask(Task):
     default_mask = "matrices"
     selection_metric = "val_loss"
     selection_mode = "min"
+    # val_loss 6.2 = perplexity 493: reached by the default suite's adamw and adam_l2 at
+    # their best settings in the 100-step cpu budget (README), not by every configuration.
+    targets = MappingProxyType({"cpu": 6.2})
 
     def __init__(self, budget: Budget, options: dict[str, Any] | None = None,
                  data_dir: str | None = None, cache_dir: str | None = None) -> None:

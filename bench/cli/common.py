@@ -81,3 +81,22 @@ def check_data(trial: Trial, data_dir: str | None) -> None:
         raise UsageError(str(err)) from None
     except (ValueError, TypeError) as err:
         raise UsageError(f"task {trial.task!r}: {err}") from None
+
+
+def add_log_with(parser) -> None:
+    parser.add_argument("--log-with", action="append", default=[], metavar="TRACKER",
+                        help="also log every evaluation to an experiment tracker Accelerate "
+                             "supports (tensorboard, wandb, mlflow, ...; repeat or "
+                             "comma-separate); runs land under OUT/trackers/")
+
+
+def parse_log_with(values: list[str] | str | None) -> tuple[str, ...]:
+    """Tracker names from `--log-with` (or a suite's `log_with`), checked against
+    Accelerate's list."""
+    from bench import tracking
+
+    items = [values] if isinstance(values, str) else list(values or [])
+    try:
+        return tracking.check_names(n for item in items for n in str(item).split(","))
+    except ValueError as err:
+        raise UsageError(f"--log-with: {err}") from None

@@ -32,6 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="autocast precision (default: no)")
     p.add_argument("--data-dir", default=None, help="local data directory (offline use)")
     p.add_argument("--out", default="results/runs", help="results directory (ledger)")
+    common.add_log_with(p)
     p.add_argument("--json", action="store_true", help="print the final record as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(handler=handle)
@@ -56,6 +57,7 @@ def handle(args: argparse.Namespace) -> int:
                                                   defaults.get("weight_decay", 0.0))))
     trial = trial.with_settings(settings)
     common.check_data(trial, args.data_dir)
+    log_with = common.parse_log_with(args.log_with)
     out = Path(args.out)
     common.ensure_writable(out)
 
@@ -66,7 +68,8 @@ def handle(args: argparse.Namespace) -> int:
     # One Accelerator for the whole command: the runner uses this one, never a second.
     accelerator = Accelerator(mixed_precision=trial.mixed_precision)
     record = run_trial(trial, out, data_dir=args.data_dir,
-                       show_progress=not (args.quiet or args.json), accelerator=accelerator)
+                       show_progress=not (args.quiet or args.json), accelerator=accelerator,
+                       log_with=log_with)
     if accelerator.is_main_process:
         if args.json:
             print(json.dumps(record, default=str))

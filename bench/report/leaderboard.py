@@ -7,12 +7,14 @@ import numpy as np
 import pandas as pd
 
 from bench.report.data import Group
-from bench.report.stats import mean_ci
+from bench.report.stats import bootstrap_ci, mean_ci, paired_test
 from bench.report.tables import Column, Table, best_configs, metric_names, variant_column
 
 # Final metrics shown as means over the selected configuration's seeds, where recorded.
 MEAN_METRICS = ("train_loss", "dist_box", "dist_l2", "linf_ratio", "fw_gap_rel",
                 "boundary_frac", "l2_stationarity", "wall_s", "step_s", "tokens_per_s")
+# AlgoPerf-style: the median over the selected configuration's seeds (inf: never reached).
+TO_TARGET = ("steps_to_target", "time_to_target_s")
 TRAILING = ("train_loss", "gap", "dist_box", "dist_l2", "linf_ratio", "metric_radius",
             "fw_gap_rel", "boundary_frac", "l2_stationarity", "diverged", "failed", "wall_s",
             "step_s", "tokens_per_s")
@@ -45,11 +47,16 @@ def leaderboard(group: Group, slugs: dict[str, str]) -> Table:
             if metric:
                 ci = mean_ci(trials[metric]) if metric in trials else mean_ci([])
                 row[metric], row[f"{metric}_ci"], row[f"{metric}_n"] = ci.mean, ci.half_width, ci.n
+        boot = bootstrap_ci(trials[sel.metric]) if sel.metric in trials else None
+        row["bootstrap_ci"] = "—" if boot is None else f"[{boot[0]:.4g}, {boot[1]:.4g}]"
         for metric in MEAN_METRICS:
             if metric in t and t[metric].notna().any():
                 row[metric] = trials[metric].mean() if metric in trials else np.nan
         if "val_loss" in trials and "train_loss" in trials:
             row["gap"] = (trials["val_loss"] - trials["train_loss"]).mean()
+        for key in TO_TARGET:
+            if key in trials and trials[key].notna().any():
+                row[key] = trials[key].median()
         rows.append(row)
     frame = pd.DataFrame(rows)
     notes = []
@@ -86,6 +93,13 @@ def leaderboard(group: Group, slugs: dict[str, str]) -> Table:
                            kind="ci"))
     if len(frame) and "delta" in frame:
         cols.append(Column("delta", kind="ci"))
+        cols.append(Column("p_value", "Paired t-test of Δ = 0 (scipy.stats.ttest_rel) over "
+                           "the seeds both rows finished."))
+    if len(frame) and (frame["bootstrap_ci"] != "—").any():
+        cols.append(Column("bootstrap_ci", kind="text"))
+    for key in TO_TARGET:
+        if key in frame and frame[key].notna().any():
+            cols.append(Column(key, "Median over the selected configuration's seeds."))
     for key in TRAILING:
         if key in frame and (key != "metric_radius" or frame[key].notna().any()):
             note = "Totals over all configurations." if key in ("diverged", "failed") else ""
@@ -98,7 +112,7 @@ def _paired(frame: pd.DataFrame, per_seed: dict[str, pd.Series], metric: str) ->
     """Δ to the leader on the seeds both ran (same init and data order: paired)."""
     leader = frame["optimizer"].iloc[0]
     ref = per_seed.get(leader, pd.Series(dtype=float)).dropna()
-    deltas, halves, ns = [], [], []
+    deltas, halves, ns, pvalues = [], [], [], []
     for opt in frame["optimizer"]:
         mine = per_seed.get(opt, pd.Series(dtype=float)).dropna()
         common = ref.index.intersection(mine.index)
@@ -106,12 +120,15 @@ def _paired(frame: pd.DataFrame, per_seed: dict[str, pd.Series], metric: str) ->
             deltas.append(np.nan)
             halves.append(np.nan)
             ns.append(0)
+            pvalues.append(np.nan)
             continue
-        ci = mean_ci((mine[common] - ref[common]).tolist())
-        deltas.append(ci.mean)
-        halves.append(ci.half_width)
-        ns.append(ci.n)
+        test = paired_test(mine[common].tolist(), ref[common].tolist())
+        deltas.append(test.delta.mean)
+        halves.append(test.delta.half_width)
+        ns.append(test.delta.n)
+        pvalues.append(test.p_value)
     frame["delta"], frame["delta_ci"], frame["delta_n"] = deltas, halves, ns
+    frame["p_value"] = pvalues
     seed_sets = {tuple(sorted(s.dropna().index)) for s in per_seed.values() if len(s.dropna())}
     if len(seed_sets) == 1:
         seeds = ", ".join(str(int(s)) for s in next(iter(seed_sets)))

@@ -10,7 +10,16 @@ from pathlib import Path
 import pandas as pd
 
 from bench import __version__
-from bench.report import cells, constraints, leaderboard, listings, plots, separability, tables
+from bench.report import (
+    cells,
+    constraints,
+    leaderboard,
+    listings,
+    plots,
+    profiles,
+    separability,
+    tables,
+)
 from bench.report.data import Group, ReportData, load, slugify
 from bench.report.plots import Figure
 
@@ -34,6 +43,22 @@ class Section:
     figures: list[Figure] = field(default_factory=list)
     best: pd.DataFrame | None = None
 
+    @property
+    def headline(self) -> list[Figure]:
+        """The figures the index leads with: the lr × λ heatmaps, or linf_ratio over training
+        where the task says the constraint is its point; the other kind if that one is
+        missing."""
+        t = self.group.trials
+        kinds = t["headline_figure"].dropna() if "headline_figure" in t else pd.Series()
+        kind = str(kinds.iloc[0]) if len(kinds) else "heatmaps"
+        prefixes = {"heatmaps": f"heatmap-{self.group.slug}", "linf": f"linf-{self.group.slug}"}
+        order = [kind] + [k for k in prefixes if k != kind]
+        for k in order:
+            found = [f for f in self.figures if f.name.startswith(prefixes.get(k, "?"))]
+            if found:
+                return found
+        return []
+
 
 def build(dirs: list[str], out: Path, fmt: str = "html") -> Path:
     """Write the report under `out`; returns the page to open (index.html or report.md)."""
@@ -42,17 +67,23 @@ def build(dirs: list[str], out: Path, fmt: str = "html") -> Path:
     _clear(out)
     optimizers = sorted(data.trials["optimizer"].unique()) if len(data.trials) else []
     slugs = {o: slugify(o) for o in optimizers}
+    profile = profiles.profile_table(data.groups)
     if fmt == "md":
         sections = [_section(g, data, slugs) for g in data.groups]
         csv = _write_csvs(sections, out)
+        if profile is not None:
+            csv[profile.name] = cells.write_csv(profile, out)
         path = out / "report.md"
-        path.write_text(_markdown(sections, data, csv))
+        path.write_text(_markdown(sections, data, csv, profile))
         return path
     plots.setup()
     colors = plots.palette(optimizers)
     sections, pending = [], []
     # Figures are drawn in worker processes while the next group's tables are built.
     with plots.Painter() as painter:
+        profile_figure = painter.submit((profiles.profile_plot, (
+            profiles.task_times(data.groups), colors), {"out": out,
+                                                        "figure": profiles.PROFILE_FIGURE}))
         for g in data.groups:
             s = _section(g, data, slugs)
             sections.append(s)
@@ -63,13 +94,17 @@ def build(dirs: list[str], out: Path, fmt: str = "html") -> Path:
             for handle in handles:
                 result = handle.result()
                 s.figures += result if isinstance(result, list) else [result] if result else []
+        profile_figure = profile_figure.result()
+    if profile is not None:
+        csv[profile.name] = cells.write_csv(profile, out)
     env = _env()
     common = {"generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
               "version": __version__, "sources": data.sources, "slugs": slugs,
               "csv": csv, "optimizers": optimizers, "sections": sections,
               "rows": cells.rows}
     _write(env, "index.html.j2", out / "index.html", common,
-           provenance=_provenance(data.trials, data.sources), n_trials=len(data.trials))
+           provenance=_provenance(data.trials, data.sources), n_trials=len(data.trials),
+           profile=profile, profile_figure=profile_figure)
     for s in sections:
         _write(env, "group.html.j2", out / f"group-{s.group.slug}.html", common, s=s)
     for opt in optimizers:
@@ -304,8 +339,12 @@ def _write(env, template: str, path: Path, common: dict, **context) -> None:
     path.write_text(env.get_template(template).render(**common, **context))
 
 
-def _markdown(sections: list[Section], data: ReportData, csv: dict[str, str]) -> str:
+def _markdown(sections: list[Section], data: ReportData, csv: dict[str, str],
+              profile: tables.Table | None = None) -> str:
     lines = ["# wdbench results", ""]
+    if profile is not None:
+        lines += [f"## {cells.md_escape(profile.title)}", "", cells.markdown(profile),
+                  cells.md_escape(profile.note), "", f"CSV: `{csv[profile.name]}`", ""]
     if not sections:
         lines += [f"No trial records found under {cells.md_escape(', '.join(data.sources))}.",
                   ""]

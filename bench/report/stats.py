@@ -1,4 +1,10 @@
-"""Mean and 95% Student-t interval over seeds (no scipy dependency for one quantile)."""
+"""Intervals and tests over seeds, from scipy.stats (tested quantiles, not a hand-typed table).
+
+- `mean_ci`: mean and 95% Student-t interval of the finite values.
+- `paired_test`: an optimizer's difference to the leader on the seeds both ran (same init and
+  data order, so the seeds pair): mean Δ, its t interval, and the paired t-test's p-value.
+- `bootstrap_ci`: a percentile-bootstrap interval of the mean, where enough seeds allow it.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +12,17 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-# t_{0.975, df} for df = 1..30; beyond, the Cornish-Fisher expansion around z is accurate
-# to 1e-4.
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-         2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-         2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
-_Z975 = 1.959964
+import numpy as np
+from scipy import stats
+
+CONFIDENCE = 0.95
+# Below this many values a bootstrap resamples too few distinct sets to mean anything.
+MIN_BOOTSTRAP = 5
 
 
-def t975(df: int) -> float:
-    if df < 1:
-        raise ValueError("a t interval needs at least 2 values")
-    if df <= len(_T975):
-        return _T975[df - 1]
-    z = _Z975
-    return z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df ** 2)
+def _finite(values: Sequence[float | None]) -> np.ndarray:
+    xs = np.array([float(v) for v in values if v is not None], dtype=float)
+    return xs[np.isfinite(xs)]
 
 
 @dataclass(frozen=True)
@@ -38,14 +40,61 @@ class MeanCI:
         return self.mean + self.half_width
 
 
-def mean_ci(values: Sequence[float]) -> MeanCI:
-    """Mean and 95% t half-width of the finite values."""
-    xs = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+def t_quantile(df: int, confidence: float = CONFIDENCE) -> float:
+    """The two-sided Student-t quantile t_{(1+c)/2, df}."""
+    if df < 1:
+        raise ValueError("a t interval needs at least 2 values")
+    return float(stats.t.ppf((1.0 + confidence) / 2.0, df))
+
+
+def mean_ci(values: Sequence[float | None], confidence: float = CONFIDENCE) -> MeanCI:
+    """Mean and Student-t half-width of the finite values (NaN half-width below 2 values)."""
+    xs = _finite(values)
     n = len(xs)
     if n == 0:
         return MeanCI(math.nan, math.nan, 0)
-    mean = sum(xs) / n
+    mean = float(xs.mean())
     if n == 1:
         return MeanCI(mean, math.nan, 1)
-    sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (n - 1))
-    return MeanCI(mean, t975(n - 1) * sd / math.sqrt(n), n)
+    sem = float(stats.sem(xs))
+    return MeanCI(mean, t_quantile(n - 1, confidence) * sem, n)
+
+
+@dataclass(frozen=True)
+class PairedTest:
+    """Δ = mine - reference over paired seeds, with the paired t-test of Δ = 0."""
+
+    delta: MeanCI
+    p_value: float  # NaN below 2 pairs, or when every Δ is identical
+    test: str = "paired t-test (scipy.stats.ttest_rel)"
+
+
+def paired_test(mine: Sequence[float], reference: Sequence[float]) -> PairedTest:
+    """Pairs where both values are finite; a constant non-zero Δ has p = 0, an all-zero Δ 1."""
+    a = np.asarray(mine, dtype=float)
+    b = np.asarray(reference, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError(f"paired values need equal lengths ({a.shape} vs {b.shape})")
+    keep = np.isfinite(a) & np.isfinite(b)
+    a, b = a[keep], b[keep]
+    delta = mean_ci((a - b).tolist())
+    if len(a) < 2:
+        return PairedTest(delta, math.nan)
+    d = a - b
+    if np.all(d == d[0]):
+        # No spread: the t statistic is undefined; the difference is exact (or exactly none).
+        return PairedTest(delta, 1.0 if d[0] == 0 else 0.0)
+    return PairedTest(delta, float(stats.ttest_rel(a, b).pvalue))
+
+
+def bootstrap_ci(values: Sequence[float | None], confidence: float = CONFIDENCE,
+                 seed: int = 0) -> tuple[float, float] | None:
+    """Percentile-bootstrap interval of the mean, or None below MIN_BOOTSTRAP finite values."""
+    xs = _finite(values)
+    if len(xs) < MIN_BOOTSTRAP:
+        return None
+    if np.all(xs == xs[0]):
+        return float(xs[0]), float(xs[0])
+    res = stats.bootstrap((xs,), np.mean, confidence_level=confidence, method="percentile",
+                          n_resamples=2000, random_state=np.random.default_rng(seed))
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)

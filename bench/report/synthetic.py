@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.config import Trial
+from bench.scoring import to_target
 from bench.store import SCHEMA_VERSION, Ledger
 
 
@@ -26,6 +27,7 @@ class SynthTask:
     tensors: tuple[str, ...]
     schedule: str
     steps: int
+    target: float | None = None  # of the selection metric (AlgoPerf-style scoring)
 
 
 TASKS = {
@@ -34,10 +36,10 @@ TASKS = {
     "wikitext": SynthTask("wikitext", "lm", "wikitext-2-raw-v1 (local copy)", "wt2-9b31f7",
                           ("transformer.wte.weight", "transformer.h.0.attn.c_attn.weight",
                            "transformer.h.0.mlp.c_fc.weight", "transformer.h.1.attn.c_attn.weight",
-                           "transformer.h.1.mlp.c_fc.weight"), "cosine", 600),
+                           "transformer.h.1.mlp.c_fc.weight"), "cosine", 600, 4.8),
     "cifar10": SynthTask("cifar10", "image", "uoft-cs/cifar10 (jpeg copy)", "c10-41d2e8",
                          ("conv1.weight", "layer1.0.conv1.weight", "layer2.0.conv1.weight",
-                          "fc.weight"), "warmup_cosine", 800),
+                          "fc.weight"), "warmup_cosine", 800, 0.8),
 }
 
 # name -> (direction, decay style, norm, lr grid, weight-decay grid)
@@ -162,7 +164,8 @@ def _record(task: SynthTask, opt: str, direction: str, style: str, norm: str, lr
         "task": {"data_source": task.data_source, "data_fingerprint": task.data_fingerprint,
                  "n_params": 1000 * len(task.tensors) + 64, "options": {},
                  "selection_metric": "val_accuracy" if task.kind == "image" else "val_loss",
-                 "selection_mode": "max" if task.kind == "image" else "min"},
+                 "selection_mode": "max" if task.kind == "image" else "min",
+                 "headline_figure": "linf" if task.kind == "quadratic" else "heatmaps"},
         "timing": {"wall_s": steps * 0.01 * (1 + 0.1 * rng.random()), "step_s": 0.01,
                    "steps_done": diverged_at or steps},
         "env": {"wdbench": "0.1.0", "torch": "2.13.0+cpu", "cuda": None, "device": "cpu",
@@ -198,6 +201,15 @@ def _record(task: SynthTask, opt: str, direction: str, style: str, norm: str, lr
                    "boundary_frac": final["boundary_frac"] / (1 + i)}
             for i, name in enumerate(task.tensors)}
     record["curve"] = curve
+    if task.target is not None:
+        metric, mode = record["task"]["selection_metric"], record["task"]["selection_mode"]
+        clock = [p["step"] * record["timing"]["step_s"] for p in curve]
+        found = to_target(curve, metric, task.target, mode, clock=clock)
+        reached = math.isfinite(found["steps_to_target"])
+        record["target"] = {"metric": metric, "value": task.target, "reached": reached,
+                            "steps_to_target": found["steps_to_target"]}
+        record["timing"]["eval_train_s"] = clock
+        record["timing"]["time_to_target_s"] = found["time_to_target_s"]
     return record
 
 

@@ -118,7 +118,7 @@ def test_run_uses_one_accelerator(tmp_path, monkeypatch, capsys):
     assert main(["run", "--task", TOY, "--optimizer", "adamw", "--budget", "smoke",
                  "--out", str(tmp_path), "--json"]) == 0
     record = json.loads(capsys.readouterr().out)
-    assert record["status"] == "done" and record["optimizer"]["decay_style"] == "decoupled"
+    assert record["status"] == "done" and record["optimizer"]["decay"] == "decoupled"
     assert len(built) == 1
 
 
@@ -176,7 +176,7 @@ def test_sweep_with_submissions_ranks_them_among_the_baselines(tmp_path):
     assert {r["config"]["seed"] for r in by_optimizer[SUBMISSION]} == {0, 1}
     assert {(r["config"]["lr"], r["config"]["weight_decay"])
             for r in by_optimizer[SUBMISSION]} == {(0.05, 2.0)}
-    assert by_optimizer[FACTORY][0]["optimizer"]["decay_style"] == "coupled"
+    assert by_optimizer[FACTORY][0]["optimizer"]["decay"] == "coupled"
     assert {r["config"]["budget"] for r in records} == {"smoke"}
     assert {r["config"]["schedule"] for r in records} == {"inverse_sqrt"}
     # The task's leaderboard (one row per optimizer at its best lr, weight_decay) ranks all.

@@ -95,6 +95,31 @@ def test_pages_load_clean_with_working_images_and_links(report, browser):
         page.close()
 
 
+def test_each_section_leads_with_its_headline_figure(report, browser):
+    page, problems = _open(browser, report.as_uri())
+    sections = page.eval_on_selector_all("section[id]", """ss => ss.map(s => {
+        const img = s.querySelector('figure img');
+        const board = s.querySelector('h3');
+        return {id: s.id, src: img && img.getAttribute('src'),
+                loaded: !!img && img.complete && img.naturalWidth > 0,
+                above: !!img && !!board &&
+                       img.getBoundingClientRect().bottom <= board.getBoundingClientRect().top,
+                top: s.getBoundingClientRect().top};
+    })""")
+    by_id = {s["id"]: s for s in sections if s["id"] != "provenance"}
+    profile = by_id.pop("performance-profile")
+    assert profile["loaded"] and profile["src"] == "plots/performance-profile.png"
+    # Across tasks, after them: each task's own result comes first.
+    assert profile["top"] > max(s["top"] for s in by_id.values())
+    assert len(by_id) == 2
+    for sid, s in by_id.items():
+        assert s["loaded"] and s["above"], s
+        kind = "plots/linf-" if sid.startswith("quadratic") else "plots/heatmap-"
+        assert s["src"].startswith(kind), s
+    assert not problems, problems
+    page.close()
+
+
 def test_sorting_reorders_rows_and_screenshot(report, browser, tmp_path):
     page, problems = _open(browser, report.as_uri())
     table = page.eval_on_selector("table[id^=leaderboard-]", "t => t.id")

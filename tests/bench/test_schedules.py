@@ -41,7 +41,7 @@ def test_theorem_flag_matches_the_shape(name):
     values = _values(name, warmup=10)
     non_increasing = all(b <= a for a, b in zip(values, values[1:]))
     never_zero = min(values) > 0
-    assert schedules.get(name).theorem_conditions == (non_increasing and never_zero)
+    assert schedules.get(name).schedule_theorem == (non_increasing and never_zero)
 
 
 def test_unknown_schedule_is_a_usage_error_listing_the_choices():
