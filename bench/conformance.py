@@ -133,7 +133,10 @@ def _try_construct(subject: Subject) -> None:
     import torch
 
     try:
-        opt = subject.make([torch.nn.Parameter(torch.zeros(2))], lr=TINY_LR,
+        from bench.decay_probe import probe_shapes
+
+        shape = probe_shapes(subject.make)[-1]  # a vector, or a matrix for matrix-only ones
+        opt = subject.make([torch.nn.Parameter(torch.zeros(shape))], lr=TINY_LR,
                            weight_decay=TINY_WEIGHT_DECAY)
     except Exception as err:  # noqa: BLE001 - report any constructor failure as one line
         raise UsageError(
@@ -151,12 +154,13 @@ def _kwargs(extra: dict[str, Any]) -> str:
 
 # --- the tiny problem ------------------------------------------------------------------------
 
-def _tiny_params() -> list[Any]:
+def _tiny_params(matrices_only: bool = False) -> list[Any]:
     import torch
 
     gen = torch.Generator().manual_seed(0)
+    bias = (1, 3) if matrices_only else (3,)  # a 1 x 3 row broadcasts as the bias does
     return [torch.nn.Parameter(torch.randn(4, 3, generator=gen)),
-            torch.nn.Parameter(torch.randn(3, generator=gen))]
+            torch.nn.Parameter(torch.randn(*bias, generator=gen))]
 
 
 def _tiny_loss(params: list[Any]) -> Any:
@@ -185,7 +189,9 @@ def _train(opt: Any, params: list[Any], steps: int) -> float:
 
 
 def _fresh(subject: Subject) -> tuple[Any, list[Any]]:
-    params = _tiny_params()
+    from bench.decay_probe import MATRIX_SHAPES, probe_shapes
+
+    params = _tiny_params(probe_shapes(subject.make) == MATRIX_SHAPES)
     return subject.make(_tiny_groups(params), lr=TINY_LR, weight_decay=TINY_WEIGHT_DECAY), params
 
 
@@ -239,10 +245,10 @@ def check_per_group_weight_decay(subject: Subject, expect_decay: bool = True) ->
     with a group override to λ (catches reading `defaults` instead of the group)."""
     import torch
 
-    from bench.decay_probe import ProbeSettings, initial_params
+    from bench.decay_probe import ProbeSettings, initial_params, probe_shapes
 
     settings = ProbeSettings()
-    x0 = initial_params(settings.seed)
+    x0 = initial_params(settings.seed, probe_shapes(subject.make))
     gen = torch.Generator().manual_seed(2)
     grads = [torch.randn(x0[0].shape, generator=gen) for _ in range(settings.steps)]
     lam = settings.weight_decay
@@ -356,6 +362,11 @@ def format_report(report: Report) -> str:
     lines = [f"{report.spec}  ({report.source}; declared decay style: "
              f"{report.declared_decay_style})",
              f"  decay_semantics: {report.decay_semantics}"]
+    shapes = report.probes.get("shapes")
+    if shapes:
+        lines.append("  probe shapes: " + ", ".join("x".join(map(str, s)) for s in shapes)
+                     + (" (matrices only: vectors refused)" if all(len(s) == 2 for s in shapes)
+                        else ""))
     lines += [f"  {mark[c.passed]}  {c.name:<24} {c.detail}" for c in report.checks]
     failed = [c.name for c in report.checks if c.passed is False]
     lines.append("verdict: PASS" if report.passed else f"verdict: FAIL ({', '.join(failed)})")

@@ -58,11 +58,30 @@ class ProbeSettings:
     seed: int = 0
 
 
-def initial_params(seed: int) -> list[Tensor]:
-    """A matrix and a vector (a multi-tensor group) with |x| in [0.5, 1.5] and mixed signs."""
+# A matrix and a vector; two matrices for optimizers that take matrices only (torch.optim.Muon).
+VECTOR_SHAPES: tuple[tuple[int, ...], ...] = ((6, 8), (16,))
+MATRIX_SHAPES: tuple[tuple[int, ...], ...] = ((6, 8), (4, 4))
+
+
+def probe_shapes(make: Make) -> tuple[tuple[int, ...], ...]:
+    """VECTOR_SHAPES, or MATRIX_SHAPES when the optimizer refuses a vector at construction but
+    takes a matrix. Refusing both keeps VECTOR_SHAPES: the caller's own error then says why."""
+    def accepts(shape: tuple[int, ...]) -> bool:
+        try:
+            make([torch.nn.Parameter(torch.zeros(shape))], lr=1e-3, weight_decay=0.1)
+        except Exception:  # noqa: BLE001 - any refusal counts
+            return False
+        return True
+
+    return MATRIX_SHAPES if not accepts((2,)) and accepts((2, 2)) else VECTOR_SHAPES
+
+
+def initial_params(seed: int, shapes: tuple[tuple[int, ...], ...] = VECTOR_SHAPES
+                   ) -> list[Tensor]:
+    """A multi-tensor group (`shapes`) with |x| in [0.5, 1.5] and mixed signs."""
     gen = torch.Generator().manual_seed(seed)
     out = []
-    for shape in ((6, 8), (16,)):
+    for shape in shapes:
         magnitude = 0.5 + torch.rand(shape, generator=gen)
         sign = torch.where(torch.rand(shape, generator=gen) < 0.5, -1.0, 1.0)
         out.append(magnitude * sign)
@@ -168,11 +187,13 @@ class DecayVerdict:
 def measure_decay(make: Make, settings: ProbeSettings | None = None) -> DecayVerdict:
     """Classify where weight decay enters, from trajectories alone."""
     settings = settings or ProbeSettings()
-    x0 = initial_params(settings.seed)
+    shapes = probe_shapes(make)
+    x0 = initial_params(settings.seed, shapes)
     lrs = lr_schedule(settings)
     wd = settings.weight_decay
     streams: dict[str, StreamResult] = {}
-    measurements: dict[str, Any] = {"settings": asdict(settings), "lr_schedule": lrs}
+    measurements: dict[str, Any] = {"settings": asdict(settings), "lr_schedule": lrs,
+                                    "shapes": [list(s) for s in shapes]}
     for kind in TOLERANCE:
         grads = gradient_stream(kind, x0, settings.steps, settings.seed)
         with_wd = trajectory(make, x0, grads, lrs, wd)

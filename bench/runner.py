@@ -13,7 +13,7 @@ import os
 import shutil
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader
 
 import optimizers
 import tasks
-from bench import environment, metrics, schedules
+from bench import environment, geometry, metrics, schedules
 from bench.config import Trial
 from bench.divergence import Diverged, params_finite, watch_for
 from bench.fingerprint import recorded
@@ -88,8 +88,12 @@ def build(trial: Trial, accelerator: Accelerator, data_dir: str | None = None,
     named = dict(model.named_parameters())
     decayed = {n: p for n, p in named.items() if mask.get(n)}
     undecayed = [p for n, p in named.items() if not mask.get(n)]
-    groups = [g for g in ({"params": list(decayed.values()), "weight_decay": trial.weight_decay},
-                          {"params": undecayed, "weight_decay": 0.0}) if g["params"]]
+    # Optimizers that tell tensors apart by name (Muon's recipe) get torch's named params.
+    by_name = spec.norm_rule is not None
+    groups = [{"params": [(n, p) if by_name else p for n, p in named.items()
+                          if bool(mask.get(n)) is decay], "weight_decay": wd}
+              for decay, wd in ((True, trial.weight_decay), (False, 0.0))]
+    groups = [g for g in groups if g["params"]]
     optimizer = optimizers.create(trial.optimizer, groups, lr=trial.lr,
                                   weight_decay=trial.weight_decay,
                                   **dict(trial.optimizer_options))
@@ -114,6 +118,7 @@ def build(trial: Trial, accelerator: Accelerator, data_dir: str | None = None,
         "policy": policy, "decayed": len(decayed), "undecayed": len(undecayed),
         "decayed_numel": sum(p.numel() for p in decayed.values()),
         "undecayed_numel": sum(p.numel() for p in undecayed),
+        "geometry": geometry.tensor_geometries(optimizer, spec, decayed),
     }
     probe = [send_to_device(b, accelerator.device) for b in task.probe_batches()]
     return TrialContext(trial, task, spec, accelerator, model, optimizer, scheduler, decayed,
@@ -177,6 +182,13 @@ def probe_metrics(ctx: TrialContext, per_tensor: bool = False
     if per_tensor:
         tensors = metrics.per_tensor_metrics(dict(zip(names, params)), dict(zip(names, grads)),
                                              wd, radius=radius)
+    if radius is not None and names:  # each tensor in its own norm's ball
+        ball, ball_tensors = geometry.geometry_record(
+            ctx.mask_info["geometry"], dict(zip(names, params)), dict(zip(names, grads)),
+            radius)
+        overall.update(ball)
+        for n in tensors:
+            tensors[n].update(ball_tensors[n])
     for n, p in model.named_parameters():
         p.grad = saved_grads[n]
     with torch.no_grad():
@@ -267,10 +279,10 @@ class Checkpointer:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def train(ctx: TrialContext, ledger: Ledger,
-          show_progress: bool) -> tuple[Progress, str, int | None]:
+def train(ctx: TrialContext, ledger: Ledger, show_progress: bool,
+          on_step: Callable[[int], None] | None = None) -> tuple[Progress, str, int | None]:
     """The training loop; returns progress, status ('done' | 'diverged') and the step of
-    divergence."""
+    divergence. `on_step(step)` after each step (a sweep's claim heartbeat reads it)."""
     acc, task, trial = ctx.accelerator, ctx.task, ctx.trial
     checkpointer = Checkpointer(ledger, ctx)
     prog = checkpointer.restore() or Progress()
@@ -304,6 +316,8 @@ def train(ctx: TrialContext, ledger: Ledger,
             ctx.scheduler.step()
             ctx.optimizer.zero_grad(set_to_none=True)
             prog.step += 1
+            if on_step is not None:
+                on_step(prog.step)
             if bar is not None:
                 bar.update(1)
                 if prog.step % 20 == 0:  # a sync, only in interactive runs
@@ -343,7 +357,8 @@ def _evaluate_now(ctx: TrialContext, prog: Progress) -> None:
 def run_trial(trial: Trial, out_dir: str | os.PathLike, data_dir: str | None = None,
               cache_dir: str | None = None, show_progress: bool = True,
               suite: str | None = None, accelerator: Accelerator | None = None,
-              log_with: Sequence[str] = ()) -> dict[str, Any]:
+              log_with: Sequence[str] = (),
+              on_step: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Run (or resume) one trial and write its record; returns the record.
 
     Exceptions inside the task or optimizer mark the trial `failed` (traceback kept);
@@ -363,7 +378,7 @@ def run_trial(trial: Trial, out_dir: str | os.PathLike, data_dir: str | None = N
         record.update(_describe(ctx))
         if log_with and acc.is_main_process:
             ctx.trackers = TrialTrackers(log_with, out_dir, trial.id, suite, trial.to_dict())
-        prog, status, diverged_at = train(ctx, ledger, show_progress)
+        prog, status, diverged_at = train(ctx, ledger, show_progress, on_step)
         record["status"], record["diverged_at"] = status, diverged_at
         if status == "done":
             final = dict(prog.curve[-1])

@@ -101,6 +101,9 @@ COLUMNS: tuple[Column, ...] = (
     _c("val_perplexity", "Validation perplexity: exp(val_loss)", better="lower"),
     _c("test_perplexity", "Test perplexity: exp(test_loss)", better="lower"),
     _c("gap", "Generalization gap: val_loss − train_loss", better="lower"),
+    _c("radius_t", "The radius linf_ratio is measured against at this point: metric_radius, "
+       "or for styles whose radius moves with the lr (fixed: η_t/λ, corrected: η_max/(λη_t)) "
+       "its value at η_t", symbol="r_t", fmt="g3"),
     _c("linf_ratio", "‖x‖∞ / r at the end (≤ 1: inside the box)"),
     _c("violation", "max(0, linf_ratio − 1)", better="lower"),
     _c("fw_gap_rel", "Frank-Wolfe gap / (r‖g‖₁): 0 at a KKT point of the box problem",
@@ -110,6 +113,15 @@ COLUMNS: tuple[Column, ...] = (
        "loss + λ/2‖x‖²"),
     _c("dist_box", "Distance to the box optimum, relative to ‖c‖ (quadratic task)",
        better="lower"),
+    _c("ball_ratio", "‖x‖ / r with each tensor in the norm its direction is steepest for "
+       "(ℓ∞ for Adam, SignGD, Lion; spectral for Muon's matrices; ℓ2 for SGD); the largest "
+       "over tensors (≤ 1: inside the optimizer's own ball)"),
+    _c("spectral_ratio", "λ·σ_max(W)/s: the largest singular value of the decayed matrices "
+       "over the spectral radius s/λ (≤ 1: inside the spectral ball); reported for every "
+       "optimizer"),
+    _c("l2_ratio", "λ‖x‖₂ per tensor over the ℓ2 ball of radius 1/λ, the largest over tensors"),
+    _c("dist_spectral", "Distance to the spectral-ball optimum, relative to ‖C‖ (matrix "
+       "quadratic task)", better="lower"),
     _c("dist_l2", "Distance to the ℓ2-regularised optimum, relative to ‖c‖ (quadratic task)"),
     _c("wall_s", "Wall time of one trial", unit="s", better="lower"),
     _c("target", "The task's declared target of its selection metric for this budget "

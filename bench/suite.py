@@ -2,6 +2,7 @@
 
     task: wikitext
     budget: cpu                 # optional (default: cpu, full with a GPU)
+    executor: {partition: gpu, time_min: 120}   # optional: bench.executors.ExecutorOptions
     schedule: cosine            # any Trial key here applies to every trial
     seeds: [0, 1]
     settings: {task.vocab_size: 2048}   # `--set`-style settings for every trial
@@ -25,8 +26,8 @@ from bench.errors import UsageError
 
 SUITES_DIR = Path(__file__).parent / "suites"
 SEQUENCE_OPTIONS = {"betas"}
-TOP_KEYS = {"name", "task", "budget", "seeds", "settings", "optimizers", "description"} | set(
-    TRIAL_KEYS)
+TOP_KEYS = {"name", "task", "budget", "seeds", "settings", "optimizers", "description",
+            "executor", "log_with"} | set(TRIAL_KEYS)
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class Suite:
     budget: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    executor: dict[str, Any] = field(default_factory=dict)  # bench.executors.ExecutorOptions
+    log_with: tuple[str, ...] = ()  # experiment trackers (`--log-with`)
 
     def trials(self, budget: str, overrides: dict[str, Any] | None = None) -> list[Trial]:
         """Every trial of the grid, de-duplicated, in a stable order."""
@@ -161,7 +164,36 @@ def load(path: str | Path) -> Suite:
     return Suite(name=data.get("name", path.stem), task=str(data["task"]),
                  optimizers={k: dict(v) for k, v in data["optimizers"].items()},
                  seeds=tuple(seeds), budget=data.get("budget"), settings=settings,
-                 description=data.get("description", ""))
+                 description=data.get("description", ""),
+                 executor=_executor_mapping(data.get("executor"), fail),
+                 log_with=_log_with(data.get("log_with"), fail))
+
+
+def _log_with(value: Any, fail: Any) -> tuple[str, ...]:
+    """The suite's `log_with:` tracker names (a name or a list), checked against Accelerate's."""
+    from bench import tracking
+
+    if value is None:
+        return ()
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise fail("log_with", "must be a tracker name or a list of them")
+    try:
+        return tracking.check_names(names)
+    except ValueError as err:
+        raise fail("log_with", str(err)) from None
+
+
+def _executor_mapping(value: Any, fail: Any) -> dict[str, Any]:
+    """The suite's `executor:` keys, checked here so errors name the line."""
+    from bench.executors.options import parse_mapping
+
+    if value is None:
+        return {}
+    try:
+        return parse_mapping(value, "executor")
+    except UsageError as err:
+        raise fail("executor", str(err).removeprefix("executor: ")) from None
 
 
 def _key_lines(node: Any, prefix: str = "") -> dict[str, int]:

@@ -1,16 +1,16 @@
-"""Run many trials into one ledger: skip finished ones (resume), run the rest in N workers."""
+"""Run many trials into one ledger: skip finished ones (resume) and ones another sweep is
+running (claims), hand the rest to an executor (local processes or a SLURM job array)."""
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bench.config import Trial
+from bench.executors.options import ExecutorOptions
+from bench.executors.worker import WorkerSettings
 from bench.store import Ledger
 
 
@@ -22,100 +22,124 @@ class SweepOptions:
     cache_dir: str | None = None
     quiet: bool = False
     suite: str | None = None
-    trials_per_gpu: int | None = None  # K workers per visible GPU (replaces `workers` there)
+    executor: ExecutorOptions = field(default_factory=ExecutorOptions)
+    detach: bool = False
+    log_with: tuple[str, ...] = ()  # experiment trackers (bench/tracking.py)
+    trials_per_gpu: int | None = None  # K local workers per visible GPU (replaces `workers`)
+
+    def worker_settings(self) -> WorkerSettings:
+        return WorkerSettings(out=str(self.out), data_dir=self.data_dir,
+                              cache_dir=self.cache_dir, suite=self.suite,
+                              heartbeat_s=self.executor.heartbeat_s,
+                              stale_after_s=self.executor.stale_after_s,
+                              slurm=self.executor.kind == "slurm", log_with=self.log_with)
 
 
-def worker_plan(workers: int, trials_per_gpu: int | None,
-                n_gpu: int) -> tuple[int, list[int] | None, str | None]:
-    """(workers, the GPU each worker gets or None, a note for the user).
-
-    Without `trials_per_gpu`: `workers` processes, spread one GPU each over several GPUs.
-    With it, on a GPU machine: K workers on every GPU (small models leave a GPU idle with
-    one). On a machine without GPUs it is ignored with a note, so one command line serves
-    both; `workers` then counts CPU processes."""
-    if trials_per_gpu is not None and n_gpu > 0:
-        workers = trials_per_gpu * n_gpu
-        return workers, [i % n_gpu for i in range(workers)], None
-    note = None
-    if trials_per_gpu is not None:
-        note = (f"--trials-per-gpu {trials_per_gpu} ignored: no GPU visible; running "
-                f"{workers} worker(s) on CPU (set --workers)")
-    return workers, ([i % n_gpu for i in range(workers)] if n_gpu > 1 else None), note
+def is_finished(trial: Trial, ledger: Ledger) -> bool:
+    """The one test of "this trial needs no run": it has a record made by the current code
+    (a stale record's trial runs again and its record is replaced; bench/fingerprint.py)."""
+    return trial.id in ledger.finished_ids([trial])
 
 
-def _init_worker(threads: int, devices: Any) -> None:
-    """An equal share of the CPU threads per worker; its GPU when the plan gives one."""
-    if devices is not None:
-        os.environ["CUDA_VISIBLE_DEVICES"] = str(devices.get())
-    import torch
-
-    torch.set_num_threads(threads)
-
-
-def _run_one(trial: Trial, opts: SweepOptions) -> dict[str, Any]:
-    from bench.runner import run_trial
-
-    record = run_trial(trial, opts.out, data_dir=opts.data_dir, cache_dir=opts.cache_dir,
-                       show_progress=False, suite=opts.suite)
-    return {"id": record["id"], "status": record["status"], "optimizer": trial.optimizer,
-            "error": (record.get("error") or "").strip().splitlines()[-1:]}
+def pending_trials(trials: list[Trial], ledger: Ledger) -> list[Trial]:
+    done = ledger.finished_ids(trials)
+    return [t for t in trials if t.id not in done]
 
 
 def run_sweep(trials: list[Trial], opts: SweepOptions) -> dict[str, int]:
-    """Run every trial without a record made by the current code (a stale record's trial runs
-    again and its record is replaced); returns counts by status for this call."""
-    import torch
-    from tqdm.auto import tqdm
+    """Run every trial that is neither finished nor running elsewhere; returns counts by
+    status for this call (skipped: finished before; elsewhere: run by another sweep)."""
+    from bench.executors import submissions
 
     ledger = Ledger(opts.out)
-    done = ledger.finished_ids(trials)
-    pending = [t for t in trials if t.id not in done]
-    counts = {"skipped": len(trials) - len(pending), "done": 0, "diverged": 0, "failed": 0}
+    submissions.write_plan(opts.out, [t.id for t in trials], opts.suite)
+    pending = pending_trials(trials, ledger)
+    busy = _busy_elsewhere(opts)
+    todo = [t for t in pending if t.id not in busy]
+    counts = {"skipped": len(trials) - len(pending), "elsewhere": len(pending) - len(todo),
+              "done": 0, "diverged": 0, "failed": 0, "pending": 0}
+    if opts.executor.kind == "slurm":
+        return _run_slurm(todo, opts, counts)
+    workers, gpus = _local_plan(opts)
+    if not opts.quiet:
+        print(f"{len(trials)} trials: {counts['skipped']} already in {opts.out}, "
+              f"{counts['elsewhere']} running elsewhere, "
+              f"{len(todo)} to run with {workers} worker(s)", file=sys.stderr)
+    _run_local(todo, opts, counts, workers, gpus)
+    return counts
+
+
+def _busy_elsewhere(opts: SweepOptions) -> set[str]:
+    """Trials held by a live claim, or queued in a SLURM array that has not ended."""
+    from bench.executors import squeue, submissions
+    from bench.executors.worker import claim_store
+
+    settings = opts.worker_settings()
+    busy = {c.trial_id for c in claim_store(settings).live()}
+    if opts.executor.kind == "slurm" or submissions.submissions(opts.out):
+        busy |= set(submissions.queued_trials(opts.out, squeue.live_job_ids()))
+    return busy
+
+
+def _local_plan(opts: SweepOptions) -> tuple[int, list[int] | None]:
+    """Local workers and their GPUs (`--trials-per-gpu` on a GPU machine; a note without)."""
+    import torch
+
+    from bench.executors.local import worker_plan
+
     workers, gpus, note = worker_plan(opts.workers, opts.trials_per_gpu,
                                       torch.cuda.device_count())
     if note:
         print(note, file=sys.stderr)
-    if not opts.quiet:
-        print(f"{len(trials)} trials: {counts['skipped']} already in {opts.out}, "
-              f"{len(pending)} to run with {workers} worker(s)", file=sys.stderr)
-    bar = tqdm(total=len(pending), desc="trials", disable=opts.quiet or not pending,
+    return workers, gpus
+
+
+def _run_local(todo: list[Trial], opts: SweepOptions, counts: dict[str, int], workers: int,
+               gpus: list[int] | None) -> None:
+    from tqdm.auto import tqdm
+
+    from bench.executors.local import run_local
+
+    bar = tqdm(total=len(todo), desc="trials", disable=opts.quiet or not todo,
                dynamic_ncols=True)
 
     def account(result: dict[str, Any]) -> None:
-        counts[result["status"]] += 1
+        status = {"claimed": "elsewhere", "skipped": "skipped"}.get(result["status"],
+                                                                    result["status"])
+        counts[status] += 1
         bar.update(1)
-        bar.set_postfix({k: v for k, v in counts.items() if k != "skipped" and v}, refresh=False)
+        bar.set_postfix({k: v for k, v in counts.items() if k != "skipped" and v},
+                        refresh=False)
         if result["status"] == "failed":
             tqdm.write(f"trial {result['id']} ({result['optimizer']}) failed: "
                        f"{' '.join(result['error'])}", file=sys.stderr)
 
     try:
-        if workers <= 1:
-            for trial in pending:
-                account(_run_one(trial, opts))
-        else:
-            _run_parallel(pending, opts, account, workers, gpus)
+        run_local(todo, opts.worker_settings(), workers, account, gpus)
     finally:
         bar.close()
+
+
+def _run_slurm(todo: list[Trial], opts: SweepOptions, counts: dict[str, int]
+               ) -> dict[str, int]:
+    from bench.executors import slurm
+
+    if not opts.quiet:
+        print(f"{sum(counts.values()) + len(todo)} trials: {counts['skipped']} already in "
+              f"{opts.out}, {counts['elsewhere']} running or queued elsewhere, "
+              f"{len(todo)} to submit", file=sys.stderr)
+    if not todo:
+        return counts
+    sub = slurm.submit(todo, opts.executor, opts.worker_settings(),
+                       name=f"wdbench-{opts.suite or 'sweep'}")
+    if not opts.quiet or opts.detach:
+        print(f"submitted job array {sub.array_id}: {len(sub.batches)} task(s), "
+              f"{len(todo)} trial(s); logs in {sub.logs}", file=sys.stderr)
+    if opts.detach:
+        print(sub.array_id)
+        counts["pending"] = len(todo)
+        return counts
+    for status, n in slurm.wait(sub, opts.worker_settings(), opts.executor,
+                                opts.quiet).items():
+        counts[status] += n
     return counts
-
-
-def _run_parallel(pending: list[Trial], opts: SweepOptions, account: Any, workers: int,
-                  gpus: list[int] | None) -> None:
-    ctx = mp.get_context("spawn")
-    devices = None
-    if gpus is not None:
-        devices = ctx.Manager().Queue()
-        for gpu in gpus:
-            devices.put(gpu)
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(threads, devices)) as pool:
-        futures = [pool.submit(_run_one, trial, opts) for trial in pending]
-        try:
-            for future in as_completed(futures):
-                account(future.result())
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise

@@ -18,6 +18,7 @@ from typing import Any
 from optimizers.adam import Adam
 from optimizers.base import DecayedOptimizer
 from optimizers.lion import Lion
+from optimizers.muon import register_muon
 from optimizers.registry import Registry
 from optimizers.sgd import SGD
 from optimizers.sign import SignSGD
@@ -95,3 +96,4 @@ def register_builtins(registry: Registry) -> None:
                           defaults=row.defaults, lr_grid=row.lr_grid,
                           weight_decay_grid=row.weight_decay_grid, norm=row.norm,
                           description=row.description)(partial(row.cls, decay=row.decay))
+    register_muon(registry)

@@ -35,6 +35,13 @@ class OptimizerSpec:
     norm: str = "linf"
     description: str = ""
     source: str = "builtin"
+    # Per-tensor norm (name, tensor) -> 'linf' | 'spectral' | 'l2', where it differs by tensor
+    # (Muon: spectral on hidden matrices, linf elsewhere); None: `norm` for every tensor.
+    norm_rule: Callable[[str, torch.Tensor], str] | None = None
+
+    def norm_for(self, name: str, tensor: torch.Tensor) -> str:
+        """The norm this optimizer's update is steepest for, on one tensor."""
+        return self.norm_rule(name, tensor) if self.norm_rule else self.norm
 
     def radius(self, weight_decay: float, lr: float, lr_max: float) -> float | None:
         """Implied l_inf radius of this decay style at lr `lr` (η_t), or None (no box)."""
@@ -55,7 +62,8 @@ class Registry:
                  defaults: Mapping[str, Any] | None = None,
                  lr_grid: Iterable[float] | None = None,
                  weight_decay_grid: Iterable[float] | None = None, norm: str = "linf",
-                 description: str = "", source: str = "builtin"
+                 description: str = "", source: str = "builtin",
+                 norm_rule: Callable[[str, torch.Tensor], str] | None = None,
                  ) -> Callable[[Factory], Factory]:
         """Decorator for an Optimizer class or a factory `make(params, lr=, weight_decay=, ...)`."""
 
@@ -71,7 +79,7 @@ class Registry:
                 name=name, factory=factory, decay_style=DecayStyle.parse(decay_style),
                 direction=direction, defaults=MappingProxyType(dict(defaults or {})),
                 norm=norm, description=description or (factory.__doc__ or "").strip(),
-                source=source, **kwargs,
+                source=source, norm_rule=norm_rule, **kwargs,
             )
             return factory
 

@@ -9,6 +9,7 @@ from tasks.base import BUDGET_NAMES, Budget, Task
 
 _TASKS: dict[str, str] = {
     "quadratic": "tasks.quadratic:QuadraticTask",
+    "matrix_quadratic": "tasks.matrix_quadratic:MatrixQuadraticTask",
     "wikitext": "tasks.wikitext:WikiTextTask",
     "cifar10": "tasks.images:Cifar10Task",
     "cifar100": "tasks.images:Cifar100Task",

@@ -37,6 +37,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="autocast precision for every trial")
     p.add_argument("--out", default=None, help="results directory (default results/<suite>)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or summary")
+    common.add_log_with(p)
+    from bench.executors.options import add_executor_arguments
+
+    add_executor_arguments(p)
     p.set_defaults(handler=handle)
 
 
@@ -67,23 +71,45 @@ def handle(args: argparse.Namespace) -> int:
         overrides["mixed_precision"] = args.mixed_precision
     trials = suite.trials(budget, overrides)
     common.check_data(trials[0], args.data_dir)
+    log_with = common.parse_log_with(args.log_with or suite.log_with)
     out = Path(args.out or Path("results") / suite.name)
+    executor = _executor(args, suite, path, budget, out, trials)
     common.ensure_writable(out)
     counts = run_sweep(trials, SweepOptions(out=out, workers=args.workers,
                                             data_dir=args.data_dir, quiet=args.quiet,
-                                            suite=suite.name,
+                                            suite=suite.name, executor=executor,
+                                            detach=args.detach, log_with=log_with,
                                             trials_per_gpu=args.trials_per_gpu))
+    if args.detach:
+        return 0
     if not args.quiet:
         print_summary(out)
         print(f"ran {counts['done']} done, {counts['diverged']} diverged, "
               f"{counts['failed']} failed; {counts['skipped']} already finished; "
+              f"{counts['elsewhere']} run by another sweep; {counts['pending']} pending; "
               f"ledger: {out}", file=sys.stderr)
     if args.submissions:
         from bench.report import render
 
         page = render([out], out / "report")
         print(f"report: {page}", file=sys.stderr)
-    return 1 if counts["failed"] else 0
+    return 1 if counts["failed"] or counts["pending"] else 0
+
+
+def _executor(args: argparse.Namespace, suite: suites.Suite, path: Path, budget: str,
+              out: Path, trials: list) -> object:
+    """Executor settings (suite < --executor-config < flags); SLURM checked before writing."""
+    from bench.executors import ExecutorOptions
+
+    executor = ExecutorOptions.from_args(args, suite.executor, where=f"{path}: executor")
+    if args.detach and executor.kind != "slurm":
+        raise UsageError("--detach needs --executor slurm (a local sweep runs in this process)")
+    if executor.kind == "slurm":
+        from bench.executors import slurm
+
+        executor = executor.with_budget_defaults(budget)
+        slurm.check_cluster(executor, slurm.measured_trial_s(out, trials[0]))
+    return executor
 
 
 def _subset(suite: suites.Suite, wanted_text: str) -> suites.Suite:

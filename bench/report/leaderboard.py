@@ -11,11 +11,11 @@ from bench.report.stats import bootstrap_ci, mean_ci, paired_test
 from bench.report.tables import Column, Table, best_configs, metric_names, variant_column
 
 # Final metrics shown as means over the selected configuration's seeds, where recorded.
-MEAN_METRICS = ("train_loss", "dist_box", "dist_l2", "linf_ratio", "fw_gap_rel",
+MEAN_METRICS = ("train_loss", "dist_box", "dist_l2", "linf_ratio", "radius_t", "fw_gap_rel",
                 "boundary_frac", "l2_stationarity", "wall_s", "step_s", "tokens_per_s")
 # AlgoPerf-style: the median over the selected configuration's seeds (inf: never reached).
 TO_TARGET = ("steps_to_target", "time_to_target_s")
-TRAILING = ("train_loss", "gap", "dist_box", "dist_l2", "linf_ratio", "metric_radius",
+TRAILING = ("train_loss", "gap", "dist_box", "dist_l2", "linf_ratio", "metric_radius", "radius_t",
             "fw_gap_rel", "boundary_frac", "l2_stationarity", "diverged", "failed", "wall_s",
             "step_s", "tokens_per_s")
 
@@ -101,6 +101,8 @@ def leaderboard(group: Group, slugs: dict[str, str]) -> Table:
         if key in frame and frame[key].notna().any():
             cols.append(Column(key, "Median over the selected configuration's seeds."))
     for key in TRAILING:
+        if key == "radius_t" and not _moves(frame):
+            continue  # the radius at the last step equals metric_radius for every row
         if key in frame and (key != "metric_radius" or frame[key].notna().any()):
             note = "Totals over all configurations." if key in ("diverged", "failed") else ""
             cols.append(Column(key, note))
@@ -136,3 +138,11 @@ def _paired(frame: pd.DataFrame, per_seed: dict[str, pd.Series], metric: str) ->
                 "(same initialization and data order), so Δ vs #1 is a paired difference."]
     return ["Seeds differ between optimizers (an unfinished sweep?): Δ vs #1 uses only the "
             "seeds both rows finished; intervals over different seeds are not paired."]
+
+
+def _moves(frame: pd.DataFrame) -> bool:
+    """Some row's final radius (fixed, corrected decay: it follows η_t) is not metric_radius."""
+    if "radius_t" not in frame or "metric_radius" not in frame:
+        return False
+    a, b = frame["radius_t"], frame["metric_radius"]
+    return bool(((a - b).abs() > 1e-9 * b.abs().clip(lower=1)).fillna(False).any())

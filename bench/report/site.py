@@ -13,6 +13,7 @@ from bench import __version__
 from bench.report import (
     cells,
     constraints,
+    geometries,
     leaderboard,
     listings,
     plots,
@@ -42,6 +43,7 @@ class Section:
     provenance: list[tuple[str, str]]
     figures: list[Figure] = field(default_factory=list)
     best: pd.DataFrame | None = None
+    geometries: tables.Table | None = None
 
     @property
     def headline(self) -> list[Figure]:
@@ -138,7 +140,7 @@ def _clear(out: Path) -> None:
 def _write_csvs(sections: list[Section], out: Path) -> dict[str, str]:
     return {t.name: cells.write_csv(t, out) for s in sections
             for t in (s.leaderboard, s.constraints, s.constraint_summary, s.separability,
-                      s.configs, s.problems)}
+                      s.configs, s.problems, s.geometries) if t is not None}
 
 
 # --- one group ---------------------------------------------------------------------------------
@@ -154,7 +156,8 @@ def _section(group: Group, data: ReportData, slugs: dict[str, str]) -> Section:
                    configs=listings.all_configs(group, slugs),
                    problems=listings.problems(group, slugs),
                    coverage=_coverage(t, counts, group.stale), summary=_summary(group, board, cons),
-                   provenance=_provenance(t, data.sources), best=tables.best_configs(group))
+                   provenance=_provenance(t, data.sources), best=tables.best_configs(group),
+                   geometries=geometries.geometry_table(group, slugs))
 
 
 def _coverage(t: pd.DataFrame, counts: pd.Series, stale: int = 0) -> str:
@@ -351,7 +354,9 @@ def _markdown(sections: list[Section], data: ReportData, csv: dict[str, str],
     for s in sections:
         lines += [f"## {cells.md_escape(s.group.title)}", "", cells.md_escape(s.summary), "",
                   cells.md_escape(s.coverage), ""]
-        for t in (s.leaderboard, s.constraints, s.separability, s.problems):
+        for t in (s.leaderboard, s.geometries, s.constraints, s.separability, s.problems):
+            if t is None:
+                continue
             lines += [f"### {cells.md_escape(t.title)}", "", cells.markdown(t)]
             lines += [cells.md_escape(n) for n in t.notes + ([t.note] if t.note else [])]
             lines += ["", f"CSV: `{csv[t.name]}`", ""]

@@ -84,7 +84,8 @@ def test_each_verb_module_owns_its_parser_and_handler():
     for verb in VERBS:
         module = importlib.import_module(f"bench.cli.{verb}")
         args = verbs[verb.replace("_", "-")].parse_args(
-            {"run": ["--task", TOY, "--optimizer", "adamw"], "check_optimizer": ["adamw"]}
+            {"run": ["--task", TOY, "--optimizer", "adamw"], "check_optimizer": ["adamw"],
+             "status": ["results"], "export": ["results", "--to", "ds"]}
             .get(verb, []))
         assert args.handler is module.handle
 

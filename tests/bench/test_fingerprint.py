@@ -81,7 +81,8 @@ def test_a_sweep_reruns_trials_whose_task_code_changed(tmp_path, monkeypatch):
     ledger = Ledger(opts.out)
     old = {r["id"]: r["code_fingerprint"] for r in ledger.records()}
     assert len(old) == 2 and all(old.values())
-    assert run_sweep(trials, opts) == {"skipped": 2, "done": 0, "diverged": 0, "failed": 0}
+    assert run_sweep(trials, opts) == {"skipped": 2, "elsewhere": 0, "done": 0,
+                                       "diverged": 0, "failed": 0, "pending": 0}
     _edit(code / "edited_toy_task.py")
     assert ledger.finished_ids(trials) == set()
     assert ledger.finished_ids(trials, rerun_stale=False) == {t.id for t in trials}

@@ -28,7 +28,8 @@ def test_record_holds_config_metrics_curve_and_provenance(tmp_path):
     assert [p["step"] for p in stored["curve"]] == [0, 10, 20, 30]
     assert stored["optimizer"]["radius"] == pytest.approx(10.0)
     assert stored["mask"] == {"policy": "matrices", "decayed": 1, "undecayed": 1,
-                              "decayed_numel": 5, "undecayed_numel": 1}
+                              "decayed_numel": 5, "undecayed_numel": 1,
+                              "geometry": {"linear.weight": {"norm": "linf", "scale": 1.0}}}
     assert stored["schedule"]["schedule_theorem"] is True
     assert set(stored["per_tensor"]) == {"linear.weight"}
     assert stored["env"]["torch"] and stored["task"]["data_fingerprint"] == "toy-v1"

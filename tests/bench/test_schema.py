@@ -19,7 +19,7 @@ from tests.bench.test_runner import toy
 
 # Columns only some tasks record (the toy task of the engine tests has none of them).
 TASK_SPECIFIC = {"val_accuracy", "test_accuracy", "train_accuracy", "val_perplexity",
-                 "test_perplexity", "dist_box", "dist_l2", "tokens_per_s", "error",
+                 "test_perplexity", "dist_box", "dist_l2", "dist_spectral", "tokens_per_s", "error",
                  "diverged_at", "violation"}
 
 

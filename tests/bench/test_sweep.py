@@ -110,7 +110,7 @@ def test_run_json_prints_the_final_record(tmp_path):
 
 
 def test_trials_per_gpu_puts_k_workers_on_every_gpu():
-    from bench.sweep import worker_plan
+    from bench.executors.local import worker_plan
 
     assert worker_plan(workers=1, trials_per_gpu=4, n_gpu=2) == (8, [0, 1] * 4, None)
     assert worker_plan(workers=3, trials_per_gpu=1, n_gpu=1) == (1, [0], None)
@@ -120,7 +120,7 @@ def test_trials_per_gpu_puts_k_workers_on_every_gpu():
 
 
 def test_trials_per_gpu_is_ignored_with_a_note_without_a_gpu():
-    from bench.sweep import worker_plan
+    from bench.executors.local import worker_plan
 
     workers, gpus, note = worker_plan(workers=2, trials_per_gpu=8, n_gpu=0)
     assert (workers, gpus) == (2, None)

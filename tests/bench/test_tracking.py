@@ -98,3 +98,21 @@ def test_cli_run_logs_to_tensorboard_and_refuses_an_unknown_tracker(tmp_path, ca
     record = json.loads(capsys.readouterr().out)
     runs = list((tmp_path / "trackers" / "tensorboard").glob(f"*/{record['id']}"))
     assert len(runs) == 1 and list(runs[0].glob("events.out.tfevents.*"))
+
+
+def test_a_suite_logs_every_trial_and_a_bad_tracker_key_is_one_line(tmp_path, capsys):
+    from bench.cli import main
+    from tests.bench.helpers import TOY
+
+    suite = tmp_path / "s.yaml"
+    body = (f"task: {TOY}\nbudget: smoke\nseeds: [0]\nlog_with: TRACKERS\n"
+            "optimizers:\n  adamw: {lr: 0.01, weight_decay: [0.1, 1.0]}\n")
+    suite.write_text(body.replace("TRACKERS", "[tensorboard]"))
+    out = tmp_path / "out"
+    assert main(["sweep", str(suite), "--out", str(out), "--quiet"]) == 0
+    assert len(list((out / "trackers" / "tensorboard" / "s").iterdir())) == 2
+    suite.write_text(body.replace("TRACKERS", "tensorbored"))
+    assert main(["sweep", str(suite), "--out", str(tmp_path / "bad"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "log_with" in err and "tensorbored" in err and err.count("\n") == 1
+    assert not (tmp_path / "bad").exists()

@@ -1,0 +1,239 @@
+"""Claims: which process is running which trial, so that many sweeps can share one ledger.
+
+A running trial holds a claim file `<out>/claims/<id>.<generation>.json` (host, pid, job id,
+when, heartbeat, step). Creating one is exclusive: the file is written under a temporary
+name and hard-linked to its final name, which fails if that name exists (atomic on local
+filesystems and NFS). The highest generation is the current claim. A stale claim (holder's
+pid dead on this host, its SLURM job gone or restarted, or no heartbeat for `stale_after_s`)
+is taken over by creating the next generation, so of two processes taking over at once only
+one wins. The holder refreshes its own file by write-and-rename; a holder that finds a higher
+generation has lost its claim and stops (see `Heartbeat`).
+"""
+
+from __future__ import annotations
+
+import _thread
+import json
+import os
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who claims: this process, and its SLURM job (array task) when it runs in one."""
+
+    host: str
+    pid: int
+    job_id: str | None = None
+    pid_started: str | None = None  # the pid's start time, so a reused pid is not mistaken
+
+    @classmethod
+    def current(cls) -> Owner:
+        return cls(host=socket.gethostname(), pid=os.getpid(), job_id=slurm_job_id(),
+                   pid_started=_process_start(os.getpid()))
+
+
+@dataclass(frozen=True)
+class Claim:
+    trial_id: str
+    generation: int
+    host: str
+    pid: int
+    job_id: str | None
+    pid_started: str | None
+    claimed_at: float
+    heartbeat: float
+    step: int = 0
+
+    @property
+    def owner(self) -> Owner:
+        return Owner(self.host, self.pid, self.job_id, self.pid_started)
+
+
+def slurm_job_id() -> str | None:
+    """`<array job>_<task>` inside an array task, the job id inside a plain job, else None."""
+    array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    if array and task:
+        return f"{array}_{task}"
+    return os.environ.get("SLURM_JOB_ID")
+
+
+def _process_start(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]  # field 22, after the command name
+
+
+def pid_alive(pid: int, started: str | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    now = _process_start(pid)
+    return started is None or now is None or now == started
+
+
+class ClaimStore:
+    """The claims of one results directory."""
+
+    def __init__(self, out: str | os.PathLike, stale_after_s: float = 300.0,
+                 live_jobs: Callable[[], set[str] | None] | None = None) -> None:
+        self.dir = Path(out) / "claims"
+        self.stale_after_s = stale_after_s
+        # Job ids SLURM still runs (None: no SLURM here); a claim of a job gone is stale.
+        self.live_jobs = live_jobs or (lambda: None)
+
+    def _path(self, trial_id: str, generation: int) -> Path:
+        return self.dir / f"{trial_id}.{generation:06d}.json"
+
+    def _generations(self, trial_id: str) -> list[int]:
+        if not self.dir.is_dir():
+            return []
+        return sorted(int(p.name.split(".")[1]) for p in self.dir.glob(f"{trial_id}.*.json"))
+
+    def _read(self, path: Path) -> Claim | None:
+        try:
+            return Claim(**json.loads(path.read_text()))
+        except (OSError, ValueError, TypeError):
+            return None  # released meanwhile
+
+    def current(self, trial_id: str) -> Claim | None:
+        """The highest-generation claim of a trial (live or stale), if any."""
+        for generation in reversed(self._generations(trial_id)):
+            claim = self._read(self._path(trial_id, generation))
+            if claim is not None:
+                return claim
+        return None
+
+    def all_current(self) -> list[Claim]:
+        if not self.dir.is_dir():
+            return []
+        ids = {p.name.split(".")[0] for p in self.dir.glob("[!.]*.json")}
+        return [c for c in (self.current(i) for i in sorted(ids)) if c is not None]
+
+    def is_stale(self, claim: Claim, me: Owner | None = None, now: float | None = None,
+                 live_jobs: set[str] | None = None) -> bool:
+        me = me or Owner.current()
+        now = time.time() if now is None else now
+        if now - claim.heartbeat > self.stale_after_s:
+            return True
+        if claim.host == me.host and not pid_alive(claim.pid, claim.pid_started):
+            return True
+        if claim.job_id and claim.job_id == me.job_id and claim.pid != me.pid:
+            return True  # our own array task, requeued: the earlier run is gone
+        live = live_jobs if live_jobs is not None else self.live_jobs()
+        return bool(claim.job_id and live is not None and claim.job_id not in live)
+
+    def live(self) -> list[Claim]:
+        me, jobs = Owner.current(), self.live_jobs()
+        return [c for c in self.all_current() if not self.is_stale(c, me, live_jobs=jobs)]
+
+    def acquire(self, trial_id: str, me: Owner | None = None) -> Claim | None:
+        """Claim a trial; None when someone else holds a live claim or won the race."""
+        me = me or Owner.current()
+        listed = self._generations(trial_id)
+        top = self.current(trial_id)
+        if top is not None and not self.is_stale(top, me):
+            return None
+        now = time.time()
+        generation = max([*listed, top.generation if top else -1]) + 1
+        claim = Claim(trial_id, generation, me.host, me.pid, me.job_id, me.pid_started,
+                      now, now)
+        if not self._create_exclusive(claim):
+            return None
+        if not self.holds(claim):
+            # A rival's newer generation appeared while we looked (we saw its superseded
+            # predecessor vanish): it is the claim, ours is void.
+            self.release(claim)
+            return None
+        for generation in self._generations(trial_id):
+            if generation < claim.generation:  # superseded: nobody reads them any more
+                self._path(trial_id, generation).unlink(missing_ok=True)
+        return claim
+
+    def holds(self, claim: Claim) -> bool:
+        """Still the current claim (nobody took over)?"""
+        gens = self._generations(claim.trial_id)
+        return bool(gens) and gens[-1] == claim.generation
+
+    def refresh(self, claim: Claim, step: int) -> Claim | None:
+        """Heartbeat; None when the claim was lost to a takeover."""
+        if not self.holds(claim):
+            return None
+        fresh = replace(claim, heartbeat=time.time(), step=step)
+        _write_atomic(self._path(claim.trial_id, claim.generation), fresh, exclusive=False)
+        return fresh if self.holds(fresh) else None
+
+    def release(self, claim: Claim) -> None:
+        self._path(claim.trial_id, claim.generation).unlink(missing_ok=True)
+
+    def _create_exclusive(self, claim: Claim) -> bool:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        return _write_atomic(self._path(claim.trial_id, claim.generation), claim,
+                             exclusive=True)
+
+
+def _write_atomic(target: Path, claim: Claim, exclusive: bool) -> bool:
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(asdict(claim), f)
+            f.flush()
+            os.fsync(f.fileno())
+        if not exclusive:
+            os.replace(tmp, target)
+            return True
+        try:
+            os.link(tmp, target)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+class Heartbeat:
+    """Refresh a claim every `interval_s` from a thread; on a lost claim interrupt the main
+    thread (the trial stops; `lost` tells the caller why)."""
+
+    def __init__(self, store: ClaimStore, claim: Claim, interval_s: float) -> None:
+        self.store, self.claim, self.interval_s = store, claim, interval_s
+        self.step = 0
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True, name="wdbench-claim")
+
+    def set_step(self, step: int) -> None:
+        self.step = step
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            fresh = self.store.refresh(self.claim, self.step)
+            if fresh is None:
+                self.lost = True
+                _thread.interrupt_main()
+                return
+            self.claim = fresh
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def claims_by_trial(claims: Iterable[Claim]) -> dict[str, Claim]:
+    return {c.trial_id: c for c in claims}

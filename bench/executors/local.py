@@ -1,0 +1,74 @@
+"""The local executor: trials in this process (workers=1) or a pool of spawned processes,
+each trial run under a claim so that other sweeps on the same ledger skip it."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any
+
+from bench.config import Trial
+from bench.executors.worker import WorkerSettings, run_claimed
+
+
+def worker_plan(workers: int, trials_per_gpu: int | None,
+                n_gpu: int) -> tuple[int, list[int] | None, str | None]:
+    """(workers, the GPU each worker gets or None, a note for the user).
+
+    Without `trials_per_gpu`: `workers` processes, spread one GPU each over several GPUs.
+    With it, on a GPU machine: K workers on every GPU (small models leave a GPU idle with
+    one). On a machine without GPUs it is ignored with a note, so one command line serves
+    both; `workers` then counts CPU processes."""
+    if trials_per_gpu is not None and n_gpu > 0:
+        workers = trials_per_gpu * n_gpu
+        return workers, [i % n_gpu for i in range(workers)], None
+    note = None
+    if trials_per_gpu is not None:
+        note = (f"--trials-per-gpu {trials_per_gpu} ignored: no GPU visible; running "
+                f"{workers} worker(s) on CPU (set --workers)")
+    return workers, ([i % n_gpu for i in range(workers)] if n_gpu > 1 else None), note
+
+
+def _init_worker(threads: int, devices: Any) -> None:
+    """An equal share of the CPU threads per worker; its GPU when the plan gives one."""
+    if devices is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(devices.get())
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def run_local(pending: list[Trial], settings: WorkerSettings, workers: int,
+              account: Callable[[dict[str, Any]], None],
+              gpus: list[int] | None = None) -> None:
+    """Run the trials; `account(summary)` as each one ends. `gpus`: the GPU of each worker
+    (`worker_plan`); None leaves CUDA_VISIBLE_DEVICES alone, except that several GPUs are
+    shared out one per worker."""
+    if workers <= 1:
+        for trial in pending:
+            account(run_claimed(trial, settings))
+        return
+    import torch
+
+    ctx = mp.get_context("spawn")
+    devices = None
+    n_gpu = torch.cuda.device_count()
+    if gpus is None and n_gpu > 1:
+        gpus = [i % n_gpu for i in range(workers)]
+    if gpus is not None:
+        devices = ctx.Manager().Queue()
+        for gpu in gpus:
+            devices.put(gpu)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                             initargs=(threads, devices)) as pool:
+        futures = [pool.submit(run_claimed, trial, settings) for trial in pending]
+        try:
+            for future in as_completed(futures):
+                account(future.result())
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise

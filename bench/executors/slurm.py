@@ -1,0 +1,210 @@
+"""The SLURM executor: one job array (through submitit) for a sweep's pending trials.
+
+Each array task runs `trials_per_job` trials one after another under claims (`worker`); a
+trial with `processes=N` runs as N tasks of its job (DDP from SLURM's environment). On the
+time-limit or preemption signal submitit's Checkpointable protocol requeues the task, which
+resumes its trial from the last Accelerate checkpoint (`checkpoint_every`)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import submitit
+
+from bench.config import Trial
+from bench.errors import UsageError
+from bench.executors import squeue, submissions
+from bench.executors.options import ExecutorOptions
+from bench.executors.worker import WorkerSettings, run_batch
+
+
+class TrialBatch(submitit.helpers.Checkpointable):
+    """The function an array task runs; requeued as is on timeout/preemption (its trials
+    resume from their checkpoints, finished ones are skipped)."""
+
+    def __call__(self, trials: list[dict[str, Any]], settings: WorkerSettings
+                 ) -> list[dict[str, Any]]:
+        return run_batch(trials, settings)
+
+
+def check_cluster(options: ExecutorOptions, budget_min_s: float | None) -> None:
+    """Bad input before anything is submitted or written: one line, exit 2."""
+    try:
+        parts = squeue.partitions()
+    except squeue.SlurmUnavailable as err:
+        raise UsageError(f"--executor slurm: no SLURM cluster reachable ({err}); start one "
+                         "or use --executor local") from None
+    names = [p.name for p in parts]
+    chosen = next((p for p in parts if p.name == options.partition), None) if \
+        options.partition else next((p for p in parts if p.default), parts[0] if parts else None)
+    if chosen is None:
+        raise UsageError(f"unknown SLURM partition {options.partition!r}; this cluster has: "
+                         f"{', '.join(names) or 'none'}")
+    if (options.gpus or 0) > chosen.gpus:
+        have = f"at most {chosen.gpus} per node" if chosen.gpus else "none"
+        raise UsageError(f"{options.gpus} GPU(s) per trial requested but partition "
+                         f"{chosen.name!r} has {have} (gres); pass --gpus 0 or another "
+                         "--partition")
+    if budget_min_s is not None and options.time_min is not None \
+            and options.time_min * 60 * 1.0 < budget_min_s:
+        raise UsageError(f"time limit {options.time_min} min is shorter than this budget's "
+                         f"measured trial time ({budget_min_s / 60:.1f} min); raise --time-min")
+
+
+@dataclass(frozen=True)
+class Submitted:
+    array_id: str
+    jobs: list[Any]
+    batches: dict[str, list[str]]  # SLURM job id of each task ('12_3', or '12') -> trial ids
+    logs: Path
+    trials: dict[str, Trial]  # by id
+
+
+def submit(pending: list[Trial], options: ExecutorOptions, settings: WorkerSettings,
+           name: str = "wdbench") -> Submitted:
+    """One job array for the trials, `trials_per_job` per array task."""
+    out = Path(settings.out)
+    logs = out / "slurm"
+    executor = submitit.SlurmExecutor(folder=logs / "%j", max_num_timeout=options.max_requeues)
+    per_job = options.trials_per_job
+    batches = [pending[i:i + per_job] for i in range(0, len(pending), per_job)]
+    mem_mb = int((options.mem_gb or 1) * 1024)
+    params: dict[str, Any] = {
+        "job_name": name, "time": int(options.time_min or 60),
+        "cpus_per_task": int(options.cpus or 1), "ntasks_per_node": options.processes,
+        "nodes": 1, "mem": f"{mem_mb}M", "array_parallelism": options.array_parallelism,
+        # submitit's default warning 90 s before the limit (SLURM may send it up to 60 s
+        # early): the task requeues and its trial loses only the steps since its last
+        # checkpoint.
+        "signal_delay_s": 90,
+    }
+    if options.partition:
+        params["partition"] = options.partition
+    if options.gpus:
+        params["gpus_per_node"] = options.gpus
+    if options.sbatch:
+        params["additional_parameters"] = dict(options.sbatch)
+    executor.update_parameters(**params)
+    payload = [[t.to_dict() for t in batch] for batch in batches]
+    try:
+        jobs = executor.map_array(TrialBatch(), payload, [settings] * len(payload))
+    except Exception as err:  # sbatch refused the request (resources, account, QOS)
+        message = str(err).strip().splitlines()
+        raise UsageError(f"sbatch refused the job array: {message[-1] if message else err}"
+                         ) from None
+    array_id = str(jobs[0].job_id).split("_")[0]
+    # A one-task array is submitted as a plain job: use the ids submitit got back.
+    ids = {str(job.job_id): [t.id for t in batch] for job, batch in zip(jobs, batches)}
+    submissions.write_submission(out, array_id, ids, str(logs))
+    return Submitted(array_id, jobs, ids, logs, {t.id: t for t in pending})
+
+
+def wait(sub: Submitted, settings: WorkerSettings, options: ExecutorOptions,
+         quiet: bool) -> dict[str, int]:
+    """Show finished/running/pending/failed until every array task has ended; then explain
+    failed tasks in their trials' records. Returns counts of this submission's trials."""
+    from tqdm.auto import tqdm
+
+    from bench.executors.worker import claim_store
+    from bench.store import Ledger
+
+    ledger = Ledger(settings.out)
+    store = claim_store(settings)
+    ids = [i for batch in sub.batches.values() for i in batch]
+    bar = tqdm(total=len(ids), desc=f"job {sub.array_id}", disable=quiet, dynamic_ncols=True)
+    states: dict[str, squeue.TaskState] = {}
+    gone_since: dict[str, float] = {}
+    try:
+        while True:
+            states = squeue.array_states(sub.array_id)
+            queued = squeue.live_job_ids() or set()
+            finished = ledger.ids() & set(ids)
+            running = {c.trial_id for c in store.live()} & set(ids) - finished
+            now = time.time()
+            for task in sub.batches:
+                if task in queued:
+                    gone_since.pop(task, None)
+                else:
+                    gone_since.setdefault(task, now)
+            # Ended: SLURM no longer has the task and accounting says how it ended (a
+            # requeued task is back in the queue, whatever sacct said meanwhile), or
+            # accounting stays silent for a minute after the task left the queue.
+            ended = [i for i in sub.batches if i in gone_since and (
+                (i in states and states[i].terminal) or now - gone_since[i] > 60)]
+            failed = sum(1 for i in finished if ledger.read(i)["status"] == "failed")
+            bar.n = len(finished)
+            bar.set_postfix({"running": len(running),
+                             "pending": len(ids) - len(finished) - len(running),
+                             "failed": failed}, refresh=True)
+            if len(finished) == len(ids) or len(ended) == len(sub.batches):
+                break
+            time.sleep(options.poll_s)
+    finally:
+        bar.close()
+    left_pending = explain_failures(sub, states, settings)
+    for line in left_pending:
+        print(line, file=sys.stderr)
+    counts = {"done": 0, "diverged": 0, "failed": 0, "pending": 0}
+    present = ledger.ids()
+    for i in ids:
+        counts[ledger.read(i)["status"] if i in present else "pending"] += 1
+    return counts
+
+
+def explain_failures(sub: Submitted, states: dict[str, squeue.TaskState],
+                     settings: WorkerSettings) -> list[str]:
+    """A failed array task's unfinished trials get a `failed` record saying why in one line;
+    a cancelled task's trials stay pending (the next sweep runs them). Returns messages."""
+    from bench.executors.worker import claim_store
+    from bench.store import Ledger
+
+    ledger, store, messages = Ledger(settings.out), claim_store(settings), []
+    logs = {str(job.job_id): str(job.paths.stderr) for job in sub.jobs}
+    for task_id, trial_ids in sub.batches.items():
+        state = states.get(task_id)
+        if state is None or not state.failed:
+            continue
+        log = logs[task_id]
+        line = state.explain(log)
+        for trial_id in trial_ids:
+            if ledger.has(trial_id):
+                continue
+            if state.state == "CANCELLED":
+                messages.append(f"trial {trial_id} left pending: {line}")
+                continue
+            claim = store.acquire(trial_id)
+            if claim is None:
+                continue  # another sweep runs it now
+            try:
+                if not ledger.has(trial_id):
+                    ledger.write(failed_record(sub, trial_id, line, settings))
+                    messages.append(f"trial {trial_id} failed: {line}")
+            finally:
+                store.release(claim)
+    return messages
+
+
+def failed_record(sub: Submitted, trial_id: str, line: str,
+                  settings: WorkerSettings) -> dict[str, Any]:
+    from bench.store import SCHEMA_VERSION
+
+    return {"id": trial_id, "schema": SCHEMA_VERSION, "suite": settings.suite,
+            "config": sub.trials[trial_id].to_dict(), "status": "failed", "diverged_at": None,
+            "error": line,
+            "final": {}, "best": {}, "curve": [], "timing": {}, "env": {}}
+
+
+
+def measured_trial_s(out: Path, trial: Trial) -> float | None:
+    """The shortest finished trial of this task and budget already in the ledger (seconds)."""
+    from bench.store import Ledger
+
+    times = [r.get("timing", {}).get("wall_s") for r in Ledger(out).records()
+             if r.get("status") == "done" and r["config"].get("task") == trial.task
+             and r["config"].get("budget") == trial.budget]
+    times = [t for t in times if isinstance(t, (int, float))]
+    return min(times) if times else None

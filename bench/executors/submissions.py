@@ -1,0 +1,72 @@
+"""What a sweep planned and submitted, beside the ledger, so that `wdbench status` and the
+next sweep know the whole picture from the results directory alone:
+
+    plans/<hash>.json        the trial ids of a sweep (one file per distinct grid)
+    submissions/<job>.json   a SLURM job array: task job id -> trial ids, its log folder
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _read_all(folder: Path) -> list[dict[str, Any]]:
+    if not folder.is_dir():
+        return []
+    out = []
+    for path in sorted(folder.glob("[!.]*.json")):
+        try:
+            out.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def write_plan(out: Path, trial_ids: list[str], suite: str | None) -> None:
+    ids = sorted(set(trial_ids))
+    name = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:12]
+    _write_json(out / "plans" / f"{name}.json", {"suite": suite, "trials": ids})
+
+
+def planned_ids(out: Path) -> set[str]:
+    return {i for plan in _read_all(out / "plans") for i in plan.get("trials", [])}
+
+
+def write_submission(out: Path, array_id: str, tasks: dict[str, list[str]], logs: str) -> None:
+    _write_json(out / "submissions" / f"{array_id}.json",
+                {"job_id": array_id, "tasks": tasks, "logs": logs, "submitted": time.time()})
+
+
+def submissions(out: Path) -> list[dict[str, Any]]:
+    return _read_all(out / "submissions")
+
+
+def queued_trials(out: Path, live_jobs: set[str] | None) -> dict[str, str]:
+    """Trial id -> array task id, for array tasks SLURM still has (pending or running)."""
+    if not live_jobs:
+        return {}
+    queued: dict[str, str] = {}
+    for sub in submissions(out):
+        for task_id, ids in sub.get("tasks", {}).items():
+            if task_id in live_jobs:
+                queued.update({i: task_id for i in ids})
+    return queued
