@@ -37,8 +37,9 @@ def test_bf16_autocast_trial_finishes_near_fp32(tmp_path):
     assert bf16["final"]["val_loss"] == pytest.approx(fp32["final"]["val_loss"], rel=0.05)
 
 
-@pytest.mark.parametrize("optimizer", ["signgd_wd", "lion", "sgdw"])
-def test_compiled_optimizer_steps_train_a_trial(tmp_path, optimizer):
+# the compiled steps (sign, Lion, heavy ball) and Muon's torch ops (no fused path of its own)
+@pytest.mark.parametrize("optimizer", ["signgd_wd", "lion", "sgdw", "muon"])
+def test_builtins_train_a_trial_on_the_gpu(tmp_path, optimizer):
     record = run_trial(toy(optimizer=optimizer, lr=1e-3), tmp_path, show_progress=False)
     assert record["status"] == "done", record["error"]
 
