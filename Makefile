@@ -20,7 +20,7 @@ ifneq ($(wildcard $(SHARED_DATA)/cifar10-jpeg),)
 export WDBENCH_DATA_CIFAR10 ?= $(abspath $(SHARED_DATA)/cifar10-jpeg)
 endif
 
-.PHONY: install test test-fast lint bench report perf clean
+.PHONY: install test test-fast lint bench report perf gpu-check clean
 
 install: $(STAMP)
 
@@ -53,6 +53,11 @@ report: install
 
 perf: install
 	$(PY) -m bench.perf
+
+# The prepared GPU check (< 8 min on one H100/H200): results/gpu-check.md and .json.
+# `make gpu-check ARGS=--dry-run` runs every stage on CPU at tiny sizes (make test does too).
+gpu-check: install
+	$(PY) -m bench.perf gpu $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

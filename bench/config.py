@@ -12,8 +12,11 @@ from bench.errors import UsageError
 # Trial fields settable with `--set key=value` and in suite files; anything else is an
 # optimizer option (e.g. betas, momentum) or, prefixed `task.`, a task option.
 TRIAL_KEYS = ("lr", "weight_decay", "schedule", "warmup", "mask", "seed", "budget", "steps",
-              "mixed_precision", "grad_accum", "eval_every", "checkpoint_every")
+              "mixed_precision", "grad_accum", "eval_every", "checkpoint_every", "compile")
 ID_SALT = "0.1.0"
+# Fields added after ids were first made: left out of the id at their default, so that every
+# earlier trial keeps its id (and its record).
+LATER_FIELDS = {"compile": False}
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class Trial:
     checkpoint_every: int | None = None  # None: no mid-trial checkpoints
     mixed_precision: str = "no"
     grad_accum: int = 1
+    compile: bool = False  # torch.compile the model (a speed setting)
     optimizer_options: tuple[tuple[str, Any], ...] = field(default_factory=tuple)
     task_options: tuple[tuple[str, Any], ...] = field(default_factory=tuple)
 
@@ -46,7 +50,9 @@ class Trial:
         but in the record's `code_fingerprint` (bench/fingerprint.py), which the sweep checks.
         The constant "0.1.0" is the package version ids hashed before fingerprints existed:
         kept, so that an old record and its re-run share one file."""
-        blob = json.dumps({"trial": self.to_dict(), "version": ID_SALT}, sort_keys=True,
+        fields_ = {k: v for k, v in self.to_dict().items()
+                   if k not in LATER_FIELDS or v != LATER_FIELDS[k]}
+        blob = json.dumps({"trial": fields_, "version": ID_SALT}, sort_keys=True,
                           default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 

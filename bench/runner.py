@@ -28,6 +28,7 @@ import optimizers
 import tasks
 from bench import environment, geometry, metrics, schedules
 from bench.config import Trial
+from bench.divergence import Diverged, params_finite, watch_for
 from bench.fingerprint import recorded
 from bench.sampling import GlobalBatchSampler
 from bench.scoring import to_target
@@ -37,12 +38,6 @@ from optimizers.decay import DecayStyle, implied_radius
 from tasks.base import Task
 
 TRIAL_THREADS = 1  # intra-op threads of every trial, whatever the sweep's worker count
-
-
-class Diverged(Exception):
-    def __init__(self, step: int) -> None:
-        super().__init__(f"non-finite loss or parameters at step {step}")
-        self.step = step
 
 
 def default_budget() -> str:
@@ -110,6 +105,8 @@ def build(trial: Trial, accelerator: Accelerator, data_dir: str | None = None,
                                   **dict(trial.optimizer_options))
     # `--set decay=...` can override a built-in's declared style; the box follows the real one.
     style = DecayStyle.parse(optimizer.defaults.get("decay", spec.decay_style))
+    if trial.compile:
+        model.compile()  # in place: names, state_dict keys and unwrap_model stay the same
     steps = trial.steps or task.budget.steps
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, schedules.multiplier(trial.schedule, steps, trial.warmup))
@@ -142,7 +139,9 @@ def _train_loader(ctx: TrialContext, start_step: int) -> DataLoader:
     sampler = GlobalBatchSampler(len(dataset), micro, trial.seed, ctx.steps * trial.grad_accum,
                                  acc.process_index, acc.num_processes,
                                  start_step * trial.grad_accum)
-    return DataLoader(dataset, batch_sampler=sampler, collate_fn=ctx.task.collate)
+    # Pinned host memory lets send_to_device copy without blocking the host.
+    return DataLoader(dataset, batch_sampler=sampler, collate_fn=ctx.task.collate,
+                      pin_memory=acc.device.type == "cuda")
 
 
 def evaluate(ctx: TrialContext, split: str) -> dict[str, float]:
@@ -212,10 +211,6 @@ def current_radius(ctx: TrialContext) -> float | None:
     return moving if moving is not None else ctx.metric_radius
 
 
-def _params_finite(model: torch.nn.Module) -> bool:
-    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
-
-
 def _record_eval(ctx: TrialContext, prog: Progress, split_metrics: dict[str, float],
                  constraint: dict[str, float]) -> dict[str, Any]:
     acc = ctx.accelerator
@@ -265,8 +260,11 @@ class Checkpointer:
         saved.pop("started", None)
         return Progress(**saved)
 
+    def due(self, prog: Progress) -> bool:
+        return bool(self.every) and prog.step % self.every == 0 and prog.step < self.ctx.steps
+
     def maybe_save(self, prog: Progress) -> None:
-        if not self.every or prog.step % self.every or prog.step >= self.ctx.steps:
+        if not self.due(prog):
             return
         acc = self.ctx.accelerator
         tmp = self.dir / "incoming"
@@ -308,12 +306,14 @@ def train(ctx: TrialContext, ledger: Ledger, show_progress: bool,
         bar = tqdm(total=ctx.steps, initial=prog.step, desc=f"{trial.optimizer} {trial.id}",
                    leave=False, dynamic_ncols=True)
     ctx.model.train()
+    # Loss and divergence stay on the device, read every check_every steps (bench/divergence.py)
+    watch = watch_for(acc.device)
     try:
         while prog.step < ctx.steps:
             t0 = time.perf_counter()
             step_loss = torch.zeros((), device=acc.device)
             for micro in range(trial.grad_accum):
-                batch = send_to_device(next(batches), acc.device)
+                batch = send_to_device(next(batches), acc.device, non_blocking=True)
                 sync = micro == trial.grad_accum - 1
                 with (nullcontext() if sync else acc.no_sync(ctx.model)), acc.autocast():
                     loss = task.loss(ctx.model, batch) / trial.grad_accum
@@ -321,24 +321,29 @@ def train(ctx: TrialContext, ledger: Ledger, show_progress: bool,
                 step_loss += loss.detach().float()
             if acc.num_processes > 1:
                 step_loss = acc.reduce(step_loss, reduction="mean")
-            value = step_loss.item()
-            if not math.isfinite(value):
-                raise Diverged(prog.step + 1)
+            watch.add(prog.step + 1, step_loss)
             ctx.optimizer.step()
             ctx.scheduler.step()
             ctx.optimizer.zero_grad(set_to_none=True)
             prog.step += 1
-            prog.loss_sum += value
-            prog.loss_count += 1
-            prog.train_time += time.perf_counter() - t0
             if on_step is not None:
                 on_step(prog.step)
             if bar is not None:
                 bar.update(1)
-                if prog.step % 20 == 0:
-                    bar.set_postfix(loss=f"{value:.4g}", refresh=False)
-            if prog.step % ctx.eval_every == 0 or prog.step == ctx.steps:
-                if not _params_finite(ctx.model):
+                if prog.step % 20 == 0:  # a sync, only in interactive runs
+                    bar.set_postfix(loss=f"{step_loss.item():.4g}", refresh=False)
+            evaluating = prog.step % ctx.eval_every == 0 or prog.step == ctx.steps
+            if evaluating or checkpointer.due(prog) or prog.step % watch.check_every == 0:
+                bad = watch.diverged_at()
+                if bad is not None:
+                    raise Diverged(bad)
+                loss_sum, loss_count = watch.drain()
+                prog.loss_sum += loss_sum
+                prog.loss_count += loss_count
+            # After the read: on a GPU it waits for the queued steps, whose time belongs here.
+            prog.train_time += time.perf_counter() - t0
+            if evaluating:
+                if not params_finite(ctx.model):
                     raise Diverged(prog.step)
                 _evaluate_now(ctx, prog)
             checkpointer.maybe_save(prog)

@@ -11,7 +11,8 @@ record. The report reads only these files.
 Record schema (version 2; `migrate` maps version-1 records to it when they are read):
     id, schema, suite, code_fingerprint (bench/fingerprint.py: 'harness+optimizer')
     config      the Trial (task, optimizer, lr, weight_decay, schedule, warmup, mask, seed,
-                budget, steps, optimizer_options, task_options, mixed_precision, grad_accum)
+                budget, steps, optimizer_options, task_options, mixed_precision, grad_accum,
+                compile)
     status      'done' | 'diverged' | 'failed';  diverged_at (step) ;  error (traceback)
     optimizer   decay (the style used), direction, norm, radius (implied l_inf radius or
                 null), metric_radius, lr_max, source
@@ -46,10 +47,12 @@ RECORD_KEYS = ("id", "config", "status")
 STATUSES = ("done", "diverged", "failed")
 DAMAGED_DIR = "damaged"
 CONFIG_COLUMNS = ("task", "optimizer", "lr", "weight_decay", "schedule", "warmup", "mask",
-                  "seed", "budget", "steps", "mixed_precision", "grad_accum")
+                  "seed", "budget", "steps", "mixed_precision", "grad_accum", "compile")
 # Trial fields that do not define a configuration for selection purposes (the rest, e.g.
 # the schedule or optimizer options, go to config_extra and can make a report 'variant').
+# `compile` is a speed setting: compiled and eager trials are one configuration.
 NOT_CONFIG = {"task", "optimizer", "lr", "weight_decay", "seed", "budget", "checkpoint_every",
+              "compile",
               "eval_every"}
 
 

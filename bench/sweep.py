@@ -25,6 +25,7 @@ class SweepOptions:
     executor: ExecutorOptions = field(default_factory=ExecutorOptions)
     detach: bool = False
     log_with: tuple[str, ...] = ()  # experiment trackers (bench/tracking.py)
+    trials_per_gpu: int | None = None  # K local workers per visible GPU (replaces `workers`)
 
     def worker_settings(self) -> WorkerSettings:
         return WorkerSettings(out=str(self.out), data_dir=self.data_dir,
@@ -59,11 +60,12 @@ def run_sweep(trials: list[Trial], opts: SweepOptions) -> dict[str, int]:
               "done": 0, "diverged": 0, "failed": 0, "pending": 0}
     if opts.executor.kind == "slurm":
         return _run_slurm(todo, opts, counts)
+    workers, gpus = _local_plan(opts)
     if not opts.quiet:
         print(f"{len(trials)} trials: {counts['skipped']} already in {opts.out}, "
               f"{counts['elsewhere']} running elsewhere, "
-              f"{len(todo)} to run with {opts.workers} worker(s)", file=sys.stderr)
-    _run_local(todo, opts, counts)
+              f"{len(todo)} to run with {workers} worker(s)", file=sys.stderr)
+    _run_local(todo, opts, counts, workers, gpus)
     return counts
 
 
@@ -79,7 +81,21 @@ def _busy_elsewhere(opts: SweepOptions) -> set[str]:
     return busy
 
 
-def _run_local(todo: list[Trial], opts: SweepOptions, counts: dict[str, int]) -> None:
+def _local_plan(opts: SweepOptions) -> tuple[int, list[int] | None]:
+    """Local workers and their GPUs (`--trials-per-gpu` on a GPU machine; a note without)."""
+    import torch
+
+    from bench.executors.local import worker_plan
+
+    workers, gpus, note = worker_plan(opts.workers, opts.trials_per_gpu,
+                                      torch.cuda.device_count())
+    if note:
+        print(note, file=sys.stderr)
+    return workers, gpus
+
+
+def _run_local(todo: list[Trial], opts: SweepOptions, counts: dict[str, int], workers: int,
+               gpus: list[int] | None) -> None:
     from tqdm.auto import tqdm
 
     from bench.executors.local import run_local
@@ -99,7 +115,7 @@ def _run_local(todo: list[Trial], opts: SweepOptions, counts: dict[str, int]) ->
                        f"{' '.join(result['error'])}", file=sys.stderr)
 
     try:
-        run_local(todo, opts.worker_settings(), opts.workers, account)
+        run_local(todo, opts.worker_settings(), workers, account, gpus)
     finally:
         bar.close()
 

@@ -81,11 +81,24 @@ def coerce(key: str, value: Any) -> Any:
         return _one_of(key, value, MASK_POLICIES + ("null (the task's default)",))
     if key == "mixed_precision":
         return _one_of(key, value, PRECISIONS)
+    if key == "compile":
+        return _boolean(key, value)
     if key in ("budget", "task", "optimizer"):
         if not isinstance(value, str) or not value:
             raise SettingError(key, value, "a name (wdbench list)")
         return value
     return value
+
+
+def _boolean(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise SettingError(key, value, "true or false")
 
 
 def _one_of(key: str, value: Any, choices: tuple[str, ...]) -> str:

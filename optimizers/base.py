@@ -101,15 +101,40 @@ class DecayedOptimizer(torch.optim.Optimizer):
         path); the eager path then runs."""
         return False
 
-    def _state_buffers(self, params: list[Tensor], key: str) -> list[Tensor]:
-        """The per-parameter state tensor `key`, created as zeros on first use."""
+    def _state_buffers(self, params: list[Tensor], key: str,
+                       dtype: torch.dtype | None = None) -> list[Tensor]:
+        """The per-parameter state tensor `key`, created as zeros on first use (in `dtype`,
+        default the parameter's)."""
         bufs = []
         for p in params:
             state = self.state[p]
             if key not in state:
-                state[key] = torch.zeros_like(p)
+                state[key] = torch.zeros_like(p, dtype=dtype)
             bufs.append(state[key])
         return bufs
+
+    def _wants_compiled(self, group: dict[str, Any], params: list[Tensor]) -> bool:
+        """impl='compiled' asks for the compiled step anywhere; 'fused' takes it on CUDA (on
+        CPU, 'fused' means the numba kernels)."""
+        impl = group.get("impl")
+        return impl == "compiled" or (impl == "fused" and params[0].device.type == "cuda")
+
+    def _compiled_update(self, name: str, tensor_lists: list[list[Tensor]],
+                         **values: float | bool) -> bool:
+        """One compiled one-pass step (`compiled_steps`); False where it does not apply, so
+        the eager path runs. Floats travel as 0-dim device tensors, bools as constants."""
+        from optimizers import compiled_steps
+
+        if not compiled_steps.applies(*tensor_lists):
+            return False
+        if not hasattr(self, "_device_scalars"):
+            self._device_scalars = compiled_steps.DeviceScalars()
+        flags = {k: v for k, v in values.items() if isinstance(v, bool)}
+        numbers = {k: float(v) for k, v in values.items() if not isinstance(v, bool)}
+        first = tensor_lists[0][0]
+        scalars = self._device_scalars(first.device, compiled_steps.compute_dtype(first.dtype),
+                                       **numbers)
+        return compiled_steps.run(name, *tensor_lists, **scalars, **flags)
 
 
 def load_sign_kernels(*tensor_lists: list[Tensor]) -> ModuleType | None:

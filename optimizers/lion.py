@@ -9,16 +9,19 @@ from torch import Tensor
 
 from optimizers import validation
 from optimizers.base import DecayedOptimizer, load_sign_kernels
+from optimizers.compiled_steps import state_dtype
 from optimizers.decay import DecayTerms
 
 
 class Lion(DecayedOptimizer):
-    """impl="fused" (default) steps CPU float32/float64 tensors in one numba kernel per tensor;
-    impl="foreach" (and what the kernel does not take: CUDA, bf16, strided) runs foreach ops.
+    """impl="fused" (default) steps CPU float32/float64 tensors in one numba kernel per tensor
+    and CUDA fp32/bf16 tensors in one compiled kernel (`compiled_steps`); impl="compiled"
+    takes the compiled step on CPU too; impl="foreach" (and what neither takes: CPU bf16,
+    strided) runs foreach ops.
     """
 
     direction = "lion"
-    implementations = ("fused", "foreach")
+    implementations = ("fused", "compiled", "foreach")
 
     def __init__(self, params: Any, lr: float = 1e-4, weight_decay: float = 0.0,
                  decay: str = "decoupled", betas: tuple[float, float] = (0.9, 0.99),
@@ -37,13 +40,18 @@ class Lion(DecayedOptimizer):
 
     def _fused_update(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
                       terms: DecayTerms) -> bool:
+        beta1, beta2 = group["betas"]
+        if self._wants_compiled(group, params):
+            bufs = self._state_buffers(params, "exp_avg", state_dtype(params))
+            return self._compiled_update("lion", [params, grads, bufs], lr=group["lr"],
+                                         shrink=terms.shrink, coupled=terms.coupled,
+                                         beta1=beta1, beta2=beta2)
         if group["impl"] != "fused":
             return False
         bufs = self._state_buffers(params, "exp_avg")
         kernels = load_sign_kernels(params, grads, bufs)
         if kernels is None:
             return False
-        beta1, beta2 = group["betas"]
         kernels.lion_update(params, grads, bufs, beta1, beta2, group["lr"], terms.shrink,
                             terms.coupled)
         return True

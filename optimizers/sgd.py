@@ -10,18 +10,25 @@ from torch.optim.sgd import sgd as sgd_functional
 
 from optimizers import validation
 from optimizers.base import DecayedOptimizer
+from optimizers.compiled_steps import state_dtype
 from optimizers.decay import DecayTerms
 
 
 class SGD(DecayedOptimizer):
+    """impl="fused" (default): torch's fused SGD kernel, except heavy ball with a shrink on
+    CUDA, which takes the compiled one-pass step (`compiled_steps`; torch's kernel would need
+    a second pass for the momentum direction); impl="compiled": the compiled step for every
+    momentum step, CPU included; impl="foreach": the eager path."""
+
     direction = "sgd"
+    implementations = ("fused", "compiled", "foreach")
 
     def __init__(self, params: Any, lr: float = 1e-2, weight_decay: float = 0.0,
                  decay: str = "decoupled", momentum: float = 0.9,
-                 nesterov: bool = False) -> None:
+                 nesterov: bool = False, impl: str = "fused") -> None:
         super().__init__(params, lr, weight_decay, decay,
                          momentum=validation.unit_interval("momentum", momentum),
-                         nesterov=nesterov)
+                         nesterov=nesterov, impl=impl)
 
     def _directions(self, group: dict[str, Any], params: list[Tensor],
                     grads: list[Tensor]) -> list[Tensor]:
@@ -42,6 +49,16 @@ class SGD(DecayedOptimizer):
         Its weight decay x <- x - lr (d + wd x) is coupled decay, and also the shrink
         (1 - lr rate) x applied beside a step -lr d: for plain SGD the two coincide."""
         lr, mu = group["lr"], group["momentum"]
+        if group["impl"] == "foreach":
+            return False
+        compiled = group["impl"] == "compiled" or (mu and terms.rate and
+                                                    self._wants_compiled(group, params))
+        if mu and compiled:
+            bufs = self._state_buffers(params, "momentum_buffer", state_dtype(params))
+            if self._compiled_update("heavy_ball", [params, grads, bufs], lr=lr,
+                                     shrink=terms.shrink, coupled=terms.coupled, momentum=mu,
+                                     nesterov=bool(group["nesterov"])):
+                return True
         fused = hasattr(torch, "_fused_sgd_") and all(
             p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
         if mu and terms.rate:

@@ -9,18 +9,21 @@ from torch import Tensor
 
 from optimizers import validation
 from optimizers.base import DecayedOptimizer, load_sign_kernels
+from optimizers.compiled_steps import state_dtype
 from optimizers.decay import DecayTerms
 
 
 class SignSGD(DecayedOptimizer):
     """Normalized steepest descent for l_inf; with decoupled decay, Frank-Wolfe on the box.
 
-    impl="fused" (default) steps CPU float32/float64 tensors in one numba kernel per tensor;
-    impl="foreach" (and what the kernel does not take: CUDA, bf16, strided) runs foreach ops.
+    impl="fused" (default) steps CPU float32/float64 tensors in one numba kernel per tensor
+    and CUDA fp32/bf16 tensors in one compiled kernel (`compiled_steps`); impl="compiled"
+    takes the compiled step on CPU too; impl="foreach" (and what neither takes: CPU bf16,
+    strided) runs foreach ops.
     """
 
     direction = "sign"
-    implementations = ("fused", "foreach")
+    implementations = ("fused", "compiled", "foreach")
 
     def __init__(self, params: Any, lr: float = 1e-3, weight_decay: float = 0.0,
                  decay: str = "decoupled", momentum: float = 0.0, impl: str = "fused") -> None:
@@ -38,9 +41,15 @@ class SignSGD(DecayedOptimizer):
 
     def _fused_update(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
                       terms: DecayTerms) -> bool:
+        beta = group["momentum"]
+        if self._wants_compiled(group, params):
+            common = dict(lr=group["lr"], shrink=terms.shrink, coupled=terms.coupled)
+            if not beta:
+                return self._compiled_update("sign", [params, grads], **common)
+            bufs = self._state_buffers(params, "momentum_buffer", state_dtype(params))
+            return self._compiled_update("signum", [params, grads, bufs], beta=beta, **common)
         if group["impl"] != "fused":
             return False
-        beta = group["momentum"]
         bufs = self._state_buffers(params, "momentum_buffer") if beta else None
         kernels = load_sign_kernels(params, grads, *([bufs] if bufs else []))
         if kernels is None:

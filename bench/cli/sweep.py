@@ -27,6 +27,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "the report; repeatable")
     p.add_argument("--budget", default=None, help="smoke | cpu | full (default: the suite's)")
     p.add_argument("--workers", type=int, default=1, help="trials run in parallel processes")
+    p.add_argument("--trials-per-gpu", type=int, default=None, metavar="K",
+                   help="on a GPU machine, K worker processes per GPU (replaces --workers "
+                        "there); ignored with a note where no GPU is visible")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
                    help="settings applied to every trial (as in wdbench run)")
     p.add_argument("--data-dir", default=None, help="local data directory (offline use)")
@@ -60,6 +63,9 @@ def handle(args: argparse.Namespace) -> int:
     common.check_budget(suite.task, budget)
     if args.workers < 1:
         raise UsageError(f"--workers must be >= 1 (got {args.workers})")
+    if args.trials_per_gpu is not None and args.trials_per_gpu < 1:
+        raise UsageError(f"--trials-per-gpu must be >= 1 (got {args.trials_per_gpu}); "
+                         "e.g. --trials-per-gpu 4")
     overrides = parse_settings(args.set)
     if args.mixed_precision:
         overrides["mixed_precision"] = args.mixed_precision
@@ -74,7 +80,8 @@ def handle(args: argparse.Namespace) -> int:
         counts = run_sweep(trials, SweepOptions(out=out, workers=workers,
                                             data_dir=args.data_dir, quiet=args.quiet,
                                             suite=suite.name, executor=executor,
-                                            detach=args.detach, log_with=log_with))
+                                            detach=args.detach, log_with=log_with,
+                                            trials_per_gpu=args.trials_per_gpu))
     except KeyboardInterrupt:
         print(f"interrupted: {_finished(out, trials)} trials finished and kept; "
               "run the same command to resume", file=sys.stderr)

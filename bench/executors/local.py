@@ -13,6 +13,24 @@ from bench.config import Trial
 from bench.executors.worker import WorkerSettings, run_claimed
 
 
+def worker_plan(workers: int, trials_per_gpu: int | None,
+                n_gpu: int) -> tuple[int, list[int] | None, str | None]:
+    """(workers, the GPU each worker gets or None, a note for the user).
+
+    Without `trials_per_gpu`: `workers` processes, spread one GPU each over several GPUs.
+    With it, on a GPU machine: K workers on every GPU (small models leave a GPU idle with
+    one). On a machine without GPUs it is ignored with a note, so one command line serves
+    both; `workers` then counts CPU processes."""
+    if trials_per_gpu is not None and n_gpu > 0:
+        workers = trials_per_gpu * n_gpu
+        return workers, [i % n_gpu for i in range(workers)], None
+    note = None
+    if trials_per_gpu is not None:
+        note = (f"--trials-per-gpu {trials_per_gpu} ignored: no GPU visible; running "
+                f"{workers} worker(s) on CPU (set --workers)")
+    return workers, ([i % n_gpu for i in range(workers)] if n_gpu > 1 else None), note
+
+
 def _init_worker(threads: int, devices: Any, parent_pid: int) -> None:
     """One CPU thread per worker on CPU; one GPU per worker when there are several; the
     worker ends with the sweep's parent."""
@@ -27,8 +45,11 @@ def _init_worker(threads: int, devices: Any, parent_pid: int) -> None:
 
 
 def run_local(pending: list[Trial], settings: WorkerSettings, workers: int,
-              account: Callable[[dict[str, Any]], None]) -> None:
-    """Run the trials; `account(summary)` as each one ends."""
+              account: Callable[[dict[str, Any]], None],
+              gpus: list[int] | None = None) -> None:
+    """Run the trials; `account(summary)` as each one ends. `gpus`: the GPU of each worker
+    (`worker_plan`); None leaves CUDA_VISIBLE_DEVICES alone, except that several GPUs are
+    shared out one per worker."""
     if workers <= 1:
         for trial in pending:
             account(run_claimed(trial, settings))
@@ -38,10 +59,12 @@ def run_local(pending: list[Trial], settings: WorkerSettings, workers: int,
     ctx = mp.get_context("spawn")
     devices = None
     n_gpu = torch.cuda.device_count()
-    if n_gpu > 1:
+    if gpus is None and n_gpu > 1:
+        gpus = [i % n_gpu for i in range(workers)]
+    if gpus is not None:
         devices = ctx.Manager().Queue()
-        for i in range(workers):
-            devices.put(i % n_gpu)
+        for gpu in gpus:
+            devices.put(gpu)
     threads = max(1, (os.cpu_count() or 1) // workers)
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
                              initargs=(threads, devices, os.getpid())) as pool:

@@ -8,6 +8,11 @@ BENCHMARKS: dict[str, str] = {
     "report_render": "bench.perf.report_render",
     "wikitext_step": "bench.perf.wikitext_step",
 }
+# Run only when named (`python -m bench.perf gpu [--dry-run]`, `make gpu-check`): they need
+# hardware `make perf` does not assume.
+ON_REQUEST: dict[str, str] = {
+    "gpu": "bench.perf.gpu",
+}
 
 
 def markdown_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:

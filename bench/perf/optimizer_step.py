@@ -56,21 +56,25 @@ def contestants() -> list[Contestant]:
 
 
 def nominal_bytes(optimizer: torch.optim.Optimizer, params: list[torch.Tensor]) -> int:
+    """Read x and g, write x (in x's dtype); read and write each full-size state tensor (in
+    its own dtype: fp32 state beside bf16 parameters counts 4 B)."""
     total = 0
     for p in params:
         state = optimizer.state.get(p, {})
-        full = sum(1 for v in state.values()
-                   if isinstance(v, torch.Tensor) and v.numel() == p.numel())
-        total += p.numel() * p.element_size() * (3 + 2 * full)
+        state_bytes = sum(v.element_size() for v in state.values()
+                          if isinstance(v, torch.Tensor) and v.numel() == p.numel())
+        total += p.numel() * (3 * p.element_size() + 2 * state_bytes)
     return total
 
 
-def setup(c: Contestant, n_params: int, n_tensors: int, seed: int) -> None:
+def setup(c: Contestant, n_params: int, n_tensors: int, seed: int, device: str = "cpu",
+          dtype: torch.dtype = torch.float32) -> None:
     gen = torch.Generator().manual_seed(seed)
     size = n_params // n_tensors
-    c.params = [torch.nn.Parameter(torch.randn(size, generator=gen)) for _ in range(n_tensors)]
+    c.params = [torch.nn.Parameter(torch.randn(size, generator=gen).to(device, dtype))
+                for _ in range(n_tensors)]
     for p in c.params:
-        p.grad = torch.randn(size, generator=gen)
+        p.grad = torch.randn(size, generator=gen).to(device, dtype)
     c.optimizer = c.make(c.params)
     for _ in range(2):  # create state, reach steady state of the allocator
         c.optimizer.step()

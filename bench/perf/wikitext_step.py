@@ -7,7 +7,8 @@ projection, plus attention scores and values; see tasks.lm_model.LMShape.flops_p
 
 With one thread (the default) the clock is the thread's CPU time, which other processes on a
 shared machine barely disturb; the runner's own step timer is switched to the same clock. With
-more threads it is wall time. The runner pays a per-step `loss.item()`, its data sampler and
+more threads it is wall time. The runner pays its loss bookkeeping (read every step on CPU,
+where it is free; on a GPU every 50 steps, bench/divergence.py), its data sampler and
 scheduler, and evaluations (validation + probe gradient) at the budget's default interval:
 reported separately as "incl. metrics".
 """
@@ -21,6 +22,7 @@ from types import SimpleNamespace
 from unittest import mock
 
 import torch
+from accelerate.utils import send_to_device
 
 import optimizers
 import tasks
@@ -31,11 +33,13 @@ LR, WEIGHT_DECAY = 3e-3, 0.1
 TARGET = 0.10  # the runner may cost at most 10% more per training step than the plain loop
 
 
-def matmul_peak(dtype: torch.dtype, clock, sizes=(512, 1024, 2048), repeats: int = 3) -> float:
-    """Best FLOP/s of square matmuls: the machine's practical peak for this thread count."""
+def matmul_peak(dtype: torch.dtype, clock, sizes=(512, 1024, 2048), repeats: int = 3,
+                device: str = "cpu") -> float:
+    """Best FLOP/s of square matmuls: the machine's practical peak for this thread count
+    (on a GPU, `clock` must synchronize)."""
     best = 0.0
     for n in sizes:
-        a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+        a, b = (torch.randn(n, n).to(device, dtype) for _ in range(2))
         torch.mm(a, b)  # warm-up (oneDNN kernel selection)
         for _ in range(repeats):
             start = clock()
@@ -44,10 +48,12 @@ def matmul_peak(dtype: torch.dtype, clock, sizes=(512, 1024, 2048), repeats: int
     return best
 
 
-def plain_loop(task, steps: int, clock, bf16: bool = False, warmup: int = 3) -> float:
+def plain_loop(task, steps: int, clock, bf16: bool = False, warmup: int = 3,
+               device: str = "cpu") -> float:
     """Seconds per step of the shortest honest loop: same model, decay groups, optimizer
-    (the registry's adamw) and batches as the runner; no evaluation, no bookkeeping."""
-    model = task.build_model(0)
+    (the registry's adamw) and batches as the runner; no evaluation, no bookkeeping (on a
+    GPU, `clock` must synchronize; the loss is read only on CPU, where it costs nothing)."""
+    model = task.build_model(0).to(device)
     mask = task.decay_mask(model, task.default_mask)
     named = dict(model.named_parameters())
     groups = [{"params": [p for n, p in named.items() if mask[n]], "weight_decay": WEIGHT_DECAY},
@@ -61,31 +67,34 @@ def plain_loop(task, steps: int, clock, bf16: bool = False, warmup: int = 3) -> 
         start = clock()
         idx = order[(step * batch_size) % (len(order) - batch_size):][:batch_size]
         batch = task.collate([data[int(i)] for i in idx])
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        batch = send_to_device(batch, device, non_blocking=True)
+        with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16):
             loss = task.loss(model, batch)
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
-        loss.item()
+        if device == "cpu":
+            loss.item()
         if step >= warmup:
             elapsed += clock() - start
     return elapsed / steps
 
 
 def runner_timing(task_options: dict, budget: str, steps: int, data_dir: str | None,
-                  clock) -> dict:
+                  clock, mixed_precision: str = "no", cache_dir: str | None = None) -> dict:
     """The runner's record timing for one adamw trial of `steps` steps (evaluations at the
     budget's default interval), timed with `clock`."""
     from bench.config import Trial
     from bench.runner import run_trial
 
     trial = Trial(task="wikitext", optimizer="adamw", lr=LR, weight_decay=WEIGHT_DECAY,
-                  budget=budget, steps=steps).with_settings(
+                  budget=budget, steps=steps, mixed_precision=mixed_precision).with_settings(
                       {f"task.{k}": v for k, v in task_options.items()})
     # The runner reads time.perf_counter for its step timer: give it the same clock.
     with tempfile.TemporaryDirectory() as out, \
             mock.patch("bench.runner.time", SimpleNamespace(perf_counter=clock)):
-        record = run_trial(trial, out, data_dir=data_dir, show_progress=False)
+        record = run_trial(trial, out, data_dir=data_dir, cache_dir=cache_dir,
+                           show_progress=False)
     if record["status"] != "done":
         raise RuntimeError(f"runner trial {record['status']}: {record.get('error')}")
     return record["timing"]

@@ -107,3 +107,28 @@ def test_run_json_prints_the_final_record(tmp_path):
     assert record["config"]["lr"] == 1e-3 and record["config"]["weight_decay"] == 0.5
     assert record["optimizer"]["radius"] == pytest.approx(2.0)
     assert Ledger(tmp_path).has(record["id"])
+
+
+def test_trials_per_gpu_puts_k_workers_on_every_gpu():
+    from bench.executors.local import worker_plan
+
+    assert worker_plan(workers=1, trials_per_gpu=4, n_gpu=2) == (8, [0, 1] * 4, None)
+    assert worker_plan(workers=3, trials_per_gpu=1, n_gpu=1) == (1, [0], None)
+    # Without K: --workers as before, one GPU each when there are several.
+    assert worker_plan(workers=4, trials_per_gpu=None, n_gpu=2) == (4, [0, 1, 0, 1], None)
+    assert worker_plan(workers=2, trials_per_gpu=None, n_gpu=0) == (2, None, None)
+
+
+def test_trials_per_gpu_is_ignored_with_a_note_without_a_gpu():
+    from bench.executors.local import worker_plan
+
+    workers, gpus, note = worker_plan(workers=2, trials_per_gpu=8, n_gpu=0)
+    assert (workers, gpus) == (2, None)
+    assert "--trials-per-gpu 8 ignored: no GPU visible" in note
+
+
+def test_trials_per_gpu_must_be_positive(tmp_path):
+    result = wdbench("sweep", "--task", "quadratic", "--budget", "smoke", "--trials-per-gpu", "0",
+                 "--out", str(tmp_path))
+    assert result.returncode == 2
+    assert "--trials-per-gpu must be >= 1" in result.stderr

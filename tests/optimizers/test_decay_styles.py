@@ -17,10 +17,10 @@ STYLES = [s.value for s in DecayStyle]
 # direction name -> (registered optimizer, hyper-parameters, implementations)
 DIRECTIONS = {
     "adam": ("adamw", {"betas": (0.9, 0.99), "eps": 1e-8}, ("fused", "foreach", "loop")),
-    "sign": ("signgd_wd", {"momentum": 0.0}, ("fused", "foreach")),
-    "signum": ("signgd_wd", {"momentum": 0.9}, ("fused", "foreach")),
-    "lion": ("lion", {"betas": (0.9, 0.99)}, ("fused", "foreach")),
-    "sgd": ("sgdw", {"momentum": 0.9}, (None,)),
+    "sign": ("signgd_wd", {"momentum": 0.0}, ("fused", "compiled", "foreach")),
+    "signum": ("signgd_wd", {"momentum": 0.9}, ("fused", "compiled", "foreach")),
+    "lion": ("lion", {"betas": (0.9, 0.99)}, ("fused", "compiled", "foreach")),
+    "sgd": ("sgdw", {"momentum": 0.9}, ("fused", "compiled", "foreach")),
 }
 
 

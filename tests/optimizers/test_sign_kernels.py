@@ -239,4 +239,4 @@ def test_without_numba_fused_warns_and_runs_the_eager_path(monkeypatch):
 
 def test_unknown_impl_is_refused():
     with pytest.raises(ValueError, match="impl must be one of"):
-        optimizers.create("lion", [torch.nn.Parameter(torch.ones(2))], impl="compiled")
+        optimizers.create("lion", [torch.nn.Parameter(torch.ones(2))], impl="triton")

@@ -1,0 +1,99 @@
+"""The training loop's loss bookkeeping without a host sync per step.
+
+On a GPU, reading the loss (`.item()`) every step makes the host wait for the device, so the
+next step cannot be queued while this one runs. `DeviceWatch` keeps on the device what the loop
+needs from each step's loss: the first step whose loss was non-finite (exact, though it is read
+only every `CHECK_EVERY` steps, at evaluation points and before checkpoints) and the running
+train-loss sum. Training goes on for at most `CHECK_EVERY - 1` steps past a divergence before
+the read notices it; the record still names the first bad step.
+
+On CPU a read costs nothing (there is no queue to wait for), so `HostWatch` reads every step,
+as the loop always did; `watch_for` picks one by device.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+CHECK_EVERY = 50  # steps between reads of the device-side divergence flag
+_NONE = -1  # first_bad before any non-finite loss
+
+
+class DeviceWatch:
+    """Divergence and loss sum as device tensors; read only when asked."""
+
+    check_every = CHECK_EVERY
+
+    def __init__(self, device: torch.device) -> None:
+        self.first_bad = torch.full((), _NONE, dtype=torch.int64, device=device)
+        # fp64 where the device has it: a sum over thousands of steps between evaluations.
+        sum_dtype = torch.float32 if device.type == "mps" else torch.float64
+        self.loss_sum = torch.zeros((), dtype=sum_dtype, device=device)
+        self.count = 0
+
+    def add(self, step: int, loss: Tensor) -> None:
+        """Record the (0-dim) loss of training step `step` (1-based); queues work, never
+        waits for it."""
+        new = ~torch.isfinite(loss) & (self.first_bad == _NONE)
+        self.first_bad = torch.where(new, step, self.first_bad)
+        self.loss_sum += loss.to(self.loss_sum.dtype)
+        self.count += 1
+
+    def diverged_at(self) -> int | None:
+        """The first step with a non-finite loss, or None (one host sync)."""
+        step = int(self.first_bad.item())
+        return None if step == _NONE else step
+
+    def drain(self) -> tuple[float, int]:
+        """(loss sum, steps) since the last drain (one host sync), and start over."""
+        total, count = float(self.loss_sum.item()), self.count
+        self.loss_sum.zero_()
+        self.count = 0
+        return total, count
+
+
+class HostWatch:
+    """The same bookkeeping read every step: for CPU, where reading costs nothing."""
+
+    check_every = 1
+
+    def __init__(self) -> None:
+        self.first_bad: int | None = None
+        self.loss_sum = 0.0
+        self.count = 0
+
+    def add(self, step: int, loss: Tensor) -> None:
+        value = loss.item()
+        if self.first_bad is None and not math.isfinite(value):
+            self.first_bad = step
+        self.loss_sum += value
+        self.count += 1
+
+    def diverged_at(self) -> int | None:
+        return self.first_bad
+
+    def drain(self) -> tuple[float, int]:
+        total, count = self.loss_sum, self.count
+        self.loss_sum, self.count = 0.0, 0
+        return total, count
+
+
+class Diverged(Exception):
+    def __init__(self, step: int) -> None:
+        super().__init__(f"non-finite loss or parameters at step {step}")
+        self.step = step
+
+
+def params_finite(model: torch.nn.Module) -> bool:
+    """Whether every parameter is finite (one host sync for the whole model)."""
+    flags = [torch.isfinite(p).all() for p in model.parameters()]
+    return bool(torch.stack(flags).all()) if flags else True
+
+
+def watch_for(device: torch.device) -> DeviceWatch | HostWatch:
+    """A DeviceWatch on an accelerator, a HostWatch on CPU."""
+    return HostWatch() if device.type == "cpu" else DeviceWatch(device)
+

@@ -1,0 +1,62 @@
+"""The runner on a GPU (marked `cuda`: skipped where torch sees none; `make gpu-check` runs
+them): device placement, the device-side divergence flag, bf16 autocast, the compiled
+optimizer steps inside a trial, and checkpoint resume."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from bench.divergence import DeviceWatch, watch_for
+from bench.runner import run_trial
+from bench.store import Ledger
+from tests.bench.helpers import REPO
+from tests.bench.test_runner import CRASH, toy
+
+pytestmark = pytest.mark.cuda
+
+
+def test_trial_runs_on_the_gpu(tmp_path):
+    record = run_trial(toy(), tmp_path, show_progress=False)
+    assert record["status"] == "done", record["error"]
+    assert "cuda" in str(record["env"]["device"])
+    assert isinstance(watch_for(torch.device("cuda")), DeviceWatch)
+
+
+def test_divergence_on_the_gpu_records_the_exact_step(tmp_path):
+    record = run_trial(toy(settings={"task.explode_at": 15}), tmp_path, show_progress=False)
+    assert record["status"] == "diverged" and record["diverged_at"] == 11
+
+
+def test_bf16_autocast_trial_finishes_near_fp32(tmp_path):
+    fp32 = run_trial(toy(), tmp_path / "fp32", show_progress=False)
+    bf16 = run_trial(toy(mixed_precision="bf16"), tmp_path / "bf16", show_progress=False)
+    assert bf16["status"] == "done", bf16["error"]
+    assert bf16["final"]["val_loss"] == pytest.approx(fp32["final"]["val_loss"], rel=0.05)
+
+
+# the compiled steps (sign, Lion, heavy ball) and Muon's torch ops (no fused path of its own)
+@pytest.mark.parametrize("optimizer", ["signgd_wd", "lion", "sgdw", "muon"])
+def test_builtins_train_a_trial_on_the_gpu(tmp_path, optimizer):
+    record = run_trial(toy(optimizer=optimizer, lr=1e-3), tmp_path, show_progress=False)
+    assert record["status"] == "done", record["error"]
+
+
+def test_compiled_model_trial_on_the_gpu(tmp_path):
+    record = run_trial(toy(settings={"compile": True}), tmp_path, show_progress=False)
+    assert record["status"] == "done", record["error"]
+
+
+def test_killed_gpu_trial_resumes_from_checkpoint(tmp_path):
+    trial = toy(settings={"checkpoint_every": 10})
+    reference = run_trial(trial, tmp_path / "ref", show_progress=False)
+    out = tmp_path / "resumed"
+    proc = subprocess.run([sys.executable, "-c", CRASH, repr(trial.to_dict()), str(out)],
+                          cwd=REPO, env={**os.environ}, capture_output=True, text=True)
+    assert proc.returncode == 9, proc.stderr
+    assert (Ledger(out).checkpoint_dir(trial.id) / "latest" / "progress.json").exists()
+    resumed = run_trial(trial, out, show_progress=False)
+    assert resumed["final"]["val_loss"] == pytest.approx(reference["final"]["val_loss"],
+                                                         rel=1e-6)

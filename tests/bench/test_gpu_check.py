@@ -1,0 +1,65 @@
+"""`make gpu-check`'s script (bench/perf/gpu.py) runs every stage: here its CPU dry run, so it
+cannot rot between the rare sessions with a GPU."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from bench.perf.gpu import STAGES
+from bench.perf.gpu_stages import generated_wikitext
+from bench.perf.optimizer_step import nominal_bytes
+from optimizers.builtins import GRID
+from tests.bench.helpers import REPO
+
+
+def _gpu_check(*args, timeout=600):
+    return subprocess.run([sys.executable, "-m", "bench.perf", "gpu", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1",
+                               "HF_DATASETS_OFFLINE": "1", "PYTHONPATH": str(REPO)})
+
+
+def test_dry_run_runs_every_stage_and_writes_both_reports(tmp_path):
+    proc = _gpu_check("--dry-run", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads((tmp_path / "gpu-check.json").read_text())
+    assert report["dry_run"] is True
+    assert [s["name"] for s in report["stages"]] == list(STAGES)
+    assert {s["name"]: s["status"] for s in report["stages"]} == dict.fromkeys(STAGES, "ok")
+    md = (tmp_path / "gpu-check.md").read_text()
+    for row in GRID:  # every built-in the step benchmark covers
+        assert f"| {row.name} " in md, row.name
+    by_name = {s["name"]: s for s in report["stages"]}
+    assert by_name["small_grid"]["data"]["runs"][1]["counts"]["done"] == 2
+    assert by_name["wikitext"]["data"]["loops"]["bare loop (bf16)"]["tokens_per_s"] > 0
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal without a GPU")
+def test_without_a_gpu_the_real_check_refuses_with_the_fix(tmp_path):
+    proc = _gpu_check("--out", str(tmp_path), timeout=120)
+    assert proc.returncode == 2
+    assert "--dry-run" in proc.stderr and not (tmp_path / "gpu-check.md").exists()
+
+
+def test_unknown_stage_is_refused(tmp_path):
+    proc = _gpu_check("--dry-run", "--stages", "warp_drive", "--out", str(tmp_path),
+                      timeout=120)
+    assert proc.returncode == 2 and "unknown stage 'warp_drive'" in proc.stderr
+
+
+def test_generated_wikitext_has_the_official_layout(tmp_path):
+    generated_wikitext(tmp_path, 1000)
+    for split in ("train", "valid", "test"):
+        assert (tmp_path / f"wiki.{split}.raw").stat().st_size > 0
+    assert len((tmp_path / "wiki.train.raw").read_text().split()) > 1000
+
+
+def test_nominal_bytes_count_fp32_state_beside_bf16_parameters():
+    p = torch.nn.Parameter(torch.zeros(10, dtype=torch.bfloat16))
+    opt = torch.optim.SGD([p], lr=0.1)
+    opt.state[p]["momentum_buffer"] = torch.zeros(10, dtype=torch.float32)
+    assert nominal_bytes(opt, [p]) == 10 * (3 * 2 + 2 * 4)
