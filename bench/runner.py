@@ -26,9 +26,10 @@ from torch.utils.data import DataLoader
 
 import optimizers
 import tasks
-from bench import environment, geometry, metrics, schedules
+from bench import environment, geometry, schedules
 from bench.config import Trial
 from bench.divergence import Diverged, params_finite, watch_for
+from bench.evaluation import current_radius, evaluate, probe_metrics
 from bench.fingerprint import recorded
 from bench.sampling import GlobalBatchSampler
 from bench.scoring import to_target
@@ -142,73 +143,6 @@ def _train_loader(ctx: TrialContext, start_step: int) -> DataLoader:
     # Pinned host memory lets send_to_device copy without blocking the host.
     return DataLoader(dataset, batch_sampler=sampler, collate_fn=ctx.task.collate,
                       pin_memory=acc.device.type == "cuda")
-
-
-def evaluate(ctx: TrialContext, split: str) -> dict[str, float]:
-    """Exact metrics of a split under DDP: per-example outputs gathered, duplicates dropped."""
-    acc, task = ctx.accelerator, ctx.task
-    loader = DataLoader(task.eval_dataset(split),
-                        batch_size=max(task.budget.eval_batch_size // acc.num_processes, 1),
-                        shuffle=False, collate_fn=task.collate)
-    loader = acc.prepare_data_loader(loader)
-    ctx.model.eval()
-    parts: dict[str, list[torch.Tensor]] = {}
-    with torch.no_grad(), acc.autocast():
-        for batch in loader:
-            out = acc.gather_for_metrics(task.eval_outputs(ctx.model, batch))
-            for key, value in out.items():
-                parts.setdefault(key, []).append(value.detach().float().cpu())
-    ctx.model.train()
-    return task.summarize(split, {k: torch.cat(v) for k, v in parts.items()})
-
-
-def probe_metrics(ctx: TrialContext, per_tensor: bool = False
-                  ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
-    """SPEC §3 metrics at the current point, on the mean gradient over the fixed probe batches.
-
-    Runs on the unwrapped model (no DDP hooks: every process computes the same probe) and
-    restores buffers such as BatchNorm running statistics, so training is unaffected."""
-    model = ctx.accelerator.unwrap_model(ctx.model)
-    buffers = {n: b.detach().clone() for n, b in model.named_buffers()}
-    saved_grads = {n: p.grad for n, p in model.named_parameters()}
-    model.zero_grad(set_to_none=True)
-    with torch.enable_grad():
-        for batch in ctx.probe:
-            with ctx.accelerator.autocast():
-                loss = ctx.task.loss(model, batch) / len(ctx.probe)
-            loss.backward()
-    names = [n for n, p in ctx.decayed.items() if p.grad is not None]
-    params = [ctx.decayed[n].detach() for n in names]
-    grads = [ctx.decayed[n].grad.detach() for n in names]
-    wd, radius = ctx.trial.weight_decay, current_radius(ctx)
-    overall = metrics.constraint_metrics(params, grads, wd, radius=radius)
-    overall["linf_norm"] = max((p.abs().max().item() for p in params), default=0.0)
-    overall["radius_t"] = radius
-    tensors = {}
-    if per_tensor:
-        tensors = metrics.per_tensor_metrics(dict(zip(names, params)), dict(zip(names, grads)),
-                                             wd, radius=radius)
-    if radius is not None and names:  # each tensor in its own norm's ball
-        ball, ball_tensors = geometry.geometry_record(
-            ctx.mask_info["geometry"], dict(zip(names, params)), dict(zip(names, grads)),
-            radius)
-        overall.update(ball)
-        for n in tensors:
-            tensors[n].update(ball_tensors[n])
-    for n, p in model.named_parameters():
-        p.grad = saved_grads[n]
-    with torch.no_grad():
-        for n, b in model.named_buffers():
-            b.copy_(buffers[n])
-    return overall, tensors
-
-
-def current_radius(ctx: TrialContext) -> float | None:
-    """The radius metrics are measured against at the current lr η_t: the record's
-    metric_radius, except for the styles whose radius moves with η_t (fixed, corrected)."""
-    moving = implied_radius(ctx.decay_style, ctx.trial.weight_decay,
-                            ctx.scheduler.get_last_lr()[0], ctx.trial.lr)
-    return moving if moving is not None else ctx.metric_radius
 
 
 def _record_eval(ctx: TrialContext, prog: Progress, split_metrics: dict[str, float],
