@@ -81,5 +81,5 @@ def test_compile_default_leaves_earlier_trial_ids_unchanged():
 def test_compile_setting_must_be_a_boolean():
     from bench.errors import UsageError
 
-    with pytest.raises(UsageError, match="compile must be true or false"):
+    with pytest.raises(UsageError, match="compile=.maybe. is not allowed; use true or false"):
         toy(settings={"compile": "maybe"})
