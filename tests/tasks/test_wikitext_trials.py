@@ -139,8 +139,9 @@ def test_cli_without_data_fails_fast_with_one_line(tmp_path):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "--data-dir" in lines[0] and "WDBENCH_DATA_WIKITEXT" in lines[0]
-    # CPU time (interpreter and torch import included) is what the check costs; wall time
-    # only has a loose bound because CI machines are shared.
+    # The point is failing before a hub call (each hangs ~25 s offline) or any data work:
+    # CPU time covers the interpreter and the torch import (3-5 s here, more beside the other
+    # xdist worker), so both bounds are loose.
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    assert cpu < 5 and wall < 30
+    assert cpu < 10 and wall < 30
     assert not (tmp_path / "out" / "trials").exists()
