@@ -5,8 +5,10 @@ against a bare PyTorch loop on the same model and loss (target: at most 1.10x).
     python -m bench.perf.runner_overhead --steps 10000 --repeats 7
 
 The bare loop is the least a step can do: `task.loss(model, batch).backward()`,
-`torch.optim.AdamW.step()` (torch's default implementation), `zero_grad(set_to_none=True)`, on
-one full batch built once; no schedule, no loss read, no data order.
+`torch.optim.AdamW.step()`, `zero_grad(set_to_none=True)`, on one full batch built once; no
+schedule, no loss read, no data order. It runs with torch's default AdamW (the for-loop
+implementation on CPU: the target's reference) and with `fused=True` (the kernel the
+benchmark's adamw steps through), so the table separates the runner from the optimizer.
 
 The runner's step is measured like with like: `bench.runner.run_trial` on the same trial (the
 quadratic suite's settings) at S and 2S steps, both evaluating only at the start and the end
@@ -35,18 +37,20 @@ LR, WEIGHT_DECAY, BETAS = 0.05, 2.0, (0.9, 0.99)  # bench/suites/quadratic.yaml'
 
 @dataclass
 class Timings:
-    bare: list[float] = field(default_factory=list)  # CPU s per step
+    bare: list[float] = field(default_factory=list)  # CPU s per step, torch's default AdamW
+    bare_fused: list[float] = field(default_factory=list)  # the same with fused=True
     runner: list[float] = field(default_factory=list)  # CPU s per step, differential
     step_s: list[float] = field(default_factory=list)  # the record's timing.step_s (wall)
 
 
-def bare_step(steps: int, seed: int = 0) -> float:
+def bare_step(steps: int, seed: int = 0, fused: bool = False) -> float:
     """Thread CPU seconds per step of the bare loop."""
     import tasks
 
     task = tasks.create("quadratic", "cpu", {})
     model = task.build_model(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY, betas=BETAS)
+    opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY, betas=BETAS,
+                            fused=fused or None)
     batch = task.collate([task.train_dataset()[i] for i in range(task.budget.batch_size)])
     start = time.thread_time()
     for _ in range(steps):
@@ -82,6 +86,7 @@ def measure(steps: int, repeats: int) -> Timings:
         runner_run(min(steps, 500))
         for _ in range(repeats):
             t.bare.append(bare_step(steps))
+            t.bare_fused.append(bare_step(steps, fused=True))
             short, _ = runner_run(steps)
             long, step_s = runner_run(2 * steps)
             t.runner.append((long - short) / steps)
@@ -95,9 +100,11 @@ def table(t: Timings) -> str:
     from bench.perf import markdown_table
 
     bare, runner = statistics.median(t.bare), statistics.median(t.runner)
+    fused = statistics.median(t.bare_fused)
     ratio = runner / bare
     header = ("loop", "µs/step (CPU)", "vs bare", f"<= {TARGET:.2f}x")
     rows = [("bare torch loop (AdamW)", f"{bare * 1e6:.0f}", "1.00", ""),
+            ("bare torch loop (AdamW, fused)", f"{fused * 1e6:.0f}", f"{fused / bare:.2f}", ""),
             ("bench.runner.run_trial", f"{runner * 1e6:.0f}", f"{ratio:.2f}",
              "yes" if ratio <= TARGET else "no")]
     return (markdown_table(header, rows) + "\n\nThe record's timing.step_s (wall, the 2S run): "
