@@ -52,8 +52,9 @@ def curve_series(group: Group, best: pd.DataFrame | None, colors: dict[str, tupl
 
 
 def compact(variant: str) -> str:
-    """'betas=[0.99, 0.9]' for 'optimizer_options={betas=[0.99, 0.9]}': a legend's width."""
-    return re.sub(r"\b(?:optimizer|task)_options=\{([^{}]*)\}", r"\1", variant)
+    """'betas=[0.99,0.9]' for 'optimizer_options={betas=[0.99, 0.9]}': a legend's width."""
+    text = re.sub(r"\b(?:optimizer|task)_options=\{([^{}]*)\}", r"\1", variant)
+    return re.sub(r",\s+(?=[^\[\]]*\])", ",", text)  # no spaces inside [...]
 
 
 def _shade(color: tuple, factor: float) -> tuple:

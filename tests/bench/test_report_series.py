@@ -35,7 +35,7 @@ def test_each_variant_is_a_series_at_its_own_selection(tmp_path):
     assert len(best[best["optimizer"] == "adamw"]) == 1  # the leaderboard keeps one row
     ids, styles, colors = curve_series(group, best, {"adamw": (0.2, 0.4, 0.6),
                                                      "adam_l2": (0.9, 0.5, 0.1)})
-    inside, outside = (f"adamw · betas={b}" for b in (INSIDE, OUTSIDE))
+    inside, outside = "adamw · betas=[0.9,0.999]", "adamw · betas=[0.99,0.9]"
     assert set(ids["series"]) == {inside, outside, "adam_l2"}
     assert styles == {inside: "decoupled", outside: "decoupled", "adam_l2": "coupled"}
     trials = group.trials.set_index("id")
@@ -57,5 +57,7 @@ def test_an_optimizer_without_variants_keeps_its_plain_name(tmp_path):
 
 
 def test_compact_drops_the_options_wrapper():
-    assert compact("optimizer_options={betas=[0.99, 0.9]}") == "betas=[0.99, 0.9]"
+    assert compact("optimizer_options={betas=[0.99, 0.9]}") == "betas=[0.99,0.9]"
+    assert compact("optimizer_options={betas=[0.9, 0.99], eps=1e-08}") == \
+        "betas=[0.9,0.99], eps=1e-08"
     assert compact("schedule=cosine") == "schedule=cosine"
