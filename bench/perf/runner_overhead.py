@@ -11,7 +11,7 @@ implementation on CPU: the target's reference) and with `fused=True` (the kernel
 benchmark's adamw steps through), so the table separates the runner from the optimizer.
 
 The runner's step is measured like with like: `bench.runner.run_trial` on the same trial (the
-quadratic suite's settings) at S and 2S steps, both evaluating only at the start and the end
+settings of quadratic_short.yaml) at S and 2S steps, both evaluating only at the start and the end
 (`eval_every = steps`). The difference of their CPU times, over S, is the cost of S more steps:
 setup, the evaluations, the test split and the record cancel out. The record's own train time
 per step (`timing.step_s`, evaluation excluded) is shown beside it; it is wall time, which other
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import torch
 
 TARGET = 1.10  # runner step / bare step
-LR, WEIGHT_DECAY, BETAS = 0.05, 2.0, (0.9, 0.99)  # bench/suites/quadratic.yaml's adamw
+LR, WEIGHT_DECAY, BETAS = 0.05, 2.0, (0.9, 0.99)  # quadratic_short.yaml's adamw
 
 
 @dataclass
