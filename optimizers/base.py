@@ -67,6 +67,17 @@ class DecayedOptimizer(torch.optim.Optimizer):
             for key, value in self.defaults.items():
                 group.setdefault(key, value)
 
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """torch's `zero_grad`, less its profiler range where grads are set to None: that
+        costs ~7 µs a call, a twentieth of a whole step of the tiny tasks. Zeroing in place
+        (`set_to_none=False`) is torch's own."""
+        if not set_to_none:
+            super().zero_grad(set_to_none=False)
+            return
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.grad = None
+
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:
         loss = None

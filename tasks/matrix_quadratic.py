@@ -29,6 +29,7 @@ from torch.utils.data import Dataset, TensorDataset
 from tasks.base import Budget, Task
 from tasks.box_qp import solve_box_qp
 from tasks.options import OneOf, TaskOption, at_least, positive
+from tasks.rows import Rows, collate_rows
 from tasks.spectral_qp import project_spectral, solve_spectral_qp
 
 KINDS = ("isotropic", "anisotropic")
@@ -140,15 +141,15 @@ class MatrixQuadraticTask(Task):
         return MatrixQuadraticModel(self.c.float(), left, right, w0)
 
     def train_dataset(self) -> Dataset:
-        return TensorDataset(torch.zeros(ROWS_PER_EPOCH, 1))
+        return Rows.zeros(ROWS_PER_EPOCH, 1)
 
     def eval_dataset(self, split: str) -> Dataset:
         if split not in ("val", "test"):
             raise ValueError(f"unknown split {split!r}; use 'val' or 'test'")
         return TensorDataset(torch.zeros(1, 1))
 
-    def collate(self, examples: list[Any]) -> Tensor:
-        return torch.stack([row for (row,) in examples])
+    def collate(self, examples: Tensor | list[Any]) -> Tensor:
+        return collate_rows(examples)
 
     def probe_batches(self) -> list[Any]:
         return [torch.zeros(1, 1)]

@@ -27,6 +27,7 @@ from torch.utils.data import Dataset, TensorDataset
 from tasks.base import Budget, Task
 from tasks.box_qp import solve_box_qp
 from tasks.options import OneOf, TaskOption, at_least, positive
+from tasks.rows import Rows, collate_rows
 
 KINDS = ("diagonal", "dense")
 
@@ -126,7 +127,7 @@ class QuadraticTask(Task):
         o = self.options
         if o["noise"] == 0:
             rows = self.budget.batch_size * FULL_BATCH_ROWS_PER_BATCH
-            return torch.zeros(1, self.dim).expand(rows, self.dim)
+            return Rows.zeros(rows, self.dim).rows
         if o["noise_samples"] < self.budget.batch_size:
             raise ValueError(f"task.noise_samples={o['noise_samples']} is below the batch size "
                              f"{self.budget.batch_size}; set task.noise_samples >= it")
@@ -163,15 +164,15 @@ class QuadraticTask(Task):
         return QuadraticModel(self.c.float(), hessian.float(), x0, noisy=self.options["noise"] > 0)
 
     def train_dataset(self) -> Dataset:
-        return TensorDataset(self.noise)
+        return Rows(self.noise, zero=self.options["noise"] == 0)
 
     def eval_dataset(self, split: str) -> Dataset:
         if split not in ("val", "test"):
             raise ValueError(f"unknown split {split!r}; use 'val' or 'test'")
         return TensorDataset(torch.zeros(1, self.dim))  # one example: the exact loss L(x)
 
-    def collate(self, examples: list[Any]) -> Tensor:
-        return torch.stack([row for (row,) in examples])
+    def collate(self, examples: Tensor | list[Any]) -> Tensor:
+        return collate_rows(examples)
 
     def probe_batches(self) -> list[Any]:
         return [self.noise.contiguous()]  # all rows: sum of xi = 0, the exact gradient

@@ -195,7 +195,10 @@ def curve_plot(bands: pd.DataFrame, styles: dict[str, str], colors: dict[str, tu
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     _draw_bands(ax, bands, styles, colors, log=log, bound=bound)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    # Long names ('adamw · betas=[0.9,0.999]') in a smaller font: the margin is fixed.
+    longest = max(len(str(s)) for s in bands["series"].unique())
+    ax.legend(fontsize=8 if longest <= 22 else 6.5, loc="center left",
+              bbox_to_anchor=(1.01, 0.5), frameon=False)
     # Fixed margins instead of tight_layout: one draw fewer per figure.
     fig.subplots_adjust(left=0.14, right=0.74, bottom=0.13, top=0.96)
     return _save(fig, out, figure)

@@ -19,6 +19,7 @@ from bench.report import (
     plots,
     profiles,
     separability,
+    series,
     tables,
 )
 from bench.report.data import Group, ReportData, load, slugify
@@ -223,14 +224,13 @@ def _group_figure_jobs(s: Section, data: ReportData, out: Path,
                        colors: dict) -> list[plots.Job]:
     g = s.group
     jobs: list[plots.Job] = [(plots.heatmaps, (g, tables.configs(g), out), {})]
-    best = s.best
-    ids = _best_ids(g, best)
-    styles = dict(zip(best["optimizer"], best["decay"])) if best is not None else {}
+    ids, styles, colors = series.curve_series(g, s.best, colors)
     curves = data.curves[data.curves["id"].isin(ids["id"])] if len(data.curves) else data.curves
     sel = g.selection.metric
     specs = [
         ("linf", "linf_ratio", "linf_ratio over training", "linf_ratio = ‖x‖∞ / r", False, 1.0,
-         "Each optimizer at its selected (lr, λ); line: mean over seeds, band: min–max. Dotted: "
+         "Each optimizer at its selected (lr, λ), each variant of an optimizer's settings at "
+         "its own; line: mean over seeds, band: min–max. Dotted: "
          "the bound 1 (the box of radius r). Dashed lines: coupled decay, measured against "
          "1/λ for comparison only."),
         ("fwgap", "fw_gap_rel", "fw_gap_rel over training (log)", "fw_gap_rel", True, None,
@@ -252,17 +252,6 @@ def _group_figure_jobs(s: Section, data: ReportData, out: Path,
         "Final ‖x‖∞ / r of each decayed tensor at each optimizer's selected configuration, "
         "mean over seeds (first 30 tensors). Dotted: the bound 1.")}))
     return jobs
-
-
-def _best_ids(g: Group, best: pd.DataFrame | None) -> pd.DataFrame:
-    """Trial id -> optimizer name, for the finished trials of each selected configuration."""
-    if best is None or best.empty:
-        return pd.DataFrame(columns=["id", "series"])
-    t = g.trials[g.trials["status"].isin(["done", "diverged"])]
-    keys = ["optimizer", "variant", "lr", "weight_decay"]
-    chosen = best[keys].dropna(subset=["lr"])
-    merged = t.merge(chosen, on=keys)
-    return merged[["id", "optimizer"]].rename(columns={"optimizer": "series"})
 
 
 def _lambda_figure_job(s: Section, data: ReportData, out: Path) -> plots.Job:

@@ -290,7 +290,7 @@ def test_sweep_with_submissions_ranks_them_among_the_baselines(tmp_path):
     """The submitter's one command, end to end, with spawned workers (which must resolve the
     module:attr names themselves)."""
     out = tmp_path / "sweep"
-    res = wdbench("sweep", "--task", "quadratic", "--budget", "smoke", "--optimizers",
+    res = wdbench("sweep", "quadratic_short", "--budget", "smoke", "--optimizers",
                   "adamw", "--with", SUBMISSION, "--with", FACTORY, "--workers", "2",
                   "--out", str(out), "--quiet", timeout=600)
     assert res.returncode == 0, res.stderr

@@ -35,3 +35,23 @@ def test_perf_entry_point_runs_named_benchmarks(capsys, monkeypatch):
     assert perf_main(["optimizer_step"]) == 0
     assert "optimizer_step" in BENCHMARKS
     assert "ran" in capsys.readouterr().out
+
+
+def test_runner_overhead_benchmark_compares_the_runner_with_the_bare_loop(capsys):
+    from bench.perf.runner_overhead import main as overhead_main
+
+    assert "runner_overhead" in BENCHMARKS
+    assert overhead_main(["--steps", "30", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "| bare torch loop (AdamW) " in out and "| bench.runner.run_trial " in out
+    assert "timing.step_s" in out
+
+
+def test_runner_overhead_rejects_a_non_positive_step_count(capsys):
+    import pytest
+
+    from bench.perf.runner_overhead import main as overhead_main
+
+    with pytest.raises(SystemExit) as exc:
+        overhead_main(["--steps", "0"])
+    assert exc.value.code == 2 and "must be at least 1" in capsys.readouterr().err

@@ -1,8 +1,11 @@
 """bench/sampling.py: the data order is a pure function of (seed, step), split across ranks."""
 
 import pytest
+import torch
+from torch.utils.data import DataLoader
 
-from bench.sampling import GlobalBatchSampler
+from bench.sampling import GlobalBatchSampler, batch_stream
+from tasks.rows import Rows, collate_rows
 
 
 def _global_batches(n=10, batch=4, seed=0, steps=6, world=1, start=0):
@@ -45,3 +48,34 @@ def test_resuming_from_a_step_continues_the_same_stream():
 def test_bad_sizes_are_refused_with_the_fix(args, message):
     with pytest.raises(ValueError, match=message):
         GlobalBatchSampler(*args)
+
+
+class _Items(torch.utils.data.Dataset):
+    """Row-by-row access only (no __getitems__)."""
+
+    def __init__(self, rows):
+        self.rows = rows
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __getitem__(self, i):
+        return (self.rows[i],)
+
+
+@pytest.mark.parametrize("dataset", [
+    _Items(torch.arange(60.0).reshape(20, 3)),
+    Rows(torch.arange(60.0).reshape(20, 3)),
+])
+def test_batch_stream_yields_the_data_loaders_batches_and_draws_as_it_does(dataset):
+    sampler = GlobalBatchSampler(len(dataset), 4, seed=1, steps=12)
+    torch.manual_seed(0)
+    expected = list(iter(DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_rows)))
+    after_loader = torch.rand(3)
+    torch.manual_seed(0)
+    stream = batch_stream(dataset, sampler, collate_rows)
+    after_stream = torch.rand(3)  # drawn before the first batch: the draw is at creation
+    got = list(stream)
+    assert torch.equal(after_stream, after_loader)  # the same global-RNG draw, made at once
+    assert len(got) == len(expected) == 12
+    assert all(torch.equal(a, b) for a, b in zip(got, expected))

@@ -65,3 +65,18 @@ def test_sgdw_is_decoupled_heavy_ball(nesterov):
             d = g + 0.9 * buf if nesterov else buf
             ref[0].mul_(1 - 0.1 * 0.2).sub_(0.1 * d)
     torch.testing.assert_close(ours[0], ref[0], rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", ["adamw", "signgd_wd", "muon"])
+def test_zero_grad_clears_every_group_as_torch_does(name):
+    shapes = [(4, 3), (5,)] if name != "muon" else [(4, 3), (3, 4)]
+    params = _params(shapes)
+    groups = [{"params": params[:1]}, {"params": params[1:], "weight_decay": 0.0}]
+    opt = optimizers.create(name, groups, lr=1e-2, weight_decay=0.1)
+    for p in params:
+        p.grad = torch.ones_like(p)
+    opt.zero_grad(set_to_none=False)  # torch's own: zeros in place, the tensors stay
+    kept = [p.grad for p in params]
+    assert all(g is not None and not g.any() for g in kept)
+    opt.zero_grad()  # the default, set_to_none=True: every group's grads become None
+    assert all(p.grad is None for p in params)
