@@ -65,7 +65,7 @@ def rotation_plot(layers: pd.DataFrame, out: Path, figure: Figure) -> Figure | N
             axes[r][1].legend(fontsize=6.5, loc="center left", bbox_to_anchor=(1.01, 0.5),
                               frameon=False)
     fig.subplots_adjust(left=0.09, right=0.78, bottom=0.35 / len(series) ** 0.5,
-                        top=1 - 0.25 / len(series), wspace=0.3, hspace=0.6)
+                        top=1 - 0.25 / len(series), wspace=0.45, hspace=0.6)
     return _save(fig, out, figure)
 
 

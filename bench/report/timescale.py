@@ -9,6 +9,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import NullFormatter
 
 from bench.report.data import Group
 from bench.report.plots import Figure, _save, label
@@ -39,7 +40,8 @@ def tau_plot(group: Group, cfg: pd.DataFrame, out: Path) -> Figure | None:
     panels = list(frame.groupby(["optimizer", "variant"], sort=True))
     ncols = min(4, len(panels))
     nrows = -(-len(panels) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.7 * ncols, 3.0 * nrows), squeeze=False,
+    width, height = 3.7 * ncols + 0.8, 3.0 * nrows + 0.4
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False,
                              sharey=True)
     for ax, ((opt, variant), f) in zip(axes.flat, panels):
         lrs = sorted(f["lr"].unique())
@@ -51,6 +53,7 @@ def tau_plot(group: Group, cfg: pd.DataFrame, out: Path) -> Figure | None:
             ax.plot(line.at[best, "tau_epoch"], line.at[best, sel.metric], marker="*", ms=10,
                     color=colors[lr], mec="black", mew=0.6)
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # crowded labels between decades
         ax.set_xlabel("τ_epoch (epochs)")
         ax.set_title(label(opt + (f" · {variant}" if variant else "")), fontsize=9)
         ax.legend(fontsize=6.5, frameon=True)
@@ -58,8 +61,9 @@ def tau_plot(group: Group, cfg: pd.DataFrame, out: Path) -> Figure | None:
         ax.set_visible(False)
     for ax in axes[:, 0]:
         ax.set_ylabel(sel.metric)
-    fig.subplots_adjust(left=0.07, right=0.99, bottom=0.15 / nrows ** 0.5, top=1 - 0.1 / nrows,
-                        wspace=0.08, hspace=0.5)
+    # Margins in inches, so one panel and twelve both keep their labels.
+    fig.subplots_adjust(left=0.85 / width, right=1 - 0.15 / width, bottom=0.6 / height,
+                        top=1 - 0.35 / height, wspace=0.08, hspace=0.55)
     return _save(fig, out, Figure(
         f"tau-{group.slug}", "Validation metric against the EMA timescale τ_epoch",
         f"Mean final {sel.metric} over finished seeds against τ_epoch = 1/(ηλ) / "
