@@ -66,7 +66,7 @@ def _save(fig: plt.Figure, out: Path, figure: Figure) -> Figure:
 # --- lr x weight-decay heatmaps -------------------------------------------------------------
 
 Y_AXES = {"weight_decay": ("λ (weight_decay)", "heatmap", "lr × λ"),
-          "lr_wd": ("η·λ (lr_wd)", "heatmap-lrwd", "lr × η·λ")}
+          "lr_wd": ("η·λ (lr_wd)", "lrwd", "lr × η·λ")}
 
 
 def heatmaps(group: Group, cfg: pd.DataFrame, out: Path,

@@ -174,7 +174,9 @@ def _coverage(t: pd.DataFrame, counts: pd.Series, stale: int = 0) -> str:
     expected = 0
     seeds = t["seed"].nunique()
     for _, f in t.groupby(["optimizer", "variant"]):
-        expected += f["lr"].nunique() * f["weight_decay"].nunique() * seeds
+        # A τ grid's λ differs per lr: its cells are lr × τ.
+        axis = "tau" if "tau" in f and f["tau"].notna().all() else "weight_decay"
+        expected += f["lr"].nunique() * f[axis].nunique() * seeds
     recorded = len(t.drop_duplicates(["optimizer", "variant", "lr", "weight_decay", "seed"]))
     if expected > recorded:
         text += (f" The recorded grid implies {expected} (optimizer, lr, λ, seed) cells: "

@@ -114,12 +114,13 @@ def test_the_report_renders_the_new_figures_and_table(ledger, tmp_path):
     index = render([ledger[0]], out)
     (group,) = load([ledger[0]]).groups
     pngs = {p.name for p in (out / "plots").glob("*.png")}
-    for stem in ("heatmap", "heatmap-lrwd", "tau", "rotation"):
+    for stem in ("heatmap", "lrwd", "tau", "rotation"):
         assert any(n.startswith(f"{stem}-{group.slug}") for n in pngs), (stem, pngs)
     group_page = next(out.glob("group-*.html")).read_text()
-    for stem in ("heatmap-lrwd-", "tau-", "rotation-"):
+    for stem in ("lrwd-", "tau-", "rotation-"):
         assert f'plots/{stem}' in group_page, stem
     assert "EMA timescale and rotational equilibrium" in group_page
+    assert "are missing" not in group_page  # a τ grid is complete at lr × τ cells
     assert 'data-key="angular_update_cv"' in group_page and 'data-key="tau_epoch"' in group_page
     assert 'data-key="lr_wd_shift_decades"' in group_page
     assert index.exists()
