@@ -123,6 +123,8 @@ def test_the_report_renders_the_new_figures_and_table(ledger, tmp_path):
     assert "are missing" not in group_page  # a τ grid is complete at lr × τ cells
     assert 'data-key="angular_update_cv"' in group_page and 'data-key="tau_epoch"' in group_page
     assert 'data-key="lr_wd_shift_decades"' in group_page
+    configs = pd.read_csv(out / "tables" / f"configs-{group.slug}.csv")
+    assert set(configs.dropna(subset=["tau"])["optimizer"]) == {"adamw"}
     assert index.exists()
     eq = pd.read_csv(next((out / "tables").glob("equilibrium-*.csv"))).set_index("optimizer")
     assert eq.loc["adamw", "tau_iter"] > 0 and pd.isna(eq.loc["adam_l2", "tau_iter"])
