@@ -129,6 +129,12 @@ def validate(trial: Any, sources: Mapping[str, str] | None = None) -> None:
         raise err.at(sources.get(err.key)) from None
 
 
+def decay_style(trial: Any, spec: Any) -> str:
+    """The decay style the trial's optimizer will run with: a `decay` option, else the
+    optimizer's default, else its declared style (as the runner reads it back)."""
+    return {**spec.defaults, **dict(trial.optimizer_options)}.get("decay", spec.decay_style)
+
+
 def _check_tau(trial: Any) -> None:
     """A trial that records a τ must carry the λ it implies at its lr (a changed lr or
     weight_decay after the derivation would break the pair)."""
@@ -138,9 +144,8 @@ def _check_tau(trial: Any) -> None:
     from bench import timescale
 
     try:
-        style = dict(trial.optimizer_options).get(
-            "decay", optimizers.spec(trial.optimizer).decay_style)
-        wd = timescale.weight_decay_for(style, trial.tau, trial.lr)
+        wd = timescale.weight_decay_for(decay_style(trial, optimizers.spec(trial.optimizer)),
+                                        trial.tau, trial.lr)
     except (KeyError, ValueError):
         return  # the optimizer's own check names the problem
     if not math.isclose(wd, trial.weight_decay, rel_tol=1e-9):
@@ -283,9 +288,8 @@ def _from_tau(trial: Any, spec: Any, tau: float) -> Any:
 
     from bench import timescale
 
-    style = dict(trial.optimizer_options).get("decay", spec.decay_style)
     try:
-        wd = timescale.weight_decay_for(style, tau, trial.lr)
+        wd = timescale.weight_decay_for(decay_style(trial, spec), tau, trial.lr)
     except ValueError as err:
         raise SettingError("tau", tau, f"weight_decay instead: {trial.optimizer} "
                                        f"({err})") from None
