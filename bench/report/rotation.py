@@ -43,8 +43,8 @@ def rotation_plot(layers: pd.DataFrame, out: Path, figure: Figure) -> Figure | N
     if layers.empty:
         return None
     series = sorted(layers["series"].unique())
-    fig, axes = plt.subplots(len(series), 2, figsize=(9.5, 2.6 * len(series) + 0.4),
-                             squeeze=False)
+    height = 2.6 * len(series) + 0.4
+    fig, axes = plt.subplots(len(series), 2, figsize=(9.5, height), squeeze=False)
     for r, name in enumerate(series):
         frame = layers[layers["series"] == name]
         tensors = list(dict.fromkeys(frame["tensor"]))
@@ -56,7 +56,7 @@ def rotation_plot(layers: pd.DataFrame, out: Path, figure: Figure) -> Figure | N
                 line = line[line[key] > 0] if key == "angular_update" else line
                 ax.plot(line["step"], line[key], lw=1.2, color=colors[tensor],
                         label=label(tensor))
-            if key == "angular_update" and frame[key].notna().any():
+            if (frame[key] > 0).any():  # log: layers differ by orders of magnitude
                 ax.set_yscale("log")
             ax.set_ylabel(ylabel)
             ax.set_title(label(f"{name}: {ylabel.split(' (')[0]}"), fontsize=9)
@@ -64,8 +64,9 @@ def rotation_plot(layers: pd.DataFrame, out: Path, figure: Figure) -> Figure | N
         if len(tensors) <= 8:
             axes[r][1].legend(fontsize=6.5, loc="center left", bbox_to_anchor=(1.01, 0.5),
                               frameon=False)
-    fig.subplots_adjust(left=0.09, right=0.78, bottom=0.35 / len(series) ** 0.5,
-                        top=1 - 0.25 / len(series), wspace=0.45, hspace=0.6)
+    legend = layers.groupby("series")["tensor"].nunique().max() <= 8
+    fig.subplots_adjust(left=0.09, right=0.78 if legend else 0.97,
+                        bottom=0.6 / height, top=1 - 0.35 / height, wspace=0.45, hspace=0.6)
     return _save(fig, out, figure)
 
 
@@ -74,7 +75,7 @@ def rotation_figure(group: Group) -> Figure:
                   "update per layer",
                   "One row per optimizer at its selected (lr, λ), one seed; one line per "
                   "decayed tensor (colour: order in the model). Left: ‖W_t‖_F; right: the "
-                  "angle between W_{t-1} and W_t (log axis), measured at evaluation points. "
+                  "angle between W_{t-1} and W_t; log axes; measured at evaluation points. "
                   "Kosson et al.: under AdamW every layer settles at one angular update, "
                   "under Adam + l2 they spread.", wide=True)
 
