@@ -11,12 +11,12 @@ from bench.errors import UsageError
 
 # Trial fields settable with `--set key=value` and in suite files; anything else is an
 # optimizer option (e.g. betas, momentum) or, prefixed `task.`, a task option.
-TRIAL_KEYS = ("lr", "weight_decay", "schedule", "warmup", "mask", "seed", "budget", "steps",
+TRIAL_KEYS = ("lr", "weight_decay", "tau", "schedule", "warmup", "mask", "seed", "budget", "steps",
               "mixed_precision", "grad_accum", "eval_every", "checkpoint_every", "compile")
 ID_SALT = "0.1.0"
 # Fields added after ids were first made: left out of the id at their default, so that every
 # earlier trial keeps its id (and its record).
-LATER_FIELDS = {"compile": False}
+LATER_FIELDS = {"compile": False, "tau": None}
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,9 @@ class Trial:
     optimizer: str
     lr: float
     weight_decay: float
+    # The EMA timescale τ_iter (steps) the user asked for instead of weight_decay, which is
+    # then derived from it per lr (bench/timescale.py); None: weight_decay was given.
+    tau: float | None = None
     schedule: str = "constant"
     warmup: int = 0  # steps of linear warmup (schedule 'warmup_cosine')
     mask: str | None = None  # None: the task's default policy

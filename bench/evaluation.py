@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch.utils.data import DataLoader
 
-from bench import geometry, metrics
+from bench import geometry, metrics, rotation, timescale
 from optimizers.decay import implied_radius
 
 if TYPE_CHECKING:
@@ -81,3 +81,22 @@ def current_radius(ctx: TrialContext) -> float | None:
     moving = implied_radius(ctx.decay_style, ctx.trial.weight_decay,
                             ctx.scheduler.get_last_lr()[0], ctx.trial.lr)
     return moving if moving is not None else ctx.metric_radius
+
+
+def watch_rotation(ctx: TrialContext) -> rotation.RotationWatch:
+    """Keeps W_{t-1} for the evaluation steps t (bench/rotation.py)."""
+    steps, every = ctx.steps, ctx.eval_every
+    return rotation.RotationWatch(ctx.optimizer, ctx.decayed,
+                                  due=lambda t: t % every == 0 or t == steps,
+                                  done_steps=lambda: ctx.scheduler.last_epoch)
+
+
+def rotation_metrics(ctx: TrialContext, step: int) -> dict[str, object]:
+    """Per-tensor weight norm and angular update at this evaluation point."""
+    return ctx.rotation.measure(step) if ctx.rotation is not None else {}
+
+
+def timescale_record(ctx: TrialContext) -> dict[str, float | None]:
+    """The record's EMA timescale (bench/timescale.py) at the peak lr."""
+    return timescale.timescales(ctx.decay_style, ctx.trial.weight_decay, ctx.trial.lr,
+                                ctx.task.steps_per_epoch())

@@ -23,7 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 ENGINE_FILES = ("bench/runner.py", "bench/metrics.py", "bench/sampling.py",
                 "bench/schedules.py", "bench/config.py", "bench/divergence.py",
-                "bench/evaluation.py", "bench/geometry.py")
+                "bench/evaluation.py", "bench/geometry.py", "bench/rotation.py",
+                "bench/timescale.py")
 OPTIMIZER_FILES = ("optimizers/base.py", "optimizers/decay.py", "optimizers/sign_kernels.py",
                    "optimizers/compiled_steps.py")
 LOCAL_PACKAGES = ("optimizers", "tasks")

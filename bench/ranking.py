@@ -21,7 +21,7 @@ import pandas as pd
 CONFIG_KEYS = ["optimizer", "variant", "lr", "weight_decay"]
 # Columns copied from a configuration's first trial (they do not vary within one).
 INFO_COLUMNS = ("decay", "direction", "norm", "radius", "metric_radius", "schedule",
-                "schedule_theorem", "mask", "code_fingerprint")
+                "schedule_theorem", "mask", "code_fingerprint", "tau")
 SUMMARY_METRICS = ("val_perplexity", "test_accuracy", "test_loss", "linf_ratio",
                    "fw_gap_rel", "boundary_frac", "l2_stationarity", "dist_box", "dist_l2")
 

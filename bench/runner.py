@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader
 
 import optimizers
 import tasks
-from bench import environment, geometry, schedules
+from bench import environment, evaluation, geometry, schedules
 from bench.config import Trial
 from bench.divergence import Diverged, params_finite, watch_for
 from bench.evaluation import current_radius, evaluate, probe_metrics
@@ -81,6 +81,7 @@ class TrialContext:
     metric_radius: float | None  # what linf_ratio is measured against (1/wd for coupled)
     probe: list[Any]
     trackers: TrialTrackers | None = None  # experiment trackers (main process only)
+    rotation: Any = None  # bench.rotation.RotationWatch: W_{t-1} for evaluation steps
 
 
 def build(trial: Trial, accelerator: Accelerator, data_dir: str | None = None,
@@ -128,9 +129,11 @@ def build(trial: Trial, accelerator: Accelerator, data_dir: str | None = None,
         "geometry": geometry.tensor_geometries(optimizer, spec, decayed),
     }
     probe = [send_to_device(b, accelerator.device) for b in task.probe_batches()]
-    return TrialContext(trial, task, spec, accelerator, model, optimizer, scheduler, decayed,
-                        style, mask_info, steps, trial.eval_every or task.budget.eval_every, radius,
-                        metric_radius, probe)
+    ctx = TrialContext(trial, task, spec, accelerator, model, optimizer, scheduler, decayed,
+                       style, mask_info, steps, trial.eval_every or task.budget.eval_every, radius,
+                       metric_radius, probe)
+    ctx.rotation = evaluation.watch_rotation(ctx)
+    return ctx
 
 
 def _train_batches(ctx: TrialContext, start_step: int) -> Iterator[Any]:
@@ -314,6 +317,7 @@ def _evaluate_now(ctx: TrialContext, prog: Progress) -> None:
     t0 = time.perf_counter()
     split = evaluate(ctx, "val")
     constraint, _ = probe_metrics(ctx)
+    constraint.update(evaluation.rotation_metrics(ctx, prog.step))
     _record_eval(ctx, prog, split, constraint)
     prog.eval_time += time.perf_counter() - t0
 
@@ -422,6 +426,7 @@ def _describe(ctx: TrialContext) -> dict[str, Any]:
         "schedule": {"name": trial.schedule,
                      "schedule_theorem": schedules.get(trial.schedule).schedule_theorem},
         "mask": ctx.mask_info,
+        "timescale": evaluation.timescale_record(ctx),
         "task": {**ctx.task.describe(), "n_params": n_params, "steps": ctx.steps,
                  "batch_size": ctx.task.budget.batch_size, "eval_every": ctx.eval_every,
                  "selection_metric": ctx.task.selection_metric,

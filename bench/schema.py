@@ -61,6 +61,20 @@ COLUMNS: tuple[Column, ...] = (
     _c("lr", "Peak learning rate", symbol="η", fmt="g3"),
     _c("weight_decay", "Weight decay in PyTorch's convention (`--set weight_decay=`)",
        symbol="λ", fmt="g3"),
+    _c("tau", "EMA timescale τ_iter in steps the trial asked for instead of weight_decay "
+       "(`--set tau=`, suite key `tau`); λ was derived from it at the trial's lr "
+       "(bench/timescale.py); empty where weight_decay was given", symbol="τ", fmt="g3"),
+    _c("lr_wd", "η·λ: the decay per step at the peak lr in PyTorch's decoupled convention "
+       "(the (η, ηλ) parametrization of Wang & Aitchison)", symbol="ηλ", fmt="g3"),
+    _c("tau_iter", "EMA timescale of the weights in steps (Wang & Aitchison, arXiv "
+       "2405.13698): 1/(η·λ) for decoupled and corrected decay at the peak lr, 1/λ for "
+       "independent and fixed decay; empty for coupled, cautious and no decay, or λ = 0",
+       symbol="τ_iter", unit="steps", fmt="g3"),
+    _c("tau_epoch", "tau_iter / steps_per_epoch: the EMA timescale in epochs",
+       symbol="τ_epoch", unit="epochs", fmt="g3"),
+    _c("steps_per_epoch", "Steps that see every training example once (training examples "
+       "// batch size); 1 for full-batch tasks, whose every step sees the whole objective",
+       fmt="int"),
     _c("schedule", "Learning-rate schedule (`--set schedule=`)", fmt="text"),
     _c("schedule_theorem", "The schedule is non-increasing with a divergent sum: the "
        "condition of the implicit-bias theorem (Xie & Li 2024, SPEC §1)", fmt="text"),
@@ -123,6 +137,14 @@ COLUMNS: tuple[Column, ...] = (
     _c("dist_spectral", "Distance to the spectral-ball optimum, relative to ‖C‖ (matrix "
        "quadratic task)", better="lower"),
     _c("dist_l2", "Distance to the ℓ2-regularised optimum, relative to ‖c‖ (quadratic task)"),
+    _c("angular_update_mean", "Mean over decayed tensors of the angle between W_{t-1} and "
+       "W_t, the last step's rotation (Kosson et al., arXiv 2305.17212)", unit="rad",
+       fmt="g3"),
+    _c("angular_update_cv", "Spread of the angular update across decayed tensors: std / mean "
+       "(0: every layer rotates alike, as rotational equilibrium predicts for AdamW)",
+       fmt="g3"),
+    _c("weight_norm_cv", "Spread of the Frobenius weight norm across decayed tensors: "
+       "std / mean", fmt="g3"),
     _c("wall_s", "Wall time of one trial", unit="s", better="lower"),
     _c("target", "The task's declared target of its selection metric for this budget "
        "(AlgoPerf-style scoring); empty where the budget declares none"),
@@ -165,6 +187,11 @@ COLUMNS: tuple[Column, ...] = (
     _r("best_wd_by_lr", "lr → λ with the best mean selection metric", fmt="text"),
     _r("wd_shift_steps", "How many λ grid steps the best λ moves across lrs: 0 = separable"),
     _r("wd_shift_decades", "log10(max/min) of the best λ across lrs"),
+    _r("best_lr_wd_by_lr", "lr → η·λ with the best mean selection metric", fmt="text"),
+    _r("lr_wd_shift_steps", "As wd_shift_steps with η·λ in place of λ: steps over the sorted "
+       "η·λ values of the grid"),
+    _r("lr_wd_shift_decades", "log10(max/min) of the best η·λ across lrs: 0 = η·λ (the EMA "
+       "timescale) separates from lr"),
     _r("within_1", "Share of lr × λ cells within 1% of the best (diverged or missing cells "
        "count as not within)", fmt="pct", better="higher"),
     _r("within_5", "As within_1, within 5%", fmt="pct", better="higher"),

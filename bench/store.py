@@ -47,13 +47,13 @@ RECORD_KEYS = ("id", "config", "status")
 STATUSES = ("done", "diverged", "failed")
 DAMAGED_DIR = "damaged"
 CONFIG_COLUMNS = ("task", "optimizer", "lr", "weight_decay", "schedule", "warmup", "mask",
-                  "seed", "budget", "steps", "mixed_precision", "grad_accum", "compile")
+                  "seed", "budget", "steps", "mixed_precision", "grad_accum", "compile", "tau")
 # Trial fields that do not define a configuration for selection purposes (the rest, e.g.
 # the schedule or optimizer options, go to config_extra and can make a report 'variant').
 # `compile` is a speed setting: compiled and eager trials are one configuration.
 NOT_CONFIG = {"task", "optimizer", "lr", "weight_decay", "seed", "budget", "checkpoint_every",
-              "compile",
-              "eval_every"}
+              "compile", "eval_every",
+              "tau"}  # a τ trial's λ follows from (lr, τ): (lr, λ) names its configuration
 
 
 def migrate(record: dict[str, Any]) -> dict[str, Any]:
@@ -222,6 +222,11 @@ def flatten(record: dict[str, Any]) -> dict[str, Any]:
     row.update({k: opt.get(k) for k in ("decay", "direction", "norm", "radius",
                                          "metric_radius")})
     row["schedule_theorem"] = (record.get("schedule") or {}).get("schedule_theorem")
+    row.update({k: (record.get("timescale") or {}).get(k)
+                for k in ("tau_iter", "tau_epoch", "steps_per_epoch")})
+    lr, wd = cfg.get("lr"), cfg.get("weight_decay")
+    row["lr_wd"] = lr * wd if isinstance(lr, (int, float)) and isinstance(wd, (int, float)) \
+        else None
     row["diverged_at"] = record.get("diverged_at")
     row["error"] = record.get("error")
     task = record.get("task") or {}
@@ -245,8 +250,9 @@ def flatten(record: dict[str, Any]) -> dict[str, Any]:
     row["config_extra"] = json.dumps(extra, sort_keys=True, default=str)
     # A final metric named like a config column (the runner records the last scheduled 'lr')
     # must not overwrite the config value: it becomes final_<name>.
+    # Per-tensor maps of a curve point (the rotation's) stay in the curve: scalars only here.
     row.update({(f"final_{k}" if k in row else k): v
-                for k, v in (record.get("final") or {}).items()})
+                for k, v in (record.get("final") or {}).items() if not isinstance(v, dict)})
     row.update({f"best_{k}": v for k, v in (record.get("best") or {}).items()})
     row.update({k: v for k, v in timing.items()
                 if k != "time_to_target_s" and not isinstance(v, list)})

@@ -9,6 +9,10 @@
     optimizers:
       adamw:   {lr: [1e-3, 3e-3], weight_decay: [0.01, 0.1], betas: [0.9, 0.95]}
       adam_l2: {lr: [1e-3, 3e-3], weight_decay: [1e-4, 1e-3]}
+      lion:    {lr: [1e-4, 3e-4], tau: [1000, 4000]}   # λ = 1/(lr·tau) per lr
+
+`tau` is the EMA timescale τ_iter in steps (bench/timescale.py), given instead of
+weight_decay: each trial gets the λ that gives it that timescale at its lr, and keeps `tau`.
 
 Under an optimizer, a list is a grid axis, except for options whose value is itself a
 sequence (`betas`): those are axes only when given as a list of lists.
@@ -66,9 +70,9 @@ class Suite:
                 for seed in self.seeds:
                     settings = {**self.settings, **fixed, **dict(zip(axes, values)),
                                 "seed": seed, "budget": budget, **(overrides or {})}
-                    if "lr" not in settings or "weight_decay" not in settings:
+                    if "lr" not in settings or not ({"weight_decay", "tau"} & set(settings)):
                         raise UsageError(f"suite {self.name!r}: optimizer {opt_name!r} needs lr "
-                                         "and weight_decay (a value or a list)")
+                                         "and weight_decay or tau (a value or a list)")
                     trial = build(self.task, opt_name, settings, sources)
                     out.setdefault(trial.id, trial)
         return list(out.values())
@@ -164,7 +168,12 @@ def load(path: str | Path) -> Suite:
     for name, grid in data["optimizers"].items():
         if not isinstance(grid, dict):
             raise fail(name, "must be a mapping such as {lr: [1e-3], weight_decay: [0.1]}")
-        for hp in ("lr", "weight_decay"):
+        if "weight_decay" in grid and "tau" in grid:
+            raise fail(f"{name}.tau", "give weight_decay or tau, not both (λ is derived from "
+                                      "tau per lr: λ = 1/(lr·tau) for decoupled decay)")
+        for hp in ("lr", "weight_decay", "tau"):
+            if hp == ("weight_decay" if "tau" in grid else "tau"):
+                continue  # a grid gives one of the two
             values = grid.get(hp)
             values = values if isinstance(values, list) else [values]
             if any(not isinstance(v, (int, float)) or isinstance(v, bool) for v in values):
@@ -174,6 +183,8 @@ def load(path: str | Path) -> Suite:
                 raise fail(f"{name}.lr", "learning rates must be > 0")
             if hp == "weight_decay" and any(v < 0 for v in values):
                 raise fail(f"{name}.weight_decay", "weight decay must be >= 0")
+            if hp == "tau" and any(v <= 0 for v in values):
+                raise fail(f"{name}.tau", "tau is a timescale in steps and must be > 0")
     seeds = data.get("seeds", [0])
     seeds = seeds if isinstance(seeds, list) else [seeds]
     if not seeds:

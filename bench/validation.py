@@ -51,6 +51,7 @@ def number(key: str, value: Any, kind: type, allowed: str) -> Any:
 _NUMBERS: dict[str, tuple[type, float, bool, str]] = {
     "lr": (float, 0.0, True, "a finite number > 0, e.g. 1e-3"),
     "weight_decay": (float, 0.0, False, "a finite number >= 0, e.g. 0.1"),
+    "tau": (float, 0.0, True, "a finite number of steps > 0, e.g. 1000, or null"),
     "seed": (int, 0, False, "a non-negative integer"),
     "warmup": (int, 0, False, "a non-negative integer (steps)"),
     "steps": (int, 1, False, "an integer >= 1 or null (the budget's)"),
@@ -58,7 +59,7 @@ _NUMBERS: dict[str, tuple[type, float, bool, str]] = {
     "checkpoint_every": (int, 1, False, "an integer >= 1 or null (no checkpoints)"),
     "grad_accum": (int, 1, False, "an integer >= 1 dividing the batch size"),
 }
-NULLABLE = {"steps", "eval_every", "checkpoint_every", "mask"}
+NULLABLE = {"steps", "eval_every", "checkpoint_every", "mask", "tau"}
 
 
 def coerce(key: str, value: Any) -> Any:
@@ -121,10 +122,36 @@ def validate(trial: Any, sources: Mapping[str, str] | None = None) -> None:
     sources = sources or {}
     try:
         check_fields(trial)
+        _check_tau(trial)
         _check_task(trial)
         _check_optimizer(trial)
     except SettingError as err:
         raise err.at(sources.get(err.key)) from None
+
+
+def decay_style(trial: Any, spec: Any) -> str:
+    """The decay style the trial's optimizer will run with: a `decay` option, else the
+    optimizer's default, else its declared style (as the runner reads it back)."""
+    return {**spec.defaults, **dict(trial.optimizer_options)}.get("decay", spec.decay_style)
+
+
+def _check_tau(trial: Any) -> None:
+    """A trial that records a τ must carry the λ it implies at its lr (a changed lr or
+    weight_decay after the derivation would break the pair)."""
+    if trial.tau is None:
+        return
+    import optimizers
+    from bench import timescale
+
+    try:
+        wd = timescale.weight_decay_for(decay_style(trial, optimizers.spec(trial.optimizer)),
+                                        trial.tau, trial.lr)
+    except (KeyError, ValueError):
+        return  # the optimizer's own check names the problem
+    if not math.isclose(wd, trial.weight_decay, rel_tol=1e-9):
+        raise SettingError("weight_decay", trial.weight_decay,
+                           f"{wd:.6g}, the λ of tau={trial.tau:g} at lr={trial.lr:g}, or give "
+                           "weight_decay without tau")
 
 
 def _check_task(trial: Any) -> None:
@@ -232,15 +259,38 @@ def build(task: str, optimizer: str, settings: Mapping[str, Any],
     sources = sources or {}
     settings = dict(settings)
     try:
-        defaults = optimizers.spec(optimizer).defaults
+        spec = optimizers.spec(optimizer)
     except KeyError as err:
         raise UsageError(err.args[0]) from None
+    defaults = spec.defaults
+    tau = settings.pop("tau", None)
+    if tau is not None and "weight_decay" in settings:
+        raise UsageError(f"weight_decay (from {sources.get('weight_decay', '--set')}) and tau "
+                         f"(from {sources.get('tau', '--set')}) are both given; give one: "
+                         "λ is derived from tau per lr")
     try:
         lr = coerce("lr", settings.pop("lr", defaults.get("lr", 1e-3)))
         wd = coerce("weight_decay", settings.pop("weight_decay", defaults.get("weight_decay", 0.0)))
         trial = Trial(task=task, optimizer=optimizer, lr=lr, weight_decay=wd)
         trial = trial.with_settings(settings)
+        if tau is not None:
+            trial = _from_tau(trial, spec, coerce("tau", tau))
     except SettingError as err:
         raise err.at(sources.get(err.key)) from None
     validate(trial, sources)
     return trial
+
+
+def _from_tau(trial: Any, spec: Any, tau: float) -> Any:
+    """The trial with λ derived from τ_iter at its lr, in the real decay style (a `decay`
+    option overrides the optimizer's declared one)."""
+    from dataclasses import replace
+
+    from bench import timescale
+
+    try:
+        wd = timescale.weight_decay_for(decay_style(trial, spec), tau, trial.lr)
+    except ValueError as err:
+        raise SettingError("tau", tau, f"weight_decay instead: {trial.optimizer} "
+                                       f"({err})") from None
+    return replace(trial, weight_decay=wd, tau=tau)

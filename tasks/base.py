@@ -102,6 +102,12 @@ class Task(abc.ABC):
     def summarize(self, split: str, outputs: dict[str, torch.Tensor]) -> dict[str, float]:
         """Metrics from all gathered outputs of a split, named `{split}_loss`, etc."""
 
+    def steps_per_epoch(self) -> int:
+        """Steps that see every training example once: the sampler's epoch (the last
+        incomplete batch dropped). Full-batch tasks, whose every step sees the whole
+        objective, return 1 (bench/timescale.py: τ_epoch)."""
+        return max(len(self.train_dataset()) // self.budget.batch_size, 1)
+
     def probe_batches(self) -> list[Any]:
         """A fixed set of training batches for the low-noise probe gradient (SPEC §3)."""
         gen = torch.Generator().manual_seed(12345)

@@ -143,6 +143,9 @@ class MatrixQuadraticTask(Task):
     def train_dataset(self) -> Dataset:
         return Rows.zeros(ROWS_PER_EPOCH, 1)
 
+    def steps_per_epoch(self) -> int:
+        return 1  # full batch: every step sees the exact objective
+
     def eval_dataset(self, split: str) -> Dataset:
         if split not in ("val", "test"):
             raise ValueError(f"unknown split {split!r}; use 'val' or 'test'")

@@ -26,7 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--budget", default=None, help="smoke | cpu | full (default: cpu, full on GPU)")
     p.add_argument("--seed", type=int, default=0, help="trial seed (init and data order)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
-                   help="lr, weight_decay, schedule, steps, mask, optimizer options, "
+                   help="lr, weight_decay (or tau: the EMA timescale in steps, λ derived "
+                        "per lr), schedule, steps, mask, optimizer options, "
                         "task.NAME=value (wdbench list --task T)")
     p.add_argument("--mixed-precision", choices=PRECISIONS, default=None,
                    help="autocast precision (default: no)")

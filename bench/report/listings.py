@@ -19,6 +19,10 @@ def all_configs(group: Group, slugs: dict[str, str], optimizer: str | None = Non
                                     if isinstance(s, tuple) else "—")
     cfg["done_of"] = cfg["n"]
     cols = [Column("optimizer", link="href"), Column("lr"), Column("weight_decay")]
+    if "tau" in cfg and cfg["tau"].notna().any():  # a τ grid: the τ each λ came from
+        cols.append(Column("tau"))
+    cols += [Column(k) for k in ("tau_epoch", "angular_update_cv")
+             if k in cfg and cfg[k].notna().any()]
     variant_column(cfg, cols)
     cols += [Column("done", kind="frac"), Column("diverged"), Column("failed"),
              Column("seeds", "Finished seeds.")]

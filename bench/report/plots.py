@@ -65,13 +65,20 @@ def _save(fig: plt.Figure, out: Path, figure: Figure) -> Figure:
 
 # --- lr x weight-decay heatmaps -------------------------------------------------------------
 
-def heatmaps(group: Group, cfg: pd.DataFrame, out: Path) -> list[Figure]:
-    """Final validation metric over lr x λ per optimizer: directions in rows, decoupled left
-    and coupled right (Loshchilov & Hutter's figure). One figure per settings variant."""
+Y_AXES = {"weight_decay": ("λ (weight_decay)", "heatmap", "lr × λ"),
+          "lr_wd": ("η·λ (lr_wd)", "lrwd", "lr × η·λ")}
+
+
+def heatmaps(group: Group, cfg: pd.DataFrame, out: Path,
+             y: str = "weight_decay") -> list[Figure]:
+    """Final validation metric over lr x λ (or lr x η·λ: y='lr_wd') per optimizer: directions
+    in rows, decoupled left and coupled right (Loshchilov & Hutter's figure). One figure per
+    settings variant."""
     sel = group.selection
     figures = []
-    if sel.metric not in cfg or cfg.empty:
+    if sel.metric not in cfg or cfg.empty or y not in cfg:
         return figures
+    ylabel, stem, axes_name = Y_AXES[y]
     cmap = "viridis_r" if sel.mode == "min" else "viridis"
     for v_index, (variant, frame) in enumerate(cfg.groupby("variant", sort=True)):
         finite = frame[sel.metric].where(frame["done"] == frame["n"]).dropna()
@@ -95,7 +102,7 @@ def heatmaps(group: Group, cfg: pd.DataFrame, out: Path) -> list[Figure]:
                     axes[r][c].set_visible(False)
                     continue
                 image = _heatmap_panel(axes[r][c], frame[frame["optimizer"] == opt], sel,
-                                       vmin, vmax, cmap)
+                                       vmin, vmax, cmap, y, ylabel)
         # Fixed margins and one shared colour bar: tight_layout and a bar per panel cost
         # more than the rest of the figure.
         fig.subplots_adjust(left=0.9 / width, right=1 - 1.2 / width, bottom=0.55 / height,
@@ -107,13 +114,17 @@ def heatmaps(group: Group, cfg: pd.DataFrame, out: Path) -> list[Figure]:
                          f"({'lower' if sel.mode == 'min' else 'higher'} is better)")
         fig.suptitle(label(f"{group.title}: final {sel.metric}"
                            + (f" · {variant}" if variant else "")), fontsize=10)
-        name = f"heatmap-{group.slug}-{v_index}"
-        caption = (f"Mean final {sel.metric} over finished seeds per (lr, λ); red box: the "
+        name = f"{stem}-{group.slug}-{v_index}"
+        caption = (f"Mean final {sel.metric} over finished seeds per (lr, {ylabel.split()[0]}); "
+                   "red box: the "
                    "optimizer's best cell; 'div' / 'fail': some seed diverged or failed; "
                    "grey: not run (yet). Decoupled decay on the left, coupled on the right, "
                    "one row per update direction. A best cell that stays in one row as lr "
                    "changes means lr and λ separate.")
-        figures.append(_save(fig, out, Figure(name, "lr × λ: final validation metric",
+        if y == "lr_wd":
+            caption += (" Rows are η·λ: the EMA timescale 1/(ηλ) (Wang & Aitchison); a best "
+                        "cell in one row across lrs means the timescale transfers.")
+        figures.append(_save(fig, out, Figure(name, f"{axes_name}: final validation metric",
                                               caption + (f" Settings: {variant}." if variant
                                                          else ""), wide=True)))
     return figures
@@ -133,15 +144,16 @@ def _panel_layout(frame: pd.DataFrame) -> list[list[str | None]]:
             + [None] * (n_right - len(right)) for _, (left, right) in sorted(rows.items())]
 
 
-def _heatmap_panel(ax: plt.Axes, frame: pd.DataFrame, sel, vmin, vmax, cmap: str):
+def _heatmap_panel(ax: plt.Axes, frame: pd.DataFrame, sel, vmin, vmax, cmap: str,
+                   y: str = "weight_decay", ylabel: str = "λ (weight_decay)"):
     """imshow plus hand-placed labels: seaborn's heatmap draws the whole figure once just to
     pick label colours, which dominated the report's render time."""
     usable = frame.assign(value=frame[sel.metric].where(frame["done"] == frame["n"]),
                           state=np.where(frame["failed"] > 0, "fail",
                                          np.where(frame["diverged"] > 0, "div", "")))
-    grid = usable.pivot_table(index="weight_decay", columns="lr", values="value",
+    grid = usable.pivot_table(index=y, columns="lr", values="value",
                               aggfunc="first", dropna=False).sort_index(ascending=False)
-    states = usable.pivot_table(index="weight_decay", columns="lr", values="state",
+    states = usable.pivot_table(index=y, columns="lr", values="state",
                                 aggfunc="first").reindex_like(grid)
     values = grid.to_numpy(dtype=float)
     colormap = plt.get_cmap(cmap)
@@ -170,7 +182,7 @@ def _heatmap_panel(ax: plt.Axes, frame: pd.DataFrame, sel, vmin, vmax, cmap: str
     ax.set_xticks(range(len(grid.columns)), [f"{v:.3g}" for v in grid.columns])
     ax.set_yticks(range(len(grid.index)), [f"{v:.3g}" for v in grid.index])
     ax.set_xlabel("lr")
-    ax.set_ylabel("λ (weight_decay)")
+    ax.set_ylabel(ylabel)
     style = frame["decay"].iloc[0]
     ax.set_title(label(f"{frame['optimizer'].iloc[0]} ({style})"), fontsize=10)
     return image

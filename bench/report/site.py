@@ -18,9 +18,11 @@ from bench.report import (
     listings,
     plots,
     profiles,
+    rotation,
     separability,
     series,
     tables,
+    timescale,
 )
 from bench.report.data import Group, ReportData, load, slugify
 from bench.report.plots import Figure
@@ -45,6 +47,7 @@ class Section:
     figures: list[Figure] = field(default_factory=list)
     best: pd.DataFrame | None = None
     geometries: tables.Table | None = None
+    equilibrium: tables.Table | None = None  # EMA timescale and rotation (report/rotation.py)
 
     @property
     def headline(self) -> list[Figure]:
@@ -141,7 +144,7 @@ def _clear(out: Path) -> None:
 def _write_csvs(sections: list[Section], out: Path) -> dict[str, str]:
     return {t.name: cells.write_csv(t, out) for s in sections
             for t in (s.leaderboard, s.constraints, s.constraint_summary, s.separability,
-                      s.configs, s.problems, s.geometries) if t is not None}
+                      s.configs, s.problems, s.geometries, s.equilibrium) if t is not None}
 
 
 # --- one group ---------------------------------------------------------------------------------
@@ -158,7 +161,8 @@ def _section(group: Group, data: ReportData, slugs: dict[str, str]) -> Section:
                    problems=listings.problems(group, slugs),
                    coverage=_coverage(t, counts, group.stale), summary=_summary(group, board, cons),
                    provenance=_provenance(t, data.sources), best=tables.best_configs(group),
-                   geometries=geometries.geometry_table(group, slugs))
+                   geometries=geometries.geometry_table(group, slugs),
+                   equilibrium=rotation.equilibrium_table(group, slugs))
 
 
 def _coverage(t: pd.DataFrame, counts: pd.Series, stale: int = 0) -> str:
@@ -171,7 +175,9 @@ def _coverage(t: pd.DataFrame, counts: pd.Series, stale: int = 0) -> str:
     expected = 0
     seeds = t["seed"].nunique()
     for _, f in t.groupby(["optimizer", "variant"]):
-        expected += f["lr"].nunique() * f["weight_decay"].nunique() * seeds
+        # A τ grid's λ differs per lr: its cells are lr × τ.
+        axis = "tau" if "tau" in f and f["tau"].notna().all() else "weight_decay"
+        expected += f["lr"].nunique() * f[axis].nunique() * seeds
     recorded = len(t.drop_duplicates(["optimizer", "variant", "lr", "weight_decay", "seed"]))
     if expected > recorded:
         text += (f" The recorded grid implies {expected} (optimizer, lr, λ, seed) cells: "
@@ -245,6 +251,11 @@ def _group_figure_jobs(s: Section, data: ReportData, out: Path,
         jobs.append((plots.curve_plot, (bands, styles, colors),
                      {"out": out, "figure": Figure(f"{key}-{g.slug}", title, caption),
                       "ylabel": ylabel, "log": log, "bound": bound}))
+    cfg = tables.configs(g)
+    jobs += [(plots.heatmaps, (g, timescale.lr_wd_configs(cfg), out), {"y": "lr_wd"}),
+             (timescale.tau_plot, (g, cfg, out), {}),
+             (rotation.rotation_plot, (rotation.layer_frame(curves, ids), out,
+                                       rotation.rotation_figure(g)), {})]
     per_tensor = data.per_tensor[data.per_tensor["id"].isin(ids["id"])] \
         if len(data.per_tensor) else data.per_tensor
     jobs.append((plots.per_layer, (per_tensor, ids, colors), {"out": out, "figure": Figure(
@@ -343,7 +354,8 @@ def _markdown(sections: list[Section], data: ReportData, csv: dict[str, str],
     for s in sections:
         lines += [f"## {cells.md_escape(s.group.title)}", "", cells.md_escape(s.summary), "",
                   cells.md_escape(s.coverage), ""]
-        for t in (s.leaderboard, s.geometries, s.constraints, s.separability, s.problems):
+        for t in (s.leaderboard, s.geometries, s.equilibrium, s.constraints, s.separability,
+                  s.problems):
             if t is None:
                 continue
             lines += [f"### {cells.md_escape(t.title)}", "", cells.markdown(t)]
