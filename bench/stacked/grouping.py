@@ -18,7 +18,6 @@ from pathlib import Path
 from bench.config import Trial
 
 PER_MEMBER = ("lr", "weight_decay", "seed")  # what may differ inside a group
-DEFAULT_STACK_SIZE = 64
 MANIFEST = "members.json"  # a group checkpoint's member ids (bench/stacked/checkpoint.py)
 
 
