@@ -83,6 +83,7 @@ class MatrixQuadraticTask(Task):
     default_mask = "all"
     declared_options = OPTIONS
     headline_figure = "linf"  # the point of the task: which ball does W end in?
+    stacking = "native"  # stacked_losses: one batched expression for T trials
     budgets = {
         "smoke": Budget("smoke", steps=300, batch_size=1, eval_every=100, eval_batch_size=1,
                         probe_batches=1),
@@ -156,6 +157,14 @@ class MatrixQuadraticTask(Task):
     # --- computation ----------------------------------------------------------------------
     def loss(self, model: nn.Module, batch: Tensor) -> Tensor:
         return model(batch)
+
+    def stacked_losses(self, params: Mapping[str, Tensor], buffers: Mapping[str, Tensor],
+                       batch: Tensor) -> Tensor:
+        """(T,) losses of w (T, rows, cols), whatever the batch: MatrixQuadraticModel.forward."""
+        d = params["w"] - buffers["c"]
+        left, right = buffers.get("left"), buffers.get("right")
+        hd = d if left is None else left @ d @ right  # matmul broadcasts over the trial dim
+        return 0.5 * (d * hd).sum(dim=(-2, -1))
 
     def eval_outputs(self, model: nn.Module, batch: Tensor) -> dict[str, Tensor]:
         return {"loss": model(batch, per_example=True)}
