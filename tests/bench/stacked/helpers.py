@@ -7,9 +7,11 @@ from typing import Any
 
 import torch
 
+from tasks.matrix_quadratic import MatrixQuadraticTask
 from tasks.quadratic import QuadraticTask
 
 F64 = "tests.bench.stacked.helpers:QuadraticF64"
+MATRIX_F64 = "tests.bench.stacked.helpers:MatrixQuadraticF64"
 SKIP = ("timing", "env", "stacked")  # what legitimately differs between the two runs
 
 
@@ -18,6 +20,21 @@ class QuadraticF64(QuadraticTask):
     rounding of differently ordered float64 ops."""
 
     name = "quadratic_f64"
+
+    def build_model(self, seed: int) -> torch.nn.Module:
+        return super().build_model(seed).double()
+
+    def collate(self, examples: list[Any]) -> torch.Tensor:
+        return super().collate(examples).double()
+
+    def probe_batches(self) -> list[Any]:
+        return [b.double() for b in super().probe_batches()]
+
+
+class MatrixQuadraticF64(MatrixQuadraticTask):
+    """The matrix quadratic (Muon's task) in float64 throughout."""
+
+    name = "matrix_quadratic_f64"
 
     def build_model(self, seed: int) -> torch.nn.Module:
         return super().build_model(seed).double()
