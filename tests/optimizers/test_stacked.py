@@ -259,3 +259,12 @@ def test_state_dict_of_another_group_is_refused():
     _, views = _stacked("muon", {}, init)
     with pytest.raises(ValueError, match="native group"):
         views.load_state_dict(native.state_dict())
+
+
+def test_microbenchmark_reports_both_paths():
+    from optimizers.stacked_perf import microbenchmark
+
+    result = microbenchmark("lion", size=4, dim=3, steps=2)
+    assert result["native"] is True and result["size"] == 4
+    assert all(result[k] > 0 for k in ("stacked_s", "views_s", "separate_s", "speedup"))
+    assert microbenchmark(SUBMISSIONS[1], size=2, dim=3, steps=1)["native"] is False
