@@ -55,11 +55,20 @@ class StackedOptimizer(ABC):
 
     native: bool = False
 
+    # The single-trial optimizer's `defaults` (its resolved options: `decay` for the built-ins,
+    # so `defaults.get("decay", spec.decay_style)` names the style that really runs).
+    defaults: dict[str, Any]
+
     def __init__(self, params: Mapping[str, Tensor], lrs: Sequence[float]) -> None:
         self.params = dict(params)
         self.size = len(lrs)
+        self.base_lrs = [float(lr) for lr in lrs]
         self.multiplier = 1.0
         self.frozen: set[int] = set()
+
+    def current_lrs(self) -> list[float]:
+        """Each member's η_t now: lrs[i] * multiplier (a single trial's get_last_lr()[0])."""
+        return [lr * self.multiplier for lr in self.base_lrs]
 
     @abstractmethod
     def step(self) -> None:
@@ -70,7 +79,8 @@ class StackedOptimizer(ABC):
             p.grad = None
 
     def set_lr_multiplier(self, multiplier: float) -> None:
-        """The schedule's value: member i steps at lrs[i] * multiplier (LambdaLR's product)."""
+        """The schedule's value for the coming step (LambdaLR's lmbda(t); call it before the
+        first step too): member i steps at lrs[i] * multiplier, LambdaLR's product."""
         self.multiplier = float(multiplier)
 
     def freeze(self, member: int) -> None:
@@ -171,6 +181,7 @@ class NativeStacked(StackedOptimizer):
                  weight_decays: Sequence[float]) -> None:
         super().__init__(params, lrs)
         self._step_fn, self.hyper = step, hyper
+        self.defaults = hyper
         self.decayed = {k: bool(v) for k, v in decayed.items()}
         device = next(iter(self.params.values())).device
         self.lrs = as_float64(lrs, device)  # lr_max of each member: its peak lr
@@ -202,7 +213,7 @@ class NativeStacked(StackedOptimizer):
     @torch.no_grad()
     def step(self) -> None:
         frozen = sorted(self.frozen)
-        index = torch.tensor(frozen, dtype=torch.long, device=self.lrs.device)
+        index = torch.tensor(frozen, dtype=torch.long, device=self.lrs.device) if frozen else None
         for key, p in self.params.items():
             if p.grad is None:
                 continue
@@ -285,6 +296,7 @@ class ViewsStacked(StackedOptimizer):
             self.optimizers.append(optimizers.create(name, groups, lr=lr, weight_decay=wd,
                                                      **dict(options)))
         self._base_lrs = [[g["lr"] for g in opt.param_groups] for opt in self.optimizers]
+        self.defaults = dict(self.optimizers[0].defaults)
 
     def member_optimizer(self, member: int) -> torch.optim.Optimizer:
         return self.optimizers[member]

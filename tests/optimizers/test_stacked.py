@@ -268,3 +268,15 @@ def test_microbenchmark_reports_both_paths():
     assert result["native"] is True and result["size"] == 4
     assert all(result[k] > 0 for k in ("stacked_s", "views_s", "separate_s", "speedup"))
     assert microbenchmark(SUBMISSIONS[1], size=2, dim=3, steps=1)["native"] is False
+
+
+@pytest.mark.parametrize("name,options,style", [("adamw", {"decay": "fixed"}, "fixed"),
+                                                ("lion_l2", {}, "coupled"),
+                                                ("muon", {}, "decoupled"),
+                                                (SUBMISSIONS[0], {}, None)])
+def test_defaults_name_the_style_and_lrs_follow_the_multiplier(name, options, style):
+    init, _ = _data(steps=0)
+    _, opt = _stacked(name, options, init)
+    assert opt.defaults.get("decay") == style
+    opt.set_lr_multiplier(0.25)
+    assert opt.current_lrs() == [lr * 0.25 for lr in LRS]
