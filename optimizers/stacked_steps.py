@@ -19,11 +19,6 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from optimizers.adam import Adam
-from optimizers.lion import Lion
-from optimizers.sgd import SGD
-from optimizers.sign import SignSGD
-
 
 @dataclass(frozen=True)
 class Terms:
@@ -46,18 +41,18 @@ def apply_update(p: Tensor, d: Tensor, terms: Terms) -> None:
     p.add_(d * terms.neg_lr)
 
 
-def _zeros(state: dict[str, Tensor], key: str, p: Tensor) -> Tensor:
+def zeros_state(state: dict[str, Tensor], key: str, p: Tensor) -> Tensor:
     if key not in state:
         state[key] = torch.zeros_like(p)
     return state[key]
 
 
 def adam_step(hyper: dict[str, Any], state: dict[str, Tensor], p: Tensor, g: Tensor,
-              step: int, terms: Terms) -> None:
+              step: int, terms: Terms, name: str) -> None:
     """torch's single-tensor Adam (the shrink, then the moments, then addcdiv by -lr/bc1);
     under cautious decay the direction m̂/(√v̂ + ε) as `Adam._directions` computes it."""
     beta1, beta2 = hyper["betas"]
-    m, v = _zeros(state, "exp_avg", p), _zeros(state, "exp_avg_sq", p)
+    m, v = zeros_state(state, "exp_avg", p), zeros_state(state, "exp_avg_sq", p)
     m.lerp_(g, 1 - beta1)
     v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
     correction1 = 1 - beta1 ** step
@@ -74,54 +69,43 @@ def adam_step(hyper: dict[str, Any], state: dict[str, Tensor], p: Tensor, g: Ten
 
 
 def sign_step(hyper: dict[str, Any], state: dict[str, Tensor], p: Tensor, g: Tensor,
-              step: int, terms: Terms) -> None:
+              step: int, terms: Terms, name: str) -> None:
     """SignGD (momentum 0) or Signum: d = sign(lerp(m, g, 1 - beta))."""
     beta = hyper["momentum"]
     if beta == 0.0:
         d = torch.sign(g)
     else:
-        buf = _zeros(state, "momentum_buffer", p)
+        buf = zeros_state(state, "momentum_buffer", p)
         buf.lerp_(g, 1.0 - beta)
         d = torch.sign(buf)
     apply_update(p, d, terms)
 
 
 def lion_step(hyper: dict[str, Any], state: dict[str, Tensor], p: Tensor, g: Tensor,
-              step: int, terms: Terms) -> None:
+              step: int, terms: Terms, name: str) -> None:
     """d = sign(lerp(m, g, 1 - b1)), then m <- lerp(m, g, 1 - b2)."""
     beta1, beta2 = hyper["betas"]
-    buf = _zeros(state, "exp_avg", p)
+    buf = zeros_state(state, "exp_avg", p)
     d = torch.lerp(buf, g, 1.0 - beta1).sign_()
     buf.lerp_(g, 1.0 - beta2)
     apply_update(p, d, terms)
 
 
 def sgd_step(hyper: dict[str, Any], state: dict[str, Tensor], p: Tensor, g: Tensor,
-             step: int, terms: Terms) -> None:
+             step: int, terms: Terms, name: str) -> None:
     """Heavy ball in torch's convention: b <- mu b + g; d = b, or g + mu b (Nesterov)."""
     mu = hyper["momentum"]
     if not mu:
         d = g
     else:
-        buf = _zeros(state, "momentum_buffer", p)
+        buf = zeros_state(state, "momentum_buffer", p)
         torch.add(g, buf, alpha=mu, out=buf)
         d = torch.add(g, buf, alpha=mu) if hyper["nesterov"] else buf
     apply_update(p, d, terms)
 
 
-Step = Callable[[dict[str, Any], dict[str, Tensor], Tensor, Tensor, int, Terms], None]
-
-# The built-in directions with a native stacked step (Muon runs through views: its
-# Newton-Schulz iteration is bfloat16 matmuls, whose batched form need not round as the
-# single-matrix one does).
-NATIVE_STEPS: dict[type, Step] = {Adam: adam_step, SignSGD: sign_step, Lion: lion_step,
-                                  SGD: sgd_step}
-
-
-def native_step(cls: type) -> Step | None:
-    """The native stacked step of a built-in direction class, or None."""
-    return NATIVE_STEPS.get(cls)
-
+# (hyper, state, p, g, step, terms, name): one stacked tensor's step, in place.
+Step = Callable[[dict[str, Any], dict[str, Tensor], Tensor, Tensor, int, Terms, str], None]
 
 def broadcast(values: Tensor, ndim: int, dtype: torch.dtype) -> Tensor:
     """[T] float64 -> [T, 1, ...] (ndim dims) in the parameter dtype."""
