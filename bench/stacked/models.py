@@ -211,7 +211,7 @@ def _trial_forward(task: Task, stacked: StackedModel, device: torch.device | str
     loss against its lone forward: a model that does not stack fails here, not mid-sweep."""
     dataset = task.train_dataset()
     n = min(CHECK_EXAMPLES, len(dataset))
-    one = _to(task.collate([dataset[j] for j in range(n)]), device, dtype)
+    one = batch_to(task.collate([dataset[j] for j in range(n)]), device, dtype)
     try:
         losses = stacked.losses(stack_batches([one] * stacked.size))
         if tuple(losses.shape) != (stacked.size,):
@@ -235,13 +235,14 @@ def _trial_forward(task: Task, stacked: StackedModel, device: torch.device | str
                            f"its lone model's ({want!r}); the trials run one by one")
 
 
-def _to(batch: Any, device: torch.device | str, dtype: torch.dtype | None) -> Any:
+def batch_to(batch: Any, device: torch.device | str, dtype: torch.dtype | None = None) -> Any:
     """A collated batch on `device`, floating tensors in `dtype` (if given)."""
     if isinstance(batch, Tensor):
         cast = dtype if dtype is not None and batch.is_floating_point() else None
         return batch.to(device=device, dtype=cast)
     if isinstance(batch, Mapping):
-        return {k: _to(v, device, dtype) for k, v in batch.items()}
+        return {k: batch_to(v, device, dtype) for k, v in batch.items()}
     if isinstance(batch, (tuple, list)):
-        return type(batch)(_to(v, device, dtype) for v in batch)
+        parts = [batch_to(v, device, dtype) for v in batch]
+        return type(batch)(*parts) if hasattr(batch, "_fields") else type(batch)(parts)
     return batch
