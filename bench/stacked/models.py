@@ -10,8 +10,8 @@ update of `params[name][i]` is the member's update, and evaluation, probe gradie
 Two ways a task opts in (`Task.stacking`):
 - "native": `task.stacked_losses(params, buffers, batch)`, one batched expression (quadratics);
   the buffers are the one set all members share (checked equal at build).
-- "func": `torch.func.vmap` over `task.loss` with the model called through `functional_call`
-  on the stacked tensors (MLPs, the GPT); buffers are stacked per member like the parameters.
+- "func": `task.loss` with the model called through `functional_call` on each trial's slices
+  (MLPs, the GPT), vectorized by `vmap` or member after member (`loop`): bench/stacked/func.py.
 Refused with `NotStackable` (and the reason): BatchNorm (batch statistics and running averages
 are per-call state), dropout > 0 (a stacked member cannot replay a lone run's random stream, so
 it would not equal its lone run; vmap runs with randomness="error" to catch any other draw),
@@ -21,7 +21,6 @@ model's loss at build time.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,9 +28,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from bench.stacked.func import STRATEGIES, default_strategy, loop_losses, vmap_losses
 from tasks.base import Task
 
-MODES = ("native", "func")
+KINDS = ("native", "func")  # Task.stacking values that stack
 CHECK_EXAMPLES = 2  # examples per member in the build-time trial forward (cheap, any model)
 CHECK_RTOL = 1e-4  # stacked vs lone loss of member 0 at build: catches wrong code, not rounding
 
@@ -47,8 +47,8 @@ class StackedModel:
 
     params: dict[str, Tensor]  # name (as in member.named_parameters()) -> leaf (T, *shape)
     members: list[nn.Module]  # member i's parameters alias params[name][i]
-    buffers: dict[str, Tensor]  # native: shared by all members; func: stacked (T, *shape)
-    mode: str  # "native" or "func"
+    buffers: dict[str, Tensor]  # native: shared by all; vmap: stacked (T, *shape); loop: none
+    mode: str  # "native", "vmap" or "loop" (how losses() runs)
     loss_fn: Callable[[Any], Tensor] = field(repr=False)
 
     @property
@@ -61,35 +61,42 @@ class StackedModel:
 
 
 def stack_models(task: Task, seeds: Sequence[int], device: torch.device | str,
-                 dtype: torch.dtype | None = None) -> StackedModel:
+                 dtype: torch.dtype | None = None, strategy: str | None = None
+                 ) -> StackedModel:
     """Members `task.build_model(seed)` (moved to `device`, floating tensors to `dtype` if
-    given) stacked into one StackedModel. Raises NotStackable with the reason."""
-    mode = getattr(task, "stacking", "none")
-    if mode not in MODES:
+    given) stacked into one StackedModel. `strategy` ("vmap" or "loop") applies to "func"
+    tasks; None: vmap on CUDA, loop elsewhere. Raises NotStackable with the reason."""
+    kind = getattr(task, "stacking", "none")
+    if kind not in KINDS:
         raise NotStackable(f"task {task.name!r} does not support stacked trials "
-                           f"(stacking={mode!r}); its trials run one by one")
+                           f"(stacking={kind!r}); its trials run one by one")
     if not seeds:
         raise ValueError("stack_models needs at least one seed")
+    if strategy is not None and strategy not in STRATEGIES:
+        raise ValueError(f"unknown stacking strategy {strategy!r}; use one of: "
+                         f"{', '.join(STRATEGIES)}")
     obstacle = task.stacking_obstacle()
     if obstacle:
         raise NotStackable(f"{task.name}: {obstacle}")
     members = [task.build_model(int(seed)).to(device=device, dtype=dtype) for seed in seeds]
     for member in members:
         member.train()
-    _check_members(task, members)
-    # The func path calls a shape-only copy of member 0 with the stacked tensors swapped in.
-    base = copy.deepcopy(members[0]).to("meta") if mode == "func" else None
+    _check_members(task, members, shared_buffers=kind == "native")
     params = {name: torch.stack([dict(m.named_parameters())[name].detach() for m in members])
               .requires_grad_(p.requires_grad) for name, p in members[0].named_parameters()}
     for i, member in enumerate(members):
         _alias_parameters(member, params, i)
-    if mode == "native":
-        buffers = {name: b for name, b in members[0].named_buffers()}
+    buffers: dict[str, Tensor] = {}
+    if kind == "native":
+        mode = "native"
+        buffers = dict(members[0].named_buffers())
         loss_fn = _native_losses(task, params, buffers)
     else:
-        buffers = {name: torch.stack([dict(m.named_buffers())[name] for m in members])
-                   for name, _ in members[0].named_buffers()}
-        loss_fn = _func_losses(task, base, params, buffers, _alias_names(members[0]))
+        mode = strategy or default_strategy(device)
+        if mode == "vmap":
+            loss_fn, buffers = vmap_losses(task, members, params)
+        else:
+            loss_fn = loop_losses(task, members, params)
     stacked = StackedModel(params, members, buffers, mode, loss_fn)
     _trial_forward(task, stacked, device, dtype)
     return stacked
@@ -122,7 +129,7 @@ def stack_batches(batches: Sequence[Any]) -> Any:
 
 
 # --- building -----------------------------------------------------------------------------
-def _check_members(task: Task, members: list[nn.Module]) -> None:
+def _check_members(task: Task, members: list[nn.Module], shared_buffers: bool) -> None:
     """Refuse what a stacked member could not do exactly as alone, with the reason."""
     for name, module in members[0].named_modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
@@ -141,21 +148,18 @@ def _check_members(task: Task, members: list[nn.Module]) -> None:
         if _signature(member) != signature:
             raise NotStackable(f"{task.name}: the seeds build models with different "
                                "parameters or buffers (names, shapes or dtypes)")
+    if shared_buffers:  # native losses get one set of buffers for all members
+        first = dict(members[0].named_buffers())
+        for member in members[1:]:
+            if not all(torch.equal(b, first[n]) for n, b in member.named_buffers()):
+                raise NotStackable(f"{task.name}: the seeds build models with different "
+                                   "buffers, which native stacked losses share")
 
 
 def _signature(model: nn.Module) -> list[tuple[str, str, tuple[int, ...], torch.dtype, bool]]:
     return ([("param", n, tuple(p.shape), p.dtype, p.requires_grad)
              for n, p in model.named_parameters()]
             + [("buffer", n, tuple(b.shape), b.dtype, False) for n, b in model.named_buffers()])
-
-
-def _alias_names(model: nn.Module) -> dict[str, str]:
-    """Every parameter name, tied duplicates included -> the name named_parameters() lists."""
-    canonical: dict[int, str] = {}
-    for name, p in model.named_parameters():
-        canonical.setdefault(id(p), name)
-    return {name: canonical[id(p)]
-            for name, p in model.named_parameters(remove_duplicate=False)}
 
 
 def _alias_parameters(member: nn.Module, params: dict[str, Tensor], i: int) -> None:
@@ -178,32 +182,6 @@ def _native_losses(task: Task, params: dict[str, Tensor], buffers: dict[str, Ten
     return lambda batch: task.stacked_losses(params, buffers, batch)
 
 
-class _Bound:
-    """What `task.loss` calls as the model: the meta-device copy, run on one trial's slices."""
-
-    def __init__(self, base: nn.Module, params: dict[str, Tensor],
-                 buffers: dict[str, Tensor]) -> None:
-        self.base, self.params, self.buffers = base, params, buffers
-
-    @property
-    def training(self) -> bool:
-        return self.base.training
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return torch.func.functional_call(self.base, (self.params, self.buffers), args, kwargs)
-
-
-def _func_losses(task: Task, base: nn.Module, params: dict[str, Tensor],
-                 buffers: dict[str, Tensor], aliases: dict[str, str]
-                 ) -> Callable[[Any], Tensor]:
-    def one(p: dict[str, Tensor], b: dict[str, Tensor], batch: Any) -> Tensor:
-        # Tied names get the same tensor, so e.g. GPT-2's lm_head is its token embedding.
-        return task.loss(_Bound(base, {a: p[c] for a, c in aliases.items()}, b), batch)
-
-    batched = torch.func.vmap(one, randomness="error")
-    return lambda batch: batched(params, buffers, batch)
-
-
 # --- the build-time check -----------------------------------------------------------------
 def _trial_forward(task: Task, stacked: StackedModel, device: torch.device | str,
                    dtype: torch.dtype | None) -> None:
@@ -211,7 +189,7 @@ def _trial_forward(task: Task, stacked: StackedModel, device: torch.device | str
     loss against its lone forward: a model that does not stack fails here, not mid-sweep."""
     dataset = task.train_dataset()
     n = min(CHECK_EXAMPLES, len(dataset))
-    one = _to(task.collate([dataset[j] for j in range(n)]), device, dtype)
+    one = batch_to(task.collate([dataset[j] for j in range(n)]), device, dtype)
     try:
         losses = stacked.losses(stack_batches([one] * stacked.size))
         if tuple(losses.shape) != (stacked.size,):
@@ -235,13 +213,14 @@ def _trial_forward(task: Task, stacked: StackedModel, device: torch.device | str
                            f"its lone model's ({want!r}); the trials run one by one")
 
 
-def _to(batch: Any, device: torch.device | str, dtype: torch.dtype | None) -> Any:
+def batch_to(batch: Any, device: torch.device | str, dtype: torch.dtype | None = None) -> Any:
     """A collated batch on `device`, floating tensors in `dtype` (if given)."""
     if isinstance(batch, Tensor):
         cast = dtype if dtype is not None and batch.is_floating_point() else None
         return batch.to(device=device, dtype=cast)
     if isinstance(batch, Mapping):
-        return {k: _to(v, device, dtype) for k, v in batch.items()}
+        return {k: batch_to(v, device, dtype) for k, v in batch.items()}
     if isinstance(batch, (tuple, list)):
-        return type(batch)(_to(v, device, dtype) for v in batch)
+        parts = [batch_to(v, device, dtype) for v in batch]
+        return type(batch)(*parts) if hasattr(batch, "_fields") else type(batch)(parts)
     return batch

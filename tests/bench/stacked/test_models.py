@@ -40,10 +40,11 @@ def _cast(batch, dtype):
     return {k: _cast(v, dtype) for k, v in batch.items()}
 
 
-def assert_members_equal_lone_runs(task, seeds, dtype=torch.float64, rtol=F64_RTOL) -> None:
+def assert_members_equal_lone_runs(task, seeds, dtype=torch.float64, rtol=F64_RTOL,
+                                   strategy=None):
     """(a) stacked losses = each lone loss; (b) sum().backward() puts each lone gradient in
-    its slice."""
-    stacked = stack_models(task, seeds, "cpu", dtype)
+    its slice. rtol=0: bit for bit."""
+    stacked = stack_models(task, seeds, "cpu", dtype, strategy=strategy)
     batches = _batches(task, len(seeds), dtype)
     losses = stacked.losses(stack_batches(batches))
     assert losses.shape == (len(seeds),)
@@ -55,14 +56,18 @@ def assert_members_equal_lone_runs(task, seeds, dtype=torch.float64, rtol=F64_RT
         assert _rel(losses[i], loss) <= rtol, (i, float(losses[i]), float(loss))
         for name, p in lone.named_parameters():
             assert _rel(stacked.params[name].grad[i], p.grad) <= rtol, (i, name)
+            if rtol == 0:
+                assert torch.equal(stacked.params[name].grad[i], p.grad), (i, name)
     # The seeds differ, so do the members: the comparison above is not vacuous.
     assert len({float(v) for v in losses.detach()}) == len(seeds)
+    return stacked
 
 
-def assert_aliases_and_init(task, seeds) -> None:
+def assert_aliases_and_init(task, seeds, stacked=None) -> None:
     """(c) an in-place update of params[name][i] is member i's (and only its), and back;
-    (d) member i and slice i start exactly as build_model(seed_i)."""
-    stacked = stack_models(task, seeds, "cpu")
+    (d) member i and slice i start exactly as build_model(seed_i) (`stacked`: float32, not
+    stepped yet; built here if None)."""
+    stacked = stacked or stack_models(task, seeds, "cpu")
     for i, seed in enumerate(seeds):
         fresh = dict(task.build_model(seed).named_parameters())
         member = dict(stacked.members[i].named_parameters())
@@ -74,11 +79,11 @@ def assert_aliases_and_init(task, seeds) -> None:
     with torch.no_grad():
         stacked.params[name][1].add_(1.0)
     assert torch.equal(stacked.members[1].get_parameter(name), before[1] + 1.0)
-    for j in (0, 2):
+    for j in (0, 2)[:len(seeds) - 1]:
         assert torch.equal(stacked.members[j].get_parameter(name), before[j])
     with torch.no_grad():
-        stacked.members[2].get_parameter(name).mul_(0.0)
-    assert not stacked.params[name][2].any() and stacked.params[name][0].abs().sum() > 0
+        stacked.members[0].get_parameter(name).mul_(0.0)
+    assert not stacked.params[name][0].any() and stacked.params[name][1].abs().sum() > 0
     assert all(p.is_leaf and p.requires_grad for p in stacked.params.values())
 
 
@@ -136,14 +141,20 @@ def _mnist(mnist_dir: Path, tmp_path: Path, **options):
 def test_mlp_members_equal_lone_runs(mnist_dir, tmp_path):
     task = _mnist(mnist_dir, tmp_path, width=16)
     assert task.options["model"] == "mlp" and task.stacking == "func"
-    assert_members_equal_lone_runs(task, [0, 1, 2])
-    assert_members_equal_lone_runs(task, [0, 1], dtype=torch.float32, rtol=F32_RTOL)
+    assert_members_equal_lone_runs(task, [0, 1, 2], strategy="vmap")
+    assert_members_equal_lone_runs(task, [0, 1], dtype=torch.float32, rtol=F32_RTOL,
+                                   strategy="vmap")
+    assert_members_equal_lone_runs(task, [0, 1, 2], dtype=torch.float32, rtol=0,
+                                   strategy="loop")
     assert_aliases_and_init(task, [0, 1, 2])
+    assert stack_models(task, [0, 1], "cpu").mode == "loop"  # the CPU default
+    assert stack_models(task, [0, 1], "cpu", strategy="vmap").buffers["mean"].shape[0] == 2
 
 
-def test_cnn_without_batchnorm_stacks(mnist_dir, tmp_path):
+@pytest.mark.parametrize("strategy", ["vmap", "loop"])
+def test_cnn_without_batchnorm_stacks(mnist_dir, tmp_path, strategy):
     task = _mnist(mnist_dir, tmp_path, model="cnn", width=2, norm="none")
-    assert_members_equal_lone_runs(task, [0, 1])
+    assert_members_equal_lone_runs(task, [0, 1], strategy=strategy)
 
 
 def test_batchnorm_cnn_is_not_stackable(mnist_dir, tmp_path):
@@ -173,20 +184,22 @@ def corpus_dir(tmp_path_factory) -> Path:
 
 
 def _gpt(corpus_dir: Path, tmp_path: Path, **options):
-    # The smoke budget's architecture, shorter sequences: dropout stays at its 0.0.
+    # The smoke budget's architecture, shorter sequences: dropout stays at its 0.0. One
+    # tokenizer cache for the module (training the BPE is most of the setup).
     return tasks.create("wikitext", "smoke", {"seq_len": 16, **options},
-                        data_dir=str(corpus_dir), cache_dir=str(tmp_path / "cache"))
+                        data_dir=str(corpus_dir), cache_dir=str(corpus_dir / "cache"))
 
 
 def test_smoke_gpt_members_equal_lone_runs(corpus_dir, tmp_path):
     task = _gpt(corpus_dir, tmp_path)
     assert task.options["dropout"] == 0.0 and task.stacking == "func"
-    assert_members_equal_lone_runs(task, [0, 1])
-    stacked = stack_models(task, [0, 1], "cpu")
+    assert_members_equal_lone_runs(task, [0, 1], strategy="vmap")
+    stacked = assert_members_equal_lone_runs(task, [0, 1], dtype=torch.float32, rtol=0,
+                                             strategy="loop")
     member = stacked.members[1]
     assert member.lm_head.weight is member.transformer.wte.weight  # still tied, once
     assert "lm_head.weight" not in stacked.params
-    assert_aliases_and_init(task, [0, 1, 2])
+    assert_aliases_and_init(task, [0, 1], stacked)
 
 
 def test_gpt_with_dropout_is_not_stackable(corpus_dir, tmp_path):
@@ -209,6 +222,11 @@ def test_wrong_native_losses_are_caught_at_build():
         stack_models(task, [0, 1], "cpu")
 
 
+def test_unknown_strategy_is_an_error():
+    with pytest.raises(ValueError, match="unknown stacking strategy"):
+        stack_models(tasks.create("quadratic", "smoke"), [0], "cpu", strategy="threads")
+
+
 def test_stack_batches_nests_and_checks():
     a = {"image": torch.zeros(2, 3), "label": torch.tensor([1, 2]), "pair": (torch.ones(2),)}
     b = {"image": torch.ones(2, 3), "label": torch.tensor([3, 4]), "pair": (torch.zeros(2),)}
@@ -219,3 +237,14 @@ def test_stack_batches_nests_and_checks():
         stack_batches([a, {"image": a["image"]}])
     with pytest.raises(TypeError, match="cannot stack a str"):
         stack_batches(["x", "y"])
+
+
+def test_timing_helper_measures_both_sides():
+    from bench.stacked.timing import time_forward_backward
+
+    timing = time_forward_backward(tasks.create("quadratic", "smoke"), [0, 1, 2], repeats=3,
+                                   warmup=1)
+    assert timing.trials == 3 and timing.stacked_s > 0 and timing.lone_s > 0
+    assert timing.speedup == timing.lone_s / timing.stacked_s
+    with pytest.raises(ValueError, match="repeats"):
+        time_forward_backward(tasks.create("quadratic", "smoke"), [0], repeats=0)
