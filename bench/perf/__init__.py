@@ -7,6 +7,7 @@ BENCHMARKS: dict[str, str] = {
     "metrics_overhead": "bench.perf.metrics_overhead",
     "report_render": "bench.perf.report_render",
     "wikitext_step": "bench.perf.wikitext_step",
+    "stacked": "bench.perf.stacked",
 }
 # Run only when named (`python -m bench.perf gpu [--dry-run]`, `make gpu-check`): they need
 # hardware `make perf` does not assume.
