@@ -192,3 +192,40 @@ def test_a_sigkilled_stacked_sweep_resumes_to_the_uninterrupted_ledger(tmp_path,
     again = sweep(str(suite), "--out", str(out), "--quiet")
     assert again.returncode == 0, again.stderr
     assert_same_ledgers(out, reference, 0.0)
+
+
+def test_a_group_holds_the_claims_of_all_its_members(tmp_path, sweep, monkeypatch):
+    import bench.stacked.loop as loop
+    from bench.claims import ClaimStore
+
+    seen: list[set[str]] = []
+    original = loop.run_group
+
+    def watching(group, out_dir, **kw):
+        seen.append({c.trial_id for c in ClaimStore(out_dir).live()})
+        return original(group, out_dir, **kw)
+
+    monkeypatch.setattr(loop, "run_group", watching)
+    suite = write(tmp_path, QUADRATIC.replace("steps: 100", "steps: 10"))
+    assert sweep(str(suite), "--out", str(tmp_path / "out"), "--quiet").returncode == 0
+    frame = load_trials(tmp_path / "out")
+    assert sorted(seen, key=sorted) == sorted(
+        (set(ids) for ids in frame.groupby("stack_group").id.apply(list)), key=sorted)
+    assert not ClaimStore(tmp_path / "out").live()
+
+
+def test_a_failing_group_runs_its_trials_one_by_one_and_says_why(tmp_path, sweep,
+                                                                 monkeypatch):
+    import bench.stacked.loop as loop
+
+    def broken(*args, **kw):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(loop, "run_group", broken)
+    suite = write(tmp_path, QUADRATIC.replace("steps: 100", "steps: 10"))
+    res = sweep(str(suite), "--out", str(tmp_path / "out"))
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.count("a stacked group failed (RuntimeError: boom); its trials run "
+                            "one by one") == 1
+    found = records(tmp_path / "out")
+    assert len(found) == 8 and all("stacked" not in r for r in found.values())
