@@ -151,14 +151,15 @@ class StackedDecayTerms:
 
 
 def stacked_decay_terms(style: DecayStyle | str, weight_decay: Tensor, lr: Tensor,
-                        lr_max: Tensor) -> StackedDecayTerms:
+                        lr_max: Tensor, any_decay: bool | None = None) -> StackedDecayTerms:
     """`decay_terms` vectorised over a leading trial dimension, by the same STYLES entry (so a
     float64 member's numbers are bit for bit its own `decay_terms`). A member with λ = 0 gets
-    the no-op terms, as `decay_terms` gives it."""
+    the no-op terms, as `decay_terms` gives it. `any_decay`: whether some λ > 0, where the
+    caller knows (else read from the tensor: a host sync on a GPU)."""
     entry = STYLES[DecayStyle.parse(style)]
     off = weight_decay == 0.0
     zeros = torch.zeros_like(weight_decay)
-    if bool(off.all()):
+    if not (bool((~off).any()) if any_decay is None else any_decay):
         return StackedDecayTerms(None, zeros, None)
     if entry.coupled:
         return StackedDecayTerms(weight_decay.clone(), zeros, None)

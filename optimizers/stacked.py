@@ -186,6 +186,8 @@ class NativeStacked(StackedOptimizer):
         device = next(iter(self.params.values())).device
         self.lrs = as_float64(lrs, device)  # lr_max of each member: its peak lr
         self.weight_decays = as_float64(weight_decays, device)
+        self._any_decay = any(float(wd) != 0.0 for wd in weight_decays)
+        self._frozen_index: Tensor | None = None  # built once a freeze, not every step
         self.state: dict[str, dict[str, Any]] = {k: {"step": 0} for k in self.params}
         self._snapshots: dict[int, dict[str, dict[str, Tensor]]] = {}
         self._terms: dict[tuple[bool, int, torch.dtype], Terms] = {}
@@ -200,7 +202,8 @@ class NativeStacked(StackedOptimizer):
         if key not in self._terms:
             lr = self.lrs * self.multiplier  # float64, as LambdaLR's base_lr * multiplier
             wd = self.weight_decays if decayed else torch.zeros_like(self.weight_decays)
-            raw = stacked_decay_terms(self.hyper["decay"], wd, lr, self.lrs)
+            raw = stacked_decay_terms(self.hyper["decay"], wd, lr, self.lrs,
+                                      any_decay=decayed and self._any_decay)
 
             def shaped(t: Tensor | None) -> Tensor | None:
                 return None if t is None else broadcast(t, p.ndim, p.dtype)
@@ -212,13 +215,12 @@ class NativeStacked(StackedOptimizer):
 
     @torch.no_grad()
     def step(self) -> None:
-        frozen = sorted(self.frozen)
-        index = torch.tensor(frozen, dtype=torch.long, device=self.lrs.device) if frozen else None
+        index = self._frozen_index
         for key, p in self.params.items():
             if p.grad is None:
                 continue
             g = p.grad
-            if frozen:  # a frozen member's NaN/inf must not even enter the arithmetic
+            if index is not None:  # a frozen member's NaN/inf must not enter the arithmetic
                 g = g.index_fill(0, index, 0.0)
             terms = self._terms_for(self.decayed[key], p)
             if terms.coupled is not None:
@@ -230,6 +232,8 @@ class NativeStacked(StackedOptimizer):
 
     def freeze(self, member: int) -> None:
         super().freeze(member)
+        self._frozen_index = torch.tensor(sorted(self.frozen), dtype=torch.long,
+                                          device=self.lrs.device)
         if member not in self._snapshots:
             self._snapshots[member] = {
                 key: {"param": p.detach()[member].clone(),
@@ -270,6 +274,8 @@ class NativeStacked(StackedOptimizer):
         self._snapshots = {int(m): {k: copied(s[k], self.params[k]) for k in self.params}
                            for m, s in state["frozen"].items()}
         self.frozen = set(self._snapshots)
+        self._frozen_index = torch.tensor(sorted(self.frozen), dtype=torch.long,
+                                          device=self.lrs.device) if self.frozen else None
         self.set_lr_multiplier(state["multiplier"])
 
 

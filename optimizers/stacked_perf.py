@@ -3,6 +3,7 @@ stacked trials against T separate single-trial steps, the gradients already in p
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -64,3 +65,53 @@ def microbenchmark(name: str = "adamw", size: int = 32, dim: int = 20, steps: in
     return {"optimizer": name, "size": size, "dim": dim, "native": group.native,
             "stacked_s": stacked_s, "views_s": views_s, "separate_s": separate_s,
             "speedup": separate_s / stacked_s}
+
+
+def endpoint_difference(name: str, steps: int = 20_000, dtype: torch.dtype = torch.float64,
+                        options: Mapping[str, Any] | None = None) -> float:
+    """Max relative difference, after `steps` steps, between each member of a stacked group
+    (T = 3, the optimizer's 2nd-4th grid lr and 1st/3rd/4th grid λ, own init seed) and the
+    same trial alone, on a 20-dim quadratic f(x) = x'Ax/2 - b'x (eigenvalues 1e-2..1, cosine
+    schedule): gradients feed back, so rounding differences grow where the method amplifies
+    them. The gradient is computed the same way (one matrix-vector product a member) on both
+    sides."""
+    options = dict(options or {})
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        gen = torch.Generator().manual_seed(0)
+        basis, _ = torch.linalg.qr(torch.randn(20, 20, generator=gen, dtype=torch.float64))
+        a = ((basis * torch.logspace(-2, 0, 20, dtype=torch.float64)) @ basis.T).to(dtype)
+        b = (torch.randn(20, generator=gen, dtype=torch.float64) * 0.1).to(dtype)
+        spec = optimizers.spec(name)
+        lrs = [spec.lr_grid[i % len(spec.lr_grid)] for i in (1, 2, 3)]
+        wds = [spec.weight_decay_grid[i % len(spec.weight_decay_grid)] for i in (0, 2, 3)]
+        init = torch.stack([torch.randn(20, generator=torch.Generator().manual_seed(s),
+                                        dtype=torch.float64) for s in range(3)]).to(dtype)
+
+        def multiplier(t: int) -> float:
+            return 0.5 * (1.0 + math.cos(math.pi * t / steps))
+
+        x = init.clone().requires_grad_()
+        group = stacked_optimizer(name, {"x": x}, {"x": True}, lrs, wds, options)
+        for t in range(steps):
+            group.set_lr_multiplier(multiplier(t))
+            with torch.no_grad():
+                x.grad = torch.stack([a @ x[i] - b for i in range(3)])
+            group.step()
+        worst = 0.0
+        for i in range(3):
+            p = init[i].clone().requires_grad_()
+            alone = optimizers.create(name, [{"params": [p], "weight_decay": wds[i]}],
+                                      lr=lrs[i], weight_decay=wds[i], **options)
+            schedule = torch.optim.lr_scheduler.LambdaLR(alone, multiplier)
+            for _ in range(steps):
+                with torch.no_grad():
+                    p.grad = a @ p - b
+                alone.step()
+                schedule.step()
+            ref = p.detach()
+            worst = max(worst, ((x.detach()[i] - ref).abs().max() / ref.abs().max()).item())
+    finally:
+        torch.set_num_threads(before)
+    return worst

@@ -280,3 +280,12 @@ def test_defaults_name_the_style_and_lrs_follow_the_multiplier(name, options, st
     assert opt.defaults.get("decay") == style
     opt.set_lr_multiplier(0.25)
     assert opt.current_lrs() == [lr * 0.25 for lr in LRS]
+
+
+@pytest.mark.parametrize("name,options", [("lion", {}), ("signgd_l2", {}),
+                                          ("adamw", {"impl": "loop"})])
+def test_feedback_run_is_bit_for_bit_where_the_ops_match(name, options):
+    """With gradients that depend on the iterate (the quadratic), the exact cases stay exact."""
+    from optimizers.stacked_perf import endpoint_difference
+
+    assert endpoint_difference(name, steps=200, options=options) == 0.0
