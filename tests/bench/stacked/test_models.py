@@ -238,13 +238,3 @@ def test_stack_batches_nests_and_checks():
     with pytest.raises(TypeError, match="cannot stack a str"):
         stack_batches(["x", "y"])
 
-
-def test_timing_helper_measures_both_sides():
-    from bench.stacked.timing import time_forward_backward
-
-    timing = time_forward_backward(tasks.create("quadratic", "smoke"), [0, 1, 2], repeats=3,
-                                   warmup=1)
-    assert timing.trials == 3 and timing.stacked_s > 0 and timing.lone_s > 0
-    assert timing.speedup == timing.lone_s / timing.stacked_s
-    with pytest.raises(ValueError, match="repeats"):
-        time_forward_backward(tasks.create("quadratic", "smoke"), [0], repeats=0)
