@@ -101,8 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget", default="cpu", help="the task's budget (default: cpu)")
     p.add_argument("--trials", type=int, default=8, help="T, trials stacked (default: 8)")
     p.add_argument("--repeats", type=int, default=20, help="timed repeats (default: 20)")
-    p.add_argument("--strategy", choices=("vmap", "loop"), default=None,
-                   help="func tasks: vmap or loop (default: vmap on CUDA, loop elsewhere)")
+    p.add_argument("--strategy", choices=("native", "vmap", "loop"), default=None,
+                   help="how the stacked losses run (default: native where the task has "
+                        "it, else vmap on CUDA and loop elsewhere)")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", default=[],
                    help="a task option, e.g. --set noise=0.5")
     p.add_argument("--data-dir", default=None, help="the task's data directory")

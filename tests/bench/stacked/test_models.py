@@ -118,6 +118,13 @@ def test_native_aliases_and_init(name, options):
     assert stack_models(task, [0, 1], "cpu").mode == "native"
 
 
+@pytest.mark.parametrize(("name", "options"), QUADRATICS[2:5])
+def test_native_tasks_stack_loop_bitwise_and_vmap(name, options):
+    task = tasks.create(name, "smoke", options)
+    assert_members_equal_lone_runs(task, [0, 1], dtype=torch.float32, rtol=0, strategy="loop")
+    assert_members_equal_lone_runs(task, [0, 1], strategy="vmap")
+
+
 def test_noisy_quadratic_uses_each_trials_own_batch():
     task = tasks.create("quadratic", "smoke", {"noise": 1.0})
     stacked = stack_models(task, [0, 0], "cpu")  # same x: only the batches differ
@@ -222,9 +229,11 @@ def test_wrong_native_losses_are_caught_at_build():
         stack_models(task, [0, 1], "cpu")
 
 
-def test_unknown_strategy_is_an_error():
+def test_unknown_strategy_is_an_error(mnist_dir, tmp_path):
     with pytest.raises(ValueError, match="unknown stacking strategy"):
         stack_models(tasks.create("quadratic", "smoke"), [0], "cpu", strategy="threads")
+    with pytest.raises(ValueError, match="no native stacked losses"):
+        stack_models(_mnist(mnist_dir, tmp_path, width=8), [0], "cpu", strategy="native")
 
 
 def test_stack_batches_nests_and_checks():
