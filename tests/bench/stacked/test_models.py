@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import tasks
-from bench.stacked.models import NotStackable, stack_batches, stack_models
+from bench.stacked.models import NotStackable, batch_to, stack_batches, stack_models
 from tests.tasks.image_fixtures import write_image_parquet
 
 F64_RTOL = 1e-10
@@ -41,16 +41,16 @@ def _cast(batch, dtype):
 
 
 def assert_members_equal_lone_runs(task, seeds, dtype=torch.float64, rtol=F64_RTOL,
-                                   strategy=None):
+                                   strategy=None, device="cpu"):
     """(a) stacked losses = each lone loss; (b) sum().backward() puts each lone gradient in
     its slice. rtol=0: bit for bit."""
-    stacked = stack_models(task, seeds, "cpu", dtype, strategy=strategy)
-    batches = _batches(task, len(seeds), dtype)
+    stacked = stack_models(task, seeds, device, dtype, strategy=strategy)
+    batches = [batch_to(b, device) for b in _batches(task, len(seeds), dtype)]
     losses = stacked.losses(stack_batches(batches))
     assert losses.shape == (len(seeds),)
     losses.sum().backward()
     for i, seed in enumerate(seeds):
-        lone = task.build_model(seed).to(dtype=dtype)
+        lone = task.build_model(seed).to(device=device, dtype=dtype)
         loss = task.loss(lone, batches[i])
         loss.backward()
         assert _rel(losses[i], loss) <= rtol, (i, float(losses[i]), float(loss))
@@ -212,6 +212,17 @@ def test_smoke_gpt_members_equal_lone_runs(corpus_dir, tmp_path):
 def test_gpt_with_dropout_is_not_stackable(corpus_dir, tmp_path):
     with pytest.raises(NotStackable, match="dropout"):
         stack_models(_gpt(corpus_dir, tmp_path, dropout=0.1), [0, 1], "cpu")
+
+
+@pytest.mark.cuda
+def test_cuda_default_vmap_members_equal_lone_runs(mnist_dir, corpus_dir, tmp_path):
+    """The CUDA default (vmap) on the GPU, float64, and float32 within the stated bound."""
+    for task in (tasks.create("quadratic", "smoke", {"noise": 0.5}),
+                 _mnist(mnist_dir, tmp_path, width=16), _gpt(corpus_dir, tmp_path)):
+        assert stack_models(task, [0, 1], "cuda").mode in ("native", "vmap")
+        assert_members_equal_lone_runs(task, [0, 1, 2], device="cuda")
+        assert_members_equal_lone_runs(task, [0, 1], dtype=torch.float32, rtol=F32_RTOL,
+                                       device="cuda")
 
 
 # --- refusals and batches -----------------------------------------------------------------
