@@ -87,8 +87,10 @@ def stack_models(task: Task, seeds: Sequence[int], device: torch.device | str,
     for member in members:
         member.train()
     _check_members(task, members, shared_buffers=mode == "native")
-    params = {name: torch.stack([dict(m.named_parameters())[name].detach() for m in members])
-              .requires_grad_(p.requires_grad) for name, p in members[0].named_parameters()}
+    own = [dict(m.named_parameters()) for m in members]
+    params = {name: torch.stack([o[name].detach() for o in own]).requires_grad_(p.requires_grad)
+              for name, p in own[0].items()}
+    del own  # the members' own tensors go once they alias the stacked ones
     for i, member in enumerate(members):
         _alias_parameters(member, params, i)
     buffers: dict[str, Tensor] = {}
