@@ -59,8 +59,8 @@ def vmap_losses(task: Task, members: list[nn.Module], params: dict[str, Tensor]
                 ) -> tuple[Callable[[Any], Tensor], dict[str, Tensor]]:
     """(losses, stacked buffers): vmap over a shape-only (meta) copy of member 0."""
     base = copy.deepcopy(members[0]).to("meta")
-    buffers = {name: torch.stack([dict(m.named_buffers())[name] for m in members])
-               for name, _ in members[0].named_buffers()}
+    own = [dict(m.named_buffers()) for m in members]
+    buffers = {name: torch.stack([o[name] for o in own]) for name in own[0]}
     aliases = alias_names(members[0])
 
     def one(p: dict[str, Tensor], b: dict[str, Tensor], batch: Any) -> Tensor:

@@ -64,39 +64,43 @@ def stack_models(task: Task, seeds: Sequence[int], device: torch.device | str,
                  dtype: torch.dtype | None = None, strategy: str | None = None
                  ) -> StackedModel:
     """Members `task.build_model(seed)` (moved to `device`, floating tensors to `dtype` if
-    given) stacked into one StackedModel. `strategy` ("vmap" or "loop") applies to "func"
-    tasks; None: vmap on CUDA, loop elsewhere. Raises NotStackable with the reason."""
+    given) stacked into one StackedModel. `strategy`: "native" (the task's stacked_losses),
+    "vmap" or "loop" (bench/stacked/func.py; any stackable task); None: native where the task
+    has it, else vmap on CUDA and loop elsewhere. Raises NotStackable with the reason."""
     kind = getattr(task, "stacking", "none")
     if kind not in KINDS:
         raise NotStackable(f"task {task.name!r} does not support stacked trials "
                            f"(stacking={kind!r}); its trials run one by one")
     if not seeds:
         raise ValueError("stack_models needs at least one seed")
-    if strategy is not None and strategy not in STRATEGIES:
-        raise ValueError(f"unknown stacking strategy {strategy!r}; use one of: "
+    if strategy is not None and strategy not in ("native", *STRATEGIES):
+        raise ValueError(f"unknown stacking strategy {strategy!r}; use one of: native, "
                          f"{', '.join(STRATEGIES)}")
+    if strategy == "native" and kind != "native":
+        raise ValueError(f"task {task.name!r} has no native stacked losses; use strategy "
+                         f"{' or '.join(STRATEGIES)}")
+    mode = strategy or ("native" if kind == "native" else default_strategy(device))
     obstacle = task.stacking_obstacle()
     if obstacle:
         raise NotStackable(f"{task.name}: {obstacle}")
     members = [task.build_model(int(seed)).to(device=device, dtype=dtype) for seed in seeds]
     for member in members:
         member.train()
-    _check_members(task, members, shared_buffers=kind == "native")
-    params = {name: torch.stack([dict(m.named_parameters())[name].detach() for m in members])
-              .requires_grad_(p.requires_grad) for name, p in members[0].named_parameters()}
+    _check_members(task, members, shared_buffers=mode == "native")
+    own = [dict(m.named_parameters()) for m in members]
+    params = {name: torch.stack([o[name].detach() for o in own]).requires_grad_(p.requires_grad)
+              for name, p in own[0].items()}
+    del own  # the members' own tensors go once they alias the stacked ones
     for i, member in enumerate(members):
         _alias_parameters(member, params, i)
     buffers: dict[str, Tensor] = {}
-    if kind == "native":
-        mode = "native"
+    if mode == "native":
         buffers = dict(members[0].named_buffers())
         loss_fn = _native_losses(task, params, buffers)
+    elif mode == "vmap":
+        loss_fn, buffers = vmap_losses(task, members, params)
     else:
-        mode = strategy or default_strategy(device)
-        if mode == "vmap":
-            loss_fn, buffers = vmap_losses(task, members, params)
-        else:
-            loss_fn = loop_losses(task, members, params)
+        loss_fn = loop_losses(task, members, params)
     stacked = StackedModel(params, members, buffers, mode, loss_fn)
     _trial_forward(task, stacked, device, dtype)
     return stacked

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import tasks
-from bench.stacked.models import NotStackable, stack_batches, stack_models
+from bench.stacked.models import NotStackable, batch_to, stack_batches, stack_models
 from tests.tasks.image_fixtures import write_image_parquet
 
 F64_RTOL = 1e-10
@@ -41,16 +41,16 @@ def _cast(batch, dtype):
 
 
 def assert_members_equal_lone_runs(task, seeds, dtype=torch.float64, rtol=F64_RTOL,
-                                   strategy=None):
+                                   strategy=None, device="cpu"):
     """(a) stacked losses = each lone loss; (b) sum().backward() puts each lone gradient in
     its slice. rtol=0: bit for bit."""
-    stacked = stack_models(task, seeds, "cpu", dtype, strategy=strategy)
-    batches = _batches(task, len(seeds), dtype)
+    stacked = stack_models(task, seeds, device, dtype, strategy=strategy)
+    batches = [batch_to(b, device) for b in _batches(task, len(seeds), dtype)]
     losses = stacked.losses(stack_batches(batches))
     assert losses.shape == (len(seeds),)
     losses.sum().backward()
     for i, seed in enumerate(seeds):
-        lone = task.build_model(seed).to(dtype=dtype)
+        lone = task.build_model(seed).to(device=device, dtype=dtype)
         loss = task.loss(lone, batches[i])
         loss.backward()
         assert _rel(losses[i], loss) <= rtol, (i, float(losses[i]), float(loss))
@@ -116,6 +116,13 @@ def test_native_aliases_and_init(name, options):
     task = tasks.create(name, "smoke", options)
     assert_aliases_and_init(task, [0, 1, 2])
     assert stack_models(task, [0, 1], "cpu").mode == "native"
+
+
+@pytest.mark.parametrize(("name", "options"), QUADRATICS[2:5])
+def test_native_tasks_stack_loop_bitwise_and_vmap(name, options):
+    task = tasks.create(name, "smoke", options)
+    assert_members_equal_lone_runs(task, [0, 1], dtype=torch.float32, rtol=0, strategy="loop")
+    assert_members_equal_lone_runs(task, [0, 1], strategy="vmap")
 
 
 def test_noisy_quadratic_uses_each_trials_own_batch():
@@ -207,6 +214,17 @@ def test_gpt_with_dropout_is_not_stackable(corpus_dir, tmp_path):
         stack_models(_gpt(corpus_dir, tmp_path, dropout=0.1), [0, 1], "cpu")
 
 
+@pytest.mark.cuda
+def test_cuda_default_vmap_members_equal_lone_runs(mnist_dir, corpus_dir, tmp_path):
+    """The CUDA default (vmap) on the GPU, float64, and float32 within the stated bound."""
+    for task in (tasks.create("quadratic", "smoke", {"noise": 0.5}),
+                 _mnist(mnist_dir, tmp_path, width=16), _gpt(corpus_dir, tmp_path)):
+        assert stack_models(task, [0, 1], "cuda").mode in ("native", "vmap")
+        assert_members_equal_lone_runs(task, [0, 1, 2], device="cuda")
+        assert_members_equal_lone_runs(task, [0, 1], dtype=torch.float32, rtol=F32_RTOL,
+                                       device="cuda")
+
+
 # --- refusals and batches -----------------------------------------------------------------
 def test_task_without_stacking_is_refused():
     task = tasks.create("quadratic", "smoke")
@@ -222,9 +240,11 @@ def test_wrong_native_losses_are_caught_at_build():
         stack_models(task, [0, 1], "cpu")
 
 
-def test_unknown_strategy_is_an_error():
+def test_unknown_strategy_is_an_error(mnist_dir, tmp_path):
     with pytest.raises(ValueError, match="unknown stacking strategy"):
         stack_models(tasks.create("quadratic", "smoke"), [0], "cpu", strategy="threads")
+    with pytest.raises(ValueError, match="no native stacked losses"):
+        stack_models(_mnist(mnist_dir, tmp_path, width=8), [0], "cpu", strategy="native")
 
 
 def test_stack_batches_nests_and_checks():
@@ -238,13 +258,3 @@ def test_stack_batches_nests_and_checks():
     with pytest.raises(TypeError, match="cannot stack a str"):
         stack_batches(["x", "y"])
 
-
-def test_timing_helper_measures_both_sides():
-    from bench.stacked.timing import time_forward_backward
-
-    timing = time_forward_backward(tasks.create("quadratic", "smoke"), [0, 1, 2], repeats=3,
-                                   warmup=1)
-    assert timing.trials == 3 and timing.stacked_s > 0 and timing.lone_s > 0
-    assert timing.speedup == timing.lone_s / timing.stacked_s
-    with pytest.raises(ValueError, match="repeats"):
-        time_forward_backward(tasks.create("quadratic", "smoke"), [0], repeats=0)
