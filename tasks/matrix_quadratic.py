@@ -143,6 +143,10 @@ class MatrixQuadraticTask(Task):
     def train_dataset(self) -> Dataset:
         return TensorDataset(torch.zeros(ROWS_PER_EPOCH, 1))
 
+    def gather_train(self, indices: Tensor) -> Tensor:
+        """`collate` of the training rows at `indices` (a stacked group's (T, B)) at once."""
+        return torch.zeros(*indices.shape, 1)
+
     def eval_dataset(self, split: str) -> Dataset:
         if split not in ("val", "test"):
             raise ValueError(f"unknown split {split!r}; use 'val' or 'test'")

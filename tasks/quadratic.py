@@ -166,6 +166,11 @@ class QuadraticTask(Task):
     def train_dataset(self) -> Dataset:
         return TensorDataset(self.noise)
 
+    def gather_train(self, indices: Tensor) -> Tensor:
+        """`collate` of the training rows at `indices` (any shape: a stacked group's
+        (T, B)) in one index op: the same numbers, without a DataLoader per trial."""
+        return self.noise[indices]
+
     def eval_dataset(self, split: str) -> Dataset:
         if split not in ("val", "test"):
             raise ValueError(f"unknown split {split!r}; use 'val' or 'test'")

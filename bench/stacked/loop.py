@@ -30,11 +30,11 @@ from bench.runner import (
     TrialContext,
     _describe,
     _evaluate_now,
-    _train_loader,
     complete,
     finish,
     new_record,
 )
+from bench.stacked.batches import GroupBatches
 from bench.stacked.checkpoint import GroupCheckpointer
 from bench.stacked.grouping import Group
 from bench.stacked.members import StackedWatch, device_probe, member_context
@@ -69,9 +69,8 @@ def run_group(group: Group, out_dir: str, data_dir: str | None = None,
 
 def _build(group: Group, acc: Accelerator, data_dir: str | None, cache_dir: str | None,
            suite: str | None) -> tuple[Any, Any, list[Member], Callable[[int], float]]:
-    from optimizers.stacked import stacked_optimizer
-
     from bench.stacked.models import stack_models
+    from optimizers.stacked import stacked_optimizer
 
     first = group.trials[0]
     task = tasks.create(first.task, first.budget, dict(first.task_options), data_dir=data_dir,
@@ -115,21 +114,33 @@ def _run(group: Group, ledger: Ledger, data_dir: str | None, cache_dir: str | No
         for m in members:
             _evaluate_now(m.ctx, m.prog)
     optimizer.set_lr_multiplier(multiplier(step))
-    loaders = [iter(_train_loader(m.ctx, step)) for m in members]
-    from bench.stacked.models import stack_batches
-
+    batches = GroupBatches([m.ctx for m in members], step)
     watch = StackedWatch(len(members), acc.device)
     for m in members:
         m.ctx.model.train()
+    active = [i for i, m in enumerate(members) if m.status is None]
+    # Per-member bookkeeping is settled only when read (evaluations, divergences,
+    # checkpoints, the end): a step costs the same for 64 members as for 2.
+    base = {i: members[i].prog.train_time for i in active}
+    shared = 0.0  # training seconds per member still training, since this process began
+
+    def settle(i: int) -> None:
+        m = members[i]
+        m.prog.step = m.ctx.scheduler.last_epoch = step
+        m.prog.train_time = base[i] + shared
 
     def diverge(i: int, at: int) -> None:
+        settle(i)
         members[i].status, members[i].diverged_at = "diverged", at
         optimizer.freeze(i)
+        active.remove(i)
 
-    while step < steps and any(m.status is None for m in members):
+    host = acc.device.type == "cpu"
+    while step < steps and active:
         t0 = time.perf_counter()
-        batch = stack_batches([next(it) for it in loaders])
-        batch = send_to_device(batch, acc.device, non_blocking=True)
+        batch = next(batches)
+        if not host:
+            batch = send_to_device(batch, acc.device, non_blocking=True)
         losses = model.losses(batch)
         losses.sum().backward()
         watch.add(step + 1, losses.detach().float())
@@ -137,40 +148,36 @@ def _run(group: Group, ledger: Ledger, data_dir: str | None, cache_dir: str | No
         step += 1
         optimizer.set_lr_multiplier(multiplier(step))
         optimizer.zero_grad()
-        active = [m for m in members if m.status is None]
-        for m in active:
-            m.prog.step = step
-            m.ctx.scheduler.step()
         if on_step is not None:
             on_step(step)
+        training = len(active)
         evaluating = step % eval_every == 0 or step == steps
-        if evaluating or checkpointer.due(step) or step % watch.check_every == 0:
+        due = checkpointer.due(step)
+        if evaluating or due or step % watch.check_every == 0:
             bad = watch.diverged_at()
             sums, count = watch.drain()
-            for i, m in enumerate(members):
-                if m.status is not None:
-                    continue
+            for i in list(active):
                 if bad[i] is not None:
                     diverge(i, bad[i])
                 else:
-                    m.prog.loss_sum += sums[i]
-                    m.prog.loss_count += count
-        share = (time.perf_counter() - t0) / max(len(active), 1)
-        for m in active:
-            if m.status is None:
-                m.prog.train_time += share
+                    members[i].prog.loss_sum += sums[i]
+                    members[i].prog.loss_count += count
+        shared += (time.perf_counter() - t0) / training
         if evaluating:
-            for i, m in enumerate(members):
-                if m.status is not None:
-                    continue
-                if not params_finite(m.ctx.model):
+            for i in list(active):
+                settle(i)
+                if not params_finite(members[i].ctx.model):
                     diverge(i, step)
                 else:
-                    _evaluate_now(m.ctx, m.prog)
-        if checkpointer.due(step):
+                    _evaluate_now(members[i].ctx, members[i].prog)
+        if due:
+            for i in active:
+                settle(i)
             checkpointer.save(step, model.params, optimizer, [m.prog for m in members],
                               [(m.status, m.diverged_at) for m in members],
                               (time.perf_counter() - started) / len(members))
+    for i in active:
+        settle(i)
     return _write_records(members, group, ledger, acc, started)
 
 

@@ -110,7 +110,7 @@ class StackedWatch:
 
     def diverged_at(self) -> list[int | None]:
         if self.host:
-            return list(self.first_bad)
+            return self.first_bad
         return [None if s == -1 else int(s) for s in self.bad_t.tolist()]
 
     def drain(self) -> tuple[list[float], int]:

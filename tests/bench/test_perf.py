@@ -48,6 +48,7 @@ def test_stacked_benchmark_times_both_ways_and_compares_their_records(tmp_path):
     assert len(cells) == len(HEADER) and cells[:3] == ("quadratic", "4", "20")
     assert float(cells[3]) > 0 and float(cells[4]) > 0
     assert float(cells[8]) < 1e-5  # float32 rounding only: the same trials both ways
+    assert float(cells[9]) >= float(cells[8])
     assert bare_loop_us(20) > 0
     ledgers = [Ledger(tmp_path / name) for name in ("sequential", "stacked")]
     assert ledgers[0].ids() == ledgers[1].ids() == {t.id for t in trials}

@@ -27,6 +27,9 @@ class QuadraticF64(QuadraticTask):
     def collate(self, examples: list[Any]) -> torch.Tensor:
         return super().collate(examples).double()
 
+    def gather_train(self, indices: torch.Tensor) -> torch.Tensor:
+        return super().gather_train(indices).double()
+
     def probe_batches(self) -> list[Any]:
         return [b.double() for b in super().probe_batches()]
 
@@ -41,6 +44,9 @@ class MatrixQuadraticF64(MatrixQuadraticTask):
 
     def collate(self, examples: list[Any]) -> torch.Tensor:
         return super().collate(examples).double()
+
+    def gather_train(self, indices: torch.Tensor) -> torch.Tensor:
+        return super().gather_train(indices).double()
 
     def probe_batches(self) -> list[Any]:
         return [b.double() for b in super().probe_batches()]
