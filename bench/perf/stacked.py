@@ -107,6 +107,25 @@ def bare_loop_us(steps: int) -> float:
     return 1e6 * spent / steps
 
 
+def group_step_us(size: int, short: int = 1000, long: int = 5000) -> float:
+    """CPU µs per step of one stacked group of `size` quadratic AdamW trials (cpu budget
+    model): the difference of a `long`- and a `short`-step run, so set-up, the first and
+    last evaluations and the records cancel out."""
+    from bench.stacked.grouping import Group
+    from bench.stacked.loop import run_group
+
+    def run(steps: int) -> float:
+        trials = [Trial("quadratic", "adamw", lr=0.01 * (1 + i), weight_decay=1.0, seed=i,
+                        budget="cpu", steps=steps, eval_every=steps) for i in range(size)]
+        with tempfile.TemporaryDirectory(prefix="wdbench-perf-group-") as out:
+            t0 = time.process_time()
+            run_group(Group(tuple(trials)), out)
+            return time.process_time() - t0
+
+    run(min(short, 100))  # warm-up: imports, kernels
+    return 1e6 * (run(long) - run(short)) / (long - short)
+
+
 def quadratic_suite(steps: int | None) -> tuple[list[Trial], int]:
     from bench import suite as suites
 
@@ -148,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wikitext-dir", default=os.environ.get("WDBENCH_DATA_WIKITEXT"),
                         help="WikiText directory (default $WDBENCH_DATA_WIKITEXT; none: "
                              "the GPT grid is skipped)")
+    parser.add_argument("--group-sizes", type=int, nargs="*", default=[8, 32, 64],
+                        metavar="T", help="also time one stacked group of each size "
+                        "(default 8 32 64; none: skip)")
     args = parser.parse_args(argv)
     rows, notes = [], []
     with tempfile.TemporaryDirectory(prefix="wdbench-perf-stacked-") as tmp_dir:
@@ -160,6 +182,11 @@ def main(argv: list[str] | None = None) -> int:
         seq_us, stacked_us = float(rows[0][6]), float(rows[0][7])
         notes.append(f"quadratic: runner / bare loop = {seq_us / bare:.2f}x; stacked "
                      f"per trial-step / bare loop = {stacked_us / bare:.3f}")
+        for size in args.group_sizes:
+            step = group_step_us(size)
+            notes.append(f"one stacked group of {size} (quadratic, adamw): {step:.0f} µs a "
+                         f"step, {step / size:.1f} µs a trial-step = {step / size / bare:.3f}"
+                         " of the bare loop")
         rows.append(row("MNIST MLP grid" + ("" if args.mnist_dir else " (synthetic data)"),
                         mlp_grid(args.mlp_steps), args.mlp_steps, tmp / "mlp",
                         _mnist_dir(args.mnist_dir, tmp)))
