@@ -105,7 +105,9 @@ def test_a_diverging_member_is_recorded_at_its_step_and_the_others_go_on(tmp_pat
     assert stacked[1]["diverged_at"] == lone[1]["diverged_at"]
 
 
-def test_a_submission_steps_through_views(tmp_path):
+def test_a_submission_steps_through_views(tmp_path, monkeypatch):
+    # `module:attr` registers on first use: keep it out of the other tests' registry.
+    monkeypatch.setattr(optimizers.REGISTRY, "_specs", dict(optimizers.REGISTRY._specs))
     trials = grid(F64, "tests.bench.submitted_optimizer:SignDescentW")
     lone, stacked = lone_and_stacked(trials, tmp_path)
     assert_equal_records(lone, stacked, F64_RTOL)
