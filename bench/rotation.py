@@ -71,7 +71,12 @@ class RotationWatch:
         self.handle = optimizer.register_step_pre_hook(self._before_step)
 
     def _before_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
-        step = self.done_steps()  # W now is W_step; this step makes W_{step+1}
+        self.before(self.done_steps())  # W now is W_step; this step makes W_{step+1}
+
+    def before(self, step: int) -> None:
+        """Called before the step that makes W_{step+1} (by the hook, or by a loop that
+        steps the tensors without this optimizer: stacked groups): copies W_step if
+        step + 1 is due."""
         if self.due(step + 1):
             self.previous = {n: p.detach().clone() for n, p in self.tensors.items()}
             self.previous_step = step

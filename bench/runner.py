@@ -335,12 +335,10 @@ def run_trial(trial: Trial, out_dir: str | os.PathLike, data_dir: str | None = N
     ledger = Ledger(out_dir)
     acc = accelerator or Accelerator(mixed_precision=trial.mixed_precision)
     started = time.perf_counter()
-    record: dict[str, Any] = {"id": trial.id, "schema": SCHEMA_VERSION, "suite": suite,
-                              "code_fingerprint": recorded(trial.task, trial.optimizer),
-                              "config": trial.to_dict(), "status": "failed",
-                              "diverged_at": None, "error": None}
+    record = new_record(trial, suite)
     prog = Progress()
     ctx = None
+    final: dict[str, Any] = {}
     # A fixed intra-op thread count: reductions, hence results, must not depend on how many
     # trials a sweep runs side by side (`--workers`).
     threads_before = torch.get_num_threads()
@@ -351,19 +349,48 @@ def run_trial(trial: Trial, out_dir: str | os.PathLike, data_dir: str | None = N
         if log_with and acc.is_main_process:
             ctx.trackers = TrialTrackers(log_with, out_dir, trial.id, suite, trial.to_dict())
         prog, status, diverged_at = train(ctx, ledger, show_progress, on_step)
-        record["status"], record["diverged_at"] = status, diverged_at
-        if status == "done":
-            final = dict(prog.curve[-1])
-            final.update(evaluate(ctx, "test"))
-            record["per_tensor"] = probe_metrics(ctx, per_tensor=True)[1]
-        else:
-            final = dict(prog.curve[-1]) if prog.curve else {}
-            final["train_loss"] = math.nan
+        final = finish(record, ctx, prog, status, diverged_at)
     except tasks_errors():
         raise
     except BaseException:  # SystemExit from an optimizer's step() too: the trial failed
         record["error"] = traceback.format_exc()
         final = dict(prog.curve[-1]) if prog.curve else {}
+    complete(record, ctx, prog, final, time.perf_counter() - started)
+    torch.set_num_threads(threads_before)
+    record["env"] = {**environment.describe(acc.device, acc.num_processes),
+                     "threads": TRIAL_THREADS}
+    if acc.is_main_process:
+        ledger.write(record)
+    acc.wait_for_everyone()
+    return record
+
+
+# --- record assembly: shared by run_trial and a stacked group's members (bench/stacked) ---
+def new_record(trial: Trial, suite: str | None) -> dict[str, Any]:
+    """A record before the trial runs: identity, config, status `failed` until it ends."""
+    return {"id": trial.id, "schema": SCHEMA_VERSION, "suite": suite,
+            "code_fingerprint": recorded(trial.task, trial.optimizer),
+            "config": trial.to_dict(), "status": "failed", "diverged_at": None, "error": None}
+
+
+def finish(record: dict[str, Any], ctx: TrialContext, prog: Progress, status: str,
+           diverged_at: int | None) -> dict[str, Any]:
+    """Status, and the final metrics of a trial that ended (test split and per-tensor
+    metrics only when it finished); returns `final`."""
+    record["status"], record["diverged_at"] = status, diverged_at
+    if status == "done":
+        final = dict(prog.curve[-1])
+        final.update(evaluate(ctx, "test"))
+        record["per_tensor"] = probe_metrics(ctx, per_tensor=True)[1]
+    else:
+        final = dict(prog.curve[-1]) if prog.curve else {}
+        final["train_loss"] = math.nan
+    return final
+
+
+def complete(record: dict[str, Any], ctx: TrialContext | None, prog: Progress,
+             final: dict[str, Any], wall_s: float) -> None:
+    """Final, best, curve, target and timings (`wall_s`: this process's seconds)."""
     final.pop("step", None)
     record["final"] = final
     if "val_loss" in final and "train_loss" in final:
@@ -375,21 +402,14 @@ def run_trial(trial: Trial, out_dir: str | os.PathLike, data_dir: str | None = N
     if ctx is not None and ctx.trackers is not None:
         ctx.trackers.finish()
     record["timing"] = {
-        "wall_s": time.perf_counter() - started,
+        # + earlier processes' (resumed from a checkpoint)
+        "wall_s": wall_s + prog.wall_s,
         "steps_done": prog.step,
         "step_s": prog.train_time / max(prog.step, 1),
         "eval_s": prog.eval_time,
         "eval_train_s": prog.eval_clock,  # training seconds at each curve point
         "time_to_target_s": time_to_target,
     }
-    torch.set_num_threads(threads_before)
-    record["timing"]["wall_s"] += prog.wall_s  # earlier processes' (resumed from a checkpoint)
-    record["env"] = {**environment.describe(acc.device, acc.num_processes),
-                     "threads": TRIAL_THREADS}
-    if acc.is_main_process:
-        ledger.write(record)
-    acc.wait_for_everyone()
-    return record
 
 
 def tasks_errors() -> tuple[type[BaseException], ...]:

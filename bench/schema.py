@@ -105,6 +105,9 @@ COLUMNS: tuple[Column, ...] = (
     _c("mask_decayed", "Decayed tensors", fmt="int"),
     _c("mask_undecayed", "Tensors without decay", fmt="int"),
     _c("error", "Last line of a failed trial's traceback", fmt="text"),
+    _c("stack_group", "The stacked group the trial ran in (bench/stacked: trials differing "
+       "only in lr, λ and seed trained in one process); empty: it ran alone", fmt="text"),
+    _c("stack_size", "Trials of its stacked group; empty: it ran alone", fmt="int"),
     # --- final metrics ------------------------------------------------------------------
     _c("train_loss", "Training loss, mean over the last evaluation interval", better="lower"),
     _c("val_loss", "Validation loss", better="lower"),

@@ -24,7 +24,10 @@ Record schema (version 2; `migrate` maps version-1 records to it when they are r
     best        metric -> best value over evaluations, and '<metric>_step'
     per_tensor  tensor name -> SPEC §3 metrics at the end (decayed tensors)
     curve       list of {step, metric -> value} at each evaluation
-    timing      wall_s, step_s, steps_done, tokens_per_s (where a task counts tokens)
+    timing      wall_s, step_s, steps_done, tokens_per_s (where a task counts tokens); in a
+                stacked group the member's share of the group's training seconds
+    stacked     only where the trial ran in a stacked group (bench/stacked): group (id),
+                size, index
     env         wdbench, torch, cuda, device, num_processes, git_rev, python, date
 Version 1 differed only in names: optimizer.decay_style, schedule.theorem_conditions, and
 no code_fingerprint.
@@ -229,6 +232,8 @@ def flatten(record: dict[str, Any]) -> dict[str, Any]:
         else None
     row["diverged_at"] = record.get("diverged_at")
     row["error"] = record.get("error")
+    stacked = record.get("stacked") or {}  # absent: the trial ran alone
+    row["stack_group"], row["stack_size"] = stacked.get("group"), stacked.get("size")
     task = record.get("task") or {}
     for key in ("data_fingerprint", "data_source", "n_params", "selection_metric",
                 "selection_mode"):

@@ -58,15 +58,44 @@ def run_sweep(trials: list[Trial], opts: SweepOptions) -> dict[str, int]:
     todo = [t for t in pending if t.id not in busy]
     counts = {"skipped": len(trials) - len(pending), "elsewhere": len(pending) - len(todo),
               "done": 0, "diverged": 0, "failed": 0, "pending": 0}
+    units = _stack_plan(todo, opts, ledger)
     if opts.executor.kind == "slurm":
-        return _run_slurm(todo, opts, counts)
+        return _run_slurm(todo, units, opts, counts)
     workers, gpus = _local_plan(opts)
     if not opts.quiet:
         print(f"{len(trials)} trials: {counts['skipped']} already in {opts.out}, "
               f"{counts['elsewhere']} running elsewhere, "
-              f"{len(todo)} to run with {workers} worker(s)", file=sys.stderr)
-    _run_local(todo, opts, counts, workers, gpus)
+              f"{len(todo)} to run with {workers} worker(s){_groups_note(units)}",
+              file=sys.stderr)
+    _run_local(units, len(todo), opts, counts, workers, gpus)
     return counts
+
+
+def _stack_plan(todo: list[Trial], opts: SweepOptions, ledger: Ledger) -> list[Any]:
+    """The units of work: stacked groups and single trials (bench/stacked/grouping.py);
+    why trials do not stack is said once per reason."""
+    from bench.stacked.grouping import plan
+
+    size = opts.executor.stack_size
+    if opts.log_with and size > 1:
+        if not opts.quiet:
+            print("stacking: off with --log-with (trackers follow one trial)", file=sys.stderr)
+        size = 1
+    result = plan(todo, size, ledger.checkpoints_dir, opts.executor.processes)
+    if not opts.quiet:
+        for note in result.notes():
+            print(note, file=sys.stderr)
+    return result.units
+
+
+def _groups_note(units: list[Any]) -> str:
+    from bench.stacked.grouping import Group
+
+    groups = [u for u in units if isinstance(u, Group)]
+    if not groups:
+        return ""
+    return (f", {sum(g.size for g in groups)} of them in {len(groups)} stacked group(s) "
+            "(--no-stack to turn off)")
 
 
 def _busy_elsewhere(opts: SweepOptions) -> set[str]:
@@ -94,16 +123,21 @@ def _local_plan(opts: SweepOptions) -> tuple[int, list[int] | None]:
     return workers, gpus
 
 
-def _run_local(todo: list[Trial], opts: SweepOptions, counts: dict[str, int], workers: int,
-               gpus: list[int] | None) -> None:
+def _run_local(units: list[Any], n_trials: int, opts: SweepOptions, counts: dict[str, int],
+               workers: int, gpus: list[int] | None) -> None:
     from tqdm.auto import tqdm
 
     from bench.executors.local import run_local
 
-    bar = tqdm(total=len(todo), desc="trials", disable=opts.quiet or not todo,
+    bar = tqdm(total=n_trials, desc="trials", disable=opts.quiet or not n_trials,
                dynamic_ncols=True)
+    notes: set[str] = set()  # a fallback's reason, said once
 
     def account(result: dict[str, Any]) -> None:
+        note = result.get("note")
+        if note and note not in notes and not opts.quiet:
+            notes.add(note)
+            tqdm.write(note, file=sys.stderr)
         status = {"claimed": "elsewhere", "skipped": "skipped"}.get(result["status"],
                                                                     result["status"])
         counts[status] += 1
@@ -115,13 +149,13 @@ def _run_local(todo: list[Trial], opts: SweepOptions, counts: dict[str, int], wo
                        f"{' '.join(result['error'])}", file=sys.stderr)
 
     try:
-        run_local(todo, opts.worker_settings(), workers, account, gpus)
+        run_local(units, opts.worker_settings(), workers, account, gpus)
     finally:
         bar.close()
 
 
-def _run_slurm(todo: list[Trial], opts: SweepOptions, counts: dict[str, int]
-               ) -> dict[str, int]:
+def _run_slurm(todo: list[Trial], units: list[Any], opts: SweepOptions,
+               counts: dict[str, int]) -> dict[str, int]:
     from bench.executors import slurm
 
     if not opts.quiet:
@@ -131,7 +165,7 @@ def _run_slurm(todo: list[Trial], opts: SweepOptions, counts: dict[str, int]
     if not todo:
         return counts
     sub = slurm.submit(todo, opts.executor, opts.worker_settings(),
-                       name=f"wdbench-{opts.suite or 'sweep'}")
+                       name=f"wdbench-{opts.suite or 'sweep'}", units=units)
     if not opts.quiet or opts.detach:
         print(f"submitted job array {sub.array_id}: {len(sub.batches)} task(s), "
               f"{len(todo)} trial(s); logs in {sub.logs}", file=sys.stderr)

@@ -136,3 +136,32 @@ def couple(grads: list[Tensor], params: list[Tensor], coupled: float) -> list[Te
     if coupled == 0.0:
         return grads
     return torch._foreach_add(grads, params, alpha=coupled)
+
+
+@dataclass(frozen=True)
+class StackedDecayTerms:
+    """DecayTerms for T stacked members at once: [T] tensors (float64), entry i what
+    `decay_terms` gives member i. None marks a term that is a no-op for every member (no
+    coupling, shrink 1), which the eager path skips too."""
+
+    coupled: Tensor | None
+    rate: Tensor
+    shrink: Tensor | None
+    cautious: bool = False
+
+
+def stacked_decay_terms(style: DecayStyle | str, weight_decay: Tensor, lr: Tensor,
+                        lr_max: Tensor, any_decay: bool | None = None) -> StackedDecayTerms:
+    """`decay_terms` vectorised over a leading trial dimension, by the same STYLES entry (so a
+    float64 member's numbers are bit for bit its own `decay_terms`). A member with λ = 0 gets
+    the no-op terms, as `decay_terms` gives it. `any_decay`: whether some λ > 0, where the
+    caller knows (else read from the tensor: a host sync on a GPU)."""
+    entry = STYLES[DecayStyle.parse(style)]
+    off = weight_decay == 0.0
+    zeros = torch.zeros_like(weight_decay)
+    if not (bool((~off).any()) if any_decay is None else any_decay):
+        return StackedDecayTerms(None, zeros, None)
+    if entry.coupled:
+        return StackedDecayTerms(weight_decay.clone(), zeros, None)
+    rate = torch.where(off, zeros, entry.rate(weight_decay, lr, lr_max))
+    return StackedDecayTerms(None, rate, 1.0 - lr * rate, cautious=entry.cautious)

@@ -52,6 +52,9 @@ class Task(abc.ABC):
     # The figure the report's index leads with: 'heatmaps' (lr x λ) or 'linf' (λ‖x‖∞ over
     # training, where satisfying the constraint is the point of the task).
     headline_figure: ClassVar[str] = "heatmaps"
+    # Stacked trials (bench/stacked): "native" -- the task implements `stacked_losses`;
+    # "func" -- its model runs T trials at once through torch.func (vmap); "none" -- one by one.
+    stacking: ClassVar[str] = "none"
 
     def __init__(self, budget: Budget, options: Mapping[str, Any] | None = None,
                  data_dir: str | None = None, cache_dir: str | None = None) -> None:
@@ -107,6 +110,20 @@ class Task(abc.ABC):
         incomplete batch dropped). Full-batch tasks, whose every step sees the whole
         objective, return 1 (bench/timescale.py: τ_epoch)."""
         return max(len(self.train_dataset()) // self.budget.batch_size, 1)
+
+    def stacked_losses(self, params: Mapping[str, torch.Tensor],
+                       buffers: Mapping[str, torch.Tensor], batch: Any) -> torch.Tensor:
+        """`stacking = "native"` only: the (T,) training losses of T models at once.
+
+        `params` maps each name of `model.named_parameters()` to a (T, *shape) tensor (trial
+        dimension first), `buffers` each buffer name to the one tensor all T share, `batch`
+        has a leading T dimension. Entry i must equal `loss(model_i, batch[i])`."""
+        raise NotImplementedError(f"task {self.name!r} declares no native stacked losses")
+
+    def stacking_obstacle(self) -> str | None:
+        """Why this task's trials cannot be stacked under its current options (None: they
+        can, as far as the task knows; the model checks in bench/stacked come on top)."""
+        return None
 
     def probe_batches(self) -> list[Any]:
         """A fixed set of training batches for the low-noise probe gradient (SPEC §3)."""

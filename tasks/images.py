@@ -92,6 +92,8 @@ class ImageClassificationTask(Task):
     selection_metric = "val_accuracy"
     selection_mode = "max"
     declared_options = OPTIONS
+    # torch.func over task.loss; models with BatchNorm are refused by bench/stacked.
+    stacking = "func"
 
     def __init__(self, budget: Budget, options: Mapping[str, Any] | None = None,
                  data_dir: str | None = None, cache_dir: str | None = None) -> None:
@@ -167,6 +169,13 @@ class ImageClassificationTask(Task):
             net = build_network(opts["model"], self.spec.image_shape, self.spec.num_classes,
                                 opts["width"], opts["norm"])
         return ImageClassifier(net, mean, std, augmentation)
+
+    def stacking_obstacle(self) -> str | None:
+        if self.options["augment"]:
+            return ("augmentation draws each trial's crops and flips on the host from its own "
+                    "seed and step, which torch.func cannot stack; the trials run one by one "
+                    "(task.augment=false stacks them)")
+        return None
 
     def train_dataset(self) -> Dataset:
         return ImageExamples(self.data.train, with_index=True)

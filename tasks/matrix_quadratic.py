@@ -84,6 +84,7 @@ class MatrixQuadraticTask(Task):
     default_mask = "all"
     declared_options = OPTIONS
     headline_figure = "linf"  # the point of the task: which ball does W end in?
+    stacking = "native"  # stacked_losses: one batched expression for T trials
     budgets = {
         "smoke": Budget("smoke", steps=300, batch_size=1, eval_every=100, eval_batch_size=1,
                         probe_batches=1),
@@ -146,6 +147,10 @@ class MatrixQuadraticTask(Task):
     def steps_per_epoch(self) -> int:
         return 1  # full batch: every step sees the exact objective
 
+    def gather_train(self, indices: Tensor) -> Tensor:
+        """`collate` of the training rows at `indices` (a stacked group's (T, B)) at once."""
+        return torch.zeros(*indices.shape, 1)
+
     def eval_dataset(self, split: str) -> Dataset:
         if split not in ("val", "test"):
             raise ValueError(f"unknown split {split!r}; use 'val' or 'test'")
@@ -160,6 +165,14 @@ class MatrixQuadraticTask(Task):
     # --- computation ----------------------------------------------------------------------
     def loss(self, model: nn.Module, batch: Tensor) -> Tensor:
         return model(batch)
+
+    def stacked_losses(self, params: Mapping[str, Tensor], buffers: Mapping[str, Tensor],
+                       batch: Tensor) -> Tensor:
+        """(T,) losses of w (T, rows, cols), whatever the batch: MatrixQuadraticModel.forward."""
+        d = params["w"] - buffers["c"]
+        left, right = buffers.get("left"), buffers.get("right")
+        hd = d if left is None else left @ d @ right  # matmul broadcasts over the trial dim
+        return 0.5 * (d * hd).sum(dim=(-2, -1))
 
     def eval_outputs(self, model: nn.Module, batch: Tensor) -> dict[str, Tensor]:
         return {"loss": model(batch, per_example=True)}

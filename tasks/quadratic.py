@@ -88,6 +88,7 @@ class QuadraticTask(Task):
     default_mask = "all"  # x is a vector: the `matrices` policy would decay nothing
     headline_figure = "linf"  # the point of the task: does x end in its box?
     declared_options = OPTIONS
+    stacking = "native"  # stacked_losses: one batched expression for T trials
     budgets = {
         "smoke": Budget("smoke", steps=300, batch_size=8, eval_every=100, eval_batch_size=8,
                         probe_batches=1),
@@ -171,6 +172,11 @@ class QuadraticTask(Task):
             return 1  # full batch: every step sees the exact gradient
         return super().steps_per_epoch()
 
+    def gather_train(self, indices: Tensor) -> Tensor:
+        """`collate` of the training rows at `indices` (any shape: a stacked group's
+        (T, B)) in one index op: the same numbers, without a DataLoader per trial."""
+        return self.noise[indices]
+
     def eval_dataset(self, split: str) -> Dataset:
         if split not in ("val", "test"):
             raise ValueError(f"unknown split {split!r}; use 'val' or 'test'")
@@ -185,6 +191,19 @@ class QuadraticTask(Task):
     # --- computation ----------------------------------------------------------------------
     def loss(self, model: nn.Module, batch: Tensor) -> Tensor:
         return model(batch)
+
+    def stacked_losses(self, params: Mapping[str, Tensor], buffers: Mapping[str, Tensor],
+                       batch: Tensor) -> Tensor:
+        """(T,) losses of x (T, dim) on batches (T, B, dim): QuadraticModel.forward per row."""
+        x = params["x"]
+        d = x - buffers["c"]
+        hessian = buffers["hessian"]
+        # H is exactly symmetric (built as (h + hᵀ)/2), so the rows of d Hᵀ are H d_i.
+        hd = hessian * d if hessian.ndim == 1 else d @ hessian.T
+        loss = 0.5 * (d * hd).sum(dim=-1)
+        if self.options["noise"] > 0:
+            loss = loss + (batch.mean(dim=1) * x).sum(dim=-1)
+        return loss
 
     def eval_outputs(self, model: nn.Module, batch: Tensor) -> dict[str, Tensor]:
         return {"loss": model(batch, per_example=True)}

@@ -79,6 +79,8 @@ class WikiTextTask(Task):
     })
     declared_options = OPTIONS
     default_mask = "matrices"
+    # torch.func over task.loss; dropout > 0 is refused by bench/stacked (random streams).
+    stacking = "func"
     selection_metric = "val_loss"
     selection_mode = "min"
     # val_loss 6.2 = perplexity 493: reached by the default suite's adamw and adam_l2 at

@@ -1,5 +1,6 @@
 """The local executor: trials in this process (workers=1) or a pool of spawned processes,
-each trial run under a claim so that other sweeps on the same ledger skip it."""
+each trial run under a claim so that other sweeps on the same ledger skip it. A unit of work
+is a trial or a stacked group (bench/stacked), which holds claims for all its members."""
 
 from __future__ import annotations
 
@@ -9,8 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
-from bench.config import Trial
-from bench.executors.worker import WorkerSettings, run_claimed
+from bench.executors.worker import WorkerSettings, run_unit
 
 
 def worker_plan(workers: int, trials_per_gpu: int | None,
@@ -44,15 +44,16 @@ def _init_worker(threads: int, devices: Any, parent_pid: int) -> None:
     torch.set_num_threads(threads)
 
 
-def run_local(pending: list[Trial], settings: WorkerSettings, workers: int,
+def run_local(pending: list[Any], settings: WorkerSettings, workers: int,
               account: Callable[[dict[str, Any]], None],
               gpus: list[int] | None = None) -> None:
-    """Run the trials; `account(summary)` as each one ends. `gpus`: the GPU of each worker
-    (`worker_plan`); None leaves CUDA_VISIBLE_DEVICES alone, except that several GPUs are
-    shared out one per worker."""
+    """Run the units (trials, stacked groups); `account(summary)` as each trial ends.
+    `gpus`: the GPU of each worker (`worker_plan`); None leaves CUDA_VISIBLE_DEVICES alone,
+    except that several GPUs are shared out one per worker."""
     if workers <= 1:
-        for trial in pending:
-            account(run_claimed(trial, settings))
+        for unit in pending:
+            for result in run_unit(unit, settings):
+                account(result)
         return
     import torch
 
@@ -68,10 +69,11 @@ def run_local(pending: list[Trial], settings: WorkerSettings, workers: int,
     threads = max(1, (os.cpu_count() or 1) // workers)
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
                              initargs=(threads, devices, os.getpid())) as pool:
-        futures = [pool.submit(run_claimed, trial, settings) for trial in pending]
+        futures = [pool.submit(run_unit, unit, settings) for unit in pending]
         try:
             for future in as_completed(futures):
-                account(future.result())
+                for result in future.result():
+                    account(result)
         except BaseException:
             for future in futures:
                 future.cancel()

@@ -39,6 +39,9 @@ class ExecutorOptions:
     heartbeat_s: float = 10.0  # how often a running trial refreshes its claim
     stale_after_s: float = 300.0  # a claim without a heartbeat for this long is taken over
     poll_s: float = 2.0  # how often a waiting sweep looks at the ledger and the queue
+    # Trials per stacked group (bench/stacked; 1: no stacking). Memory of a group: the
+    # model's bytes x T plus the optimizer state's, plus T trials' activations.
+    stack_size: int = 64
 
     def with_budget_defaults(self, budget: str) -> ExecutorOptions:
         """Fill the unset resources from the budget's defaults."""
@@ -60,6 +63,8 @@ class ExecutorOptions:
                 merged[key] = value
         if getattr(args, "executor", None):
             merged["kind"] = args.executor
+        if getattr(args, "executor_no_stack", False):
+            merged["stack_size"] = 1
         options = cls(**merged)
         options.validate()
         return options
@@ -67,7 +72,8 @@ class ExecutorOptions:
     def validate(self) -> None:
         if self.kind not in KINDS:
             raise UsageError(f"unknown executor {self.kind!r}; use one of: {', '.join(KINDS)}")
-        for name in ("processes", "array_parallelism", "trials_per_job", "max_requeues"):
+        for name in ("processes", "array_parallelism", "trials_per_job", "max_requeues",
+                     "stack_size"):
             if getattr(self, name) < (0 if name == "max_requeues" else 1):
                 raise UsageError(f"executor {name} must be >= 1 (got {getattr(self, name)})")
         for name in ("time_min", "cpus", "mem_gb"):
@@ -84,7 +90,7 @@ class ExecutorOptions:
 FIELD_TYPES = {"kind": str, "partition": str, "time_min": int, "cpus": int, "mem_gb": float,
                "gpus": int, "processes": int, "array_parallelism": int, "trials_per_job": int,
                "sbatch": dict, "max_requeues": int, "heartbeat_s": float,
-               "stale_after_s": float, "poll_s": float}
+               "stale_after_s": float, "poll_s": float, "stack_size": int}
 
 
 def parse_mapping(data: Any, where: str) -> dict[str, Any]:
@@ -145,5 +151,12 @@ def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
                    default=None, help="array tasks running at once (default 64)")
     g.add_argument("--trials-per-job", dest="executor_trials_per_job", type=int, default=None,
                    metavar="N", help="trials packed into one array task, to amortize job start-up")
+    g.add_argument("--stack-size", dest="executor_stack_size", type=int, default=None,
+                   metavar="N", help="at most N trials per stacked group: trials that differ "
+                   "only in lr, weight_decay and seed train in one process, one tensor op "
+                   "for all (default 64; memory: model bytes x N plus optimizer state)")
+    g.add_argument("--no-stack", dest="executor_no_stack", action="store_true",
+                   help="run every trial on its own (no stacked groups; same as "
+                        "--stack-size 1)")
     g.add_argument("--detach", action="store_true",
                    help="with --executor slurm: print the job id and return after submitting")

@@ -1,6 +1,7 @@
 """The SLURM executor: one job array (through submitit) for a sweep's pending trials.
 
-Each array task runs `trials_per_job` trials one after another under claims (`worker`); a
+Each array task runs `trials_per_job` trials one after another under claims (`worker`), or
+one stacked group (bench/stacked: its trials in one process, one tensor op for all); a
 trial with `processes=N` runs as N tasks of its job (DDP from SLURM's environment). On the
 time-limit or preemption signal submitit's Checkpointable protocol requeues the task, which
 resumes its trial from the last Accelerate checkpoint (`checkpoint_every`)."""
@@ -26,9 +27,9 @@ class TrialBatch(submitit.helpers.Checkpointable):
     """The function an array task runs; requeued as is on timeout/preemption (its trials
     resume from their checkpoints, finished ones are skipped)."""
 
-    def __call__(self, trials: list[dict[str, Any]], settings: WorkerSettings
-                 ) -> list[dict[str, Any]]:
-        return run_batch(trials, settings)
+    def __call__(self, trials: list[dict[str, Any]], settings: WorkerSettings,
+                 stacked: bool = False) -> list[dict[str, Any]]:
+        return run_batch(trials, settings, stacked)
 
 
 def check_cluster(options: ExecutorOptions, budget_min_s: float | None) -> None:
@@ -65,13 +66,20 @@ class Submitted:
 
 
 def submit(pending: list[Trial], options: ExecutorOptions, settings: WorkerSettings,
-           name: str = "wdbench") -> Submitted:
-    """One job array for the trials, `trials_per_job` per array task."""
+           name: str = "wdbench", units: list[Any] | None = None) -> Submitted:
+    """One job array for the trials: one array task per stacked group of `units`
+    (bench/stacked/grouping.py), the other trials `trials_per_job` per array task."""
+    from bench.stacked.grouping import Group
     out = Path(settings.out)
     logs = out / "slurm"
     executor = submitit.SlurmExecutor(folder=logs / "%j", max_num_timeout=options.max_requeues)
     per_job = options.trials_per_job
-    batches = [pending[i:i + per_job] for i in range(0, len(pending), per_job)]
+    units = pending if units is None else units
+    singles = [u for u in units if not isinstance(u, Group)]
+    batches = [list(u.trials) for u in units if isinstance(u, Group)]
+    stacked = [True] * len(batches)
+    batches += [singles[i:i + per_job] for i in range(0, len(singles), per_job)]
+    stacked += [False] * (len(batches) - len(stacked))
     mem_mb = int((options.mem_gb or 1) * 1024)
     params: dict[str, Any] = {
         "job_name": name, "time": int(options.time_min or 60),
@@ -91,7 +99,7 @@ def submit(pending: list[Trial], options: ExecutorOptions, settings: WorkerSetti
     executor.update_parameters(**params)
     payload = [[t.to_dict() for t in batch] for batch in batches]
     try:
-        jobs = executor.map_array(TrialBatch(), payload, [settings] * len(payload))
+        jobs = executor.map_array(TrialBatch(), payload, [settings] * len(payload), stacked)
     except Exception as err:  # sbatch refused the request (resources, account, QOS)
         message = str(err).strip().splitlines()
         raise UsageError(f"sbatch refused the job array: {message[-1] if message else err}"

@@ -86,6 +86,17 @@ def run_claimed(trial: Trial, settings: WorkerSettings, accelerator: Any = None
     return summary(trial, record["status"], record.get("error") or "")
 
 
+def run_unit(unit: Any, settings: WorkerSettings) -> list[dict[str, Any]]:
+    """A trial (`run_claimed`) or a stacked group (bench/stacked/claimed.py): summaries."""
+    from bench.stacked.grouping import Group
+
+    if isinstance(unit, Group):
+        from bench.stacked.claimed import run_group_claimed
+
+        return run_group_claimed(unit, settings)
+    return [run_claimed(unit, settings)]
+
+
 def init_slurm_distributed() -> None:
     """Point Accelerate at the job's N tasks (DDP from SLURM's environment): rank, world
     size and the rendezvous on the first node; gloo on CPU nodes, NCCL on GPU nodes."""
@@ -133,8 +144,10 @@ def _keep_running_if_not_requeued(submitit_handler: Any) -> Any:
     return handler
 
 
-def run_batch(trials: list[dict[str, Any]], settings: WorkerSettings) -> list[dict[str, Any]]:
-    """An array task's trials, one after another (one process group for all of them).
+def run_batch(trials: list[dict[str, Any]], settings: WorkerSettings, stacked: bool = False
+              ) -> list[dict[str, Any]]:
+    """An array task's trials, one after another (one process group for all of them), or
+    with `stacked` as one stacked group (bench/stacked).
 
     SIGTERM (scancel) stops the running trial at once: no record, claim released, its
     checkpoint kept, so it stays pending and the next sweep resumes it. (submitit would
@@ -145,14 +158,15 @@ def run_batch(trials: list[dict[str, Any]], settings: WorkerSettings) -> list[di
     if callable(usr2):
         signal.signal(signal.SIGUSR2, _keep_running_if_not_requeued(usr2))
     try:
-        return _run_batch(trials, settings)
+        return _run_batch(trials, settings, stacked)
     except TrialInterrupted as stop:
         raise SystemExit(stop.code) from None  # submitit's own exit after the requeue
     finally:
         signal.signal(signal.SIGTERM, previous_term)
 
 
-def _run_batch(trials: list[dict[str, Any]], settings: WorkerSettings) -> list[dict[str, Any]]:
+def _run_batch(trials: list[dict[str, Any]], settings: WorkerSettings, stacked: bool
+               ) -> list[dict[str, Any]]:
     processes = int(os.environ.get("SLURM_NTASKS", "1"))
     accelerator = None
     if processes > 1:
@@ -166,6 +180,10 @@ def _run_batch(trials: list[dict[str, Any]], settings: WorkerSettings) -> list[d
 
         torch.set_num_threads(cpus)
     Path(settings.out).mkdir(parents=True, exist_ok=True)
+    if stacked and accelerator is None:
+        from bench.stacked.grouping import Group
+
+        return run_unit(Group(tuple(Trial.from_dict(t) for t in trials)), settings)
     return [run_claimed(Trial.from_dict(t), settings, accelerator) for t in trials]
 
 

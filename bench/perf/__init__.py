@@ -8,6 +8,7 @@ BENCHMARKS: dict[str, str] = {
     "report_render": "bench.perf.report_render",
     "wikitext_step": "bench.perf.wikitext_step",
     "runner_overhead": "bench.perf.runner_overhead",
+    "stacked": "bench.perf.stacked",
 }
 # Run only when named (`python -m bench.perf gpu [--dry-run]`, `make gpu-check`): they need
 # hardware `make perf` does not assume.

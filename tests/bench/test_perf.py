@@ -6,6 +6,7 @@ import optimizers
 from bench.perf import BENCHMARKS
 from bench.perf.__main__ import main as perf_main
 from bench.perf.optimizer_step import main, nominal_bytes
+from bench.store import Ledger
 
 
 def test_nominal_bytes_follow_the_optimizer_state():
@@ -55,3 +56,23 @@ def test_runner_overhead_rejects_a_non_positive_step_count(capsys):
     with pytest.raises(SystemExit) as exc:
         overhead_main(["--steps", "0"])
     assert exc.value.code == 2 and "must be at least 1" in capsys.readouterr().err
+
+def test_stacked_benchmark_times_both_ways_and_compares_their_records(tmp_path):
+    from bench.config import Trial
+    from bench.perf.stacked import HEADER, bare_loop_us, row
+
+    trials = [Trial("quadratic", "adamw", lr=lr, weight_decay=1.0, seed=seed, budget="smoke",
+                    steps=20) for lr in (0.01, 0.05) for seed in (0, 1)]
+    cells = row("quadratic", trials, 20, tmp_path)
+    assert len(cells) == len(HEADER) and cells[:3] == ("quadratic", "4", "20")
+    assert float(cells[3]) > 0 and float(cells[4]) > 0
+    assert float(cells[8]) < 1e-5  # float32 rounding only: the same trials both ways
+    assert float(cells[9]) >= float(cells[8])
+    assert bare_loop_us(20) > 0
+    ledgers = [Ledger(tmp_path / name) for name in ("sequential", "stacked")]
+    assert ledgers[0].ids() == ledgers[1].ids() == {t.id for t in trials}
+    assert {r["stacked"]["size"] for r in ledgers[1].records()} == {4}
+
+
+def test_stacked_benchmark_is_in_make_perf():
+    assert BENCHMARKS["stacked"] == "bench.perf.stacked"

@@ -188,3 +188,23 @@ def test_timeout_requeues_and_resumes_to_the_uninterrupted_record(tmp_path, requ
     restarts = {r[2] for r in runs(requeue.trace)}
     assert max(restarts) >= 1, f"never requeued: {runs(requeue.trace)}"
     assert view(requeue.out) == reference
+
+
+def test_a_stacked_group_is_one_array_task(tmp_path):
+    from bench.executors import submissions
+    from tests.bench.stacked.helpers import F64, largest_difference
+
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(f'task: "{F64}"\nbudget: smoke\nsteps: 50\nseeds: [0, 1]\n'
+                     "optimizers:\n  adamw: {lr: [1.0e-2, 5.0e-2], weight_decay: 1.0}\n")
+    (tmp_path / "executor.yaml").write_text(FAST)
+    done = run_sweep(suite, tmp_path / "slurm")
+    assert done.returncode == 0, done.stderr[-3000:]
+    [submission] = submissions.submissions(tmp_path / "slurm")
+    assert [len(ids) for ids in submission["tasks"].values()] == [4]
+    stacked = {r["id"]: r for r in Ledger(tmp_path / "slurm").records()}
+    assert {r["stacked"]["size"] for r in stacked.values()} == {4}
+    for trial in suites.load(suite).trials("smoke"):
+        run_trial(trial, tmp_path / "local", show_progress=False, suite="suite")
+        alone = Ledger(tmp_path / "local").read(trial.id)  # as stored: NaN reads as None
+        assert largest_difference(alone, stacked[trial.id])[0] <= 1e-10

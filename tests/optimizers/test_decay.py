@@ -1,6 +1,7 @@
 """The decay stage on its own: each style's terms and radius, from the table."""
 
 import pytest
+import torch
 
 from optimizers.decay import STYLES, DecayStyle, DecayTerms, decay_terms, implied_radius
 
@@ -79,3 +80,21 @@ def test_only_fixed_and_corrected_radii_move_with_the_lr():
 def test_unknown_style_names_the_valid_ones():
     with pytest.raises(ValueError, match="unknown decay style 'l1'.*fixed, corrected, cautious"):
         decay_terms("l1", WD, LR, LR_MAX)
+
+
+@pytest.mark.parametrize("style", [s.value for s in DecayStyle])
+def test_stacked_decay_terms_are_each_members_own(style):
+    """The vectorised twin gives member i bit for bit what decay_terms gives it alone (float64),
+    λ = 0 members the no-op terms."""
+    from optimizers.decay import stacked_decay_terms
+
+    wds, lrs, lr_maxs = [0.1, 0.0, 3.0, 1e-4], [1e-3, 3e-4, 7e-5, 2e-2], [2e-3, 3e-4, 1e-4, 2e-2]
+    as64 = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
+    stacked = stacked_decay_terms(style, as64(wds), as64(lrs), as64(lr_maxs))
+    for i, (wd, lr, lr_max) in enumerate(zip(wds, lrs, lr_maxs)):
+        alone = decay_terms(style, wd, lr, lr_max)
+        coupled = 0.0 if stacked.coupled is None else stacked.coupled[i].item()
+        shrink = 1.0 if stacked.shrink is None else stacked.shrink[i].item()
+        assert (coupled, stacked.rate[i].item(), shrink) == \
+            (alone.coupled, alone.rate, alone.shrink)
+        assert stacked.cautious == (style == "cautious") and alone.cautious <= stacked.cautious
