@@ -1,7 +1,7 @@
 """Stacked trials (issue #14) against one trial at a time, in one run, CPU time of this
 process (one thread, as every trial runs):
 
-- the quadratic `cpu` suite (bench/suites/quadratic.yaml, 32 trials) run sequentially
+- the quadratic `cpu` suite (bench/suites/quadratic_short.yaml, 32 trials) run sequentially
   (bench/runner.py::run_trial each) and stacked (bench/stacked: one group per optimizer);
 - the cost per trial-step of each against a bare single-trial loop (autograd +
   torch.optim.AdamW on the same model, nothing else);
@@ -130,7 +130,7 @@ def quadratic_suite(steps: int | None) -> tuple[list[Trial], int]:
     from bench import suite as suites
 
     overrides = {"steps": steps} if steps else {}
-    trials = suites.load(suites.resolve("quadratic", None)).trials("cpu", overrides)
+    trials = suites.load(suites.resolve("quadratic_short", None)).trials("cpu", overrides)
     return trials, steps or 20_000
 
 
