@@ -24,9 +24,13 @@ ROOT = Path(__file__).resolve().parents[1]
 ENGINE_FILES = ("bench/runner.py", "bench/metrics.py", "bench/sampling.py",
                 "bench/schedules.py", "bench/config.py", "bench/divergence.py",
                 "bench/evaluation.py", "bench/geometry.py", "bench/rotation.py",
-                "bench/timescale.py")
+                "bench/timescale.py", "bench/param_groups.py",
+                # A stacked member's record must equal its lone run's: its code counts too.
+                "bench/stacked/loop.py", "bench/stacked/members.py", "bench/stacked/batches.py",
+                "bench/stacked/models.py", "bench/stacked/func.py")
 OPTIMIZER_FILES = ("optimizers/base.py", "optimizers/decay.py", "optimizers/sign_kernels.py",
-                   "optimizers/compiled_steps.py")
+                   "optimizers/compiled_steps.py", "optimizers/stacked.py",
+                   "optimizers/stacked_steps.py")
 LOCAL_PACKAGES = ("optimizers", "tasks")
 
 

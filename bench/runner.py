@@ -26,16 +26,17 @@ from torch.utils.data import DataLoader
 
 import optimizers
 import tasks
-from bench import environment, evaluation, geometry, schedules
+from bench import environment, evaluation, schedules
 from bench.config import Trial
 from bench.divergence import Diverged, params_finite, watch_for
 from bench.evaluation import current_radius, evaluate, probe_metrics
 from bench.fingerprint import recorded
+from bench.param_groups import decay_setup
 from bench.sampling import GlobalBatchSampler, batch_stream
 from bench.scoring import to_target
 from bench.store import SCHEMA_VERSION, Ledger
 from bench.tracking import TrialTrackers
-from optimizers.decay import DecayStyle, implied_radius
+from optimizers.decay import DecayStyle
 from tasks.base import Task
 
 TRIAL_THREADS = 1  # intra-op threads of every trial, whatever the sweep's worker count
@@ -91,22 +92,9 @@ def build(trial: Trial, accelerator: Accelerator, data_dir: str | None = None,
     spec = optimizers.spec(trial.optimizer)
     set_seed(trial.seed)
     model = task.build_model(trial.seed)
-    policy = trial.mask or task.default_mask
-    mask = task.decay_mask(model, policy)
-    named = dict(model.named_parameters())
-    decayed = {n: p for n, p in named.items() if mask.get(n)}
-    undecayed = [p for n, p in named.items() if not mask.get(n)]
-    # Optimizers that tell tensors apart by name (Muon's recipe) get torch's named params.
-    by_name = spec.norm_rule is not None
-    groups = [{"params": [(n, p) if by_name else p for n, p in named.items()
-                          if bool(mask.get(n)) is decay], "weight_decay": wd}
-              for decay, wd in ((True, trial.weight_decay), (False, 0.0))]
-    groups = [g for g in groups if g["params"]]
-    optimizer = optimizers.create(trial.optimizer, groups, lr=trial.lr,
-                                  weight_decay=trial.weight_decay,
-                                  **dict(trial.optimizer_options))
-    # `--set decay=...` can override a built-in's declared style; the box follows the real one.
-    style = DecayStyle.parse(optimizer.defaults.get("decay", spec.decay_style))
+    mask = task.decay_mask(model, trial.mask or task.default_mask)
+    setup = decay_setup(trial, task, spec, model, mask)
+    optimizer = setup.optimizer
     if trial.compile:
         model.compile()  # in place: names, state_dict keys and unwrap_model stay the same
     steps = trial.steps or task.budget.steps
@@ -120,18 +108,11 @@ def build(trial: Trial, accelerator: Accelerator, data_dir: str | None = None,
     else:
         accelerator.register_for_checkpointing(optimizer)
     accelerator.register_for_checkpointing(scheduler)
-    radius = implied_radius(style, trial.weight_decay, trial.lr, trial.lr)  # at η_t = lr_max
-    metric_radius = radius or (1.0 / trial.weight_decay if trial.weight_decay > 0 else None)
-    mask_info = {
-        "policy": policy, "decayed": len(decayed), "undecayed": len(undecayed),
-        "decayed_numel": sum(p.numel() for p in decayed.values()),
-        "undecayed_numel": sum(p.numel() for p in undecayed),
-        "geometry": geometry.tensor_geometries(optimizer, spec, decayed),
-    }
     probe = [send_to_device(b, accelerator.device) for b in task.probe_batches()]
-    ctx = TrialContext(trial, task, spec, accelerator, model, optimizer, scheduler, decayed,
-                       style, mask_info, steps, trial.eval_every or task.budget.eval_every, radius,
-                       metric_radius, probe)
+    ctx = TrialContext(trial, task, spec, accelerator, model, optimizer, scheduler,
+                       setup.decayed, setup.style, setup.mask_info, steps,
+                       trial.eval_every or task.budget.eval_every, setup.radius,
+                       setup.metric_radius, probe)
     ctx.rotation = evaluation.watch_rotation(ctx)
     return ctx
 

@@ -17,10 +17,10 @@ from accelerate.utils import send_to_device
 from torch import Tensor
 
 import optimizers
-from bench import evaluation, geometry
+from bench import evaluation
 from bench.config import Trial
+from bench.param_groups import decay_setup
 from bench.runner import TrialContext
-from optimizers.decay import DecayStyle, implied_radius
 from tasks.base import Task
 
 
@@ -46,31 +46,12 @@ def member_context(trial: Trial, task: Task, accelerator: Accelerator, model: to
     The optimizer here is the trial's own, built on the member's parameters only for what the
     record says of it (its decay style, each tensor's geometry); it is never stepped."""
     spec = optimizers.spec(trial.optimizer)
-    named = dict(model.named_parameters())
-    decayed = {n: p for n, p in named.items() if mask.get(n)}
-    undecayed = [p for n, p in named.items() if not mask.get(n)]
-    by_name = spec.norm_rule is not None
-    groups = [{"params": [(n, p) if by_name else p for n, p in named.items()
-                          if bool(mask.get(n)) is decay], "weight_decay": wd}
-              for decay, wd in ((True, trial.weight_decay), (False, 0.0))]
-    groups = [g for g in groups if g["params"]]
-    optimizer = optimizers.create(trial.optimizer, groups, lr=trial.lr,
-                                  weight_decay=trial.weight_decay,
-                                  **dict(trial.optimizer_options))
-    style = DecayStyle.parse(optimizer.defaults.get("decay", spec.decay_style))
+    setup = decay_setup(trial, task, spec, model, mask)
     steps = trial.steps or task.budget.steps
-    radius = implied_radius(style, trial.weight_decay, trial.lr, trial.lr)
-    metric_radius = radius or (1.0 / trial.weight_decay if trial.weight_decay > 0 else None)
-    mask_info = {
-        "policy": trial.mask or task.default_mask, "decayed": len(decayed),
-        "undecayed": len(undecayed), "decayed_numel": sum(p.numel() for p in decayed.values()),
-        "undecayed_numel": sum(p.numel() for p in undecayed),
-        "geometry": geometry.tensor_geometries(optimizer, spec, decayed),
-    }
-    ctx = TrialContext(trial, task, spec, accelerator, model, optimizer,
-                       MemberSchedule(trial.lr, multiplier), decayed, style, mask_info, steps,
-                       trial.eval_every or task.budget.eval_every, radius, metric_radius,
-                       probe)
+    ctx = TrialContext(trial, task, spec, accelerator, model, setup.optimizer,
+                       MemberSchedule(trial.lr, multiplier), setup.decayed, setup.style,
+                       setup.mask_info, steps, trial.eval_every or task.budget.eval_every,
+                       setup.radius, setup.metric_radius, probe)
     # The group loop calls ctx.rotation.before(step) itself: this optimizer never steps.
     ctx.rotation = evaluation.watch_rotation(ctx)
     return ctx
