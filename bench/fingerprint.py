@@ -121,6 +121,13 @@ def _closure(start: list[Path], root: Path) -> list[Path]:
 
 def local_imports(path: Path, root: Path = ROOT) -> list[Path]:
     """Files of the modules `path` imports from LOCAL_PACKAGES or from its own directory."""
+    stat = path.stat()
+    # Parsed once per file version: a sweep asks for every trial, a stacked group per member.
+    return list(_parsed_imports(path, root, stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_imports(path: Path, root: Path, mtime_ns: int, size: int) -> tuple[Path, ...]:
     tree = ast.parse(path.read_text(), filename=str(path))
     names: list[str] = []
     for node in ast.walk(tree):
@@ -132,7 +139,7 @@ def local_imports(path: Path, root: Path = ROOT) -> list[Path]:
             # `from optimizers import validation` depends on validation.py, not on every
             # module the package's __init__ registers.
             names += found or [node.module]
-    return [f for name in names for f in _module_files(name, path, root)]
+    return tuple(f for name in names for f in _module_files(name, path, root))
 
 
 def _module_files(name: str, path: Path, root: Path) -> list[Path]:
