@@ -120,6 +120,14 @@ class Task(abc.ABC):
         has a leading T dimension. Entry i must equal `loss(model_i, batch[i])`."""
         raise NotImplementedError(f"task {self.name!r} declares no native stacked losses")
 
+    def stacked_gradients(self, params: Mapping[str, torch.Tensor],
+                          buffers: Mapping[str, torch.Tensor], batch: Any
+                          ) -> tuple[torch.Tensor, dict[str, torch.Tensor]] | None:
+        """`stacking = "native"` only, optional: the (T,) losses of `stacked_losses` and each
+        parameter's (T, *shape) gradient of their sum in closed form, without autograd (for
+        the tiny tasks autograd's backward is most of a stacked step). None: autograd."""
+        return None
+
     def stacking_obstacle(self) -> str | None:
         """Why this task's trials cannot be stacked under its current options (None: they
         can, as far as the task knows; the model checks in bench/stacked come on top)."""

@@ -174,6 +174,14 @@ class MatrixQuadraticTask(Task):
         hd = d if left is None else left @ d @ right  # matmul broadcasts over the trial dim
         return 0.5 * (d * hd).sum(dim=(-2, -1))
 
+    def stacked_gradients(self, params: Mapping[str, Tensor], buffers: Mapping[str, Tensor],
+                          batch: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """`stacked_losses` and their gradient A (W - C) B (A, B exactly symmetric)."""
+        d = params["w"] - buffers["c"]
+        left, right = buffers.get("left"), buffers.get("right")
+        hd = d if left is None else left @ d @ right
+        return 0.5 * (d * hd).sum(dim=(-2, -1)), {"w": hd}
+
     def eval_outputs(self, model: nn.Module, batch: Tensor) -> dict[str, Tensor]:
         return {"loss": model(batch, per_example=True)}
 

@@ -28,21 +28,36 @@ class GroupBatches:
         self.dataset = self.task.train_dataset()
         acc = first.accelerator
         micro = self.task.budget.batch_size  # grad_accum is 1 in a group (grouping.py)
-        self.samplers = [iter(GlobalBatchSampler(len(self.dataset), micro, ctx.trial.seed,
-                                                 ctx.steps, acc.process_index,
-                                                 acc.num_processes, start_step))
-                         for ctx in members]
+        self.sampler_objects = [GlobalBatchSampler(len(self.dataset), micro, ctx.trial.seed,
+                                                   ctx.steps, acc.process_index,
+                                                   acc.num_processes, start_step)
+                                for ctx in members]
+        self.samplers = [iter(s) for s in self.sampler_objects]
         self.gather = getattr(self.task, "gather_train", None)
         self.getitems = getattr(self.dataset, "__getitems__", None)
+        self.step, self.epoch, self.perms = start_step, -1, torch.empty(0)
 
     def __iter__(self) -> GroupBatches:
         return self
 
     def __next__(self) -> Any:
-        indices = [next(s) for s in self.samplers]
         if self.gather is not None:
-            return self.gather(torch.tensor(indices))
+            return self.gather(self._indices())
+        indices = [next(s) for s in self.samplers]
         return self.stack([self.task.collate(self._fetch(i)) for i in indices])
+
+    def _indices(self) -> torch.Tensor:
+        """The (T, B) indices every member's own sampler gives at this step, as one slice of
+        the members' stacked epoch permutations (the same numbers as `GlobalBatchSampler`,
+        tested), instead of T generators and a list-to-tensor copy a step."""
+        first = self.sampler_objects[0]
+        epoch, i = divmod(self.step, first.per_epoch)
+        if epoch != self.epoch:
+            self.epoch = epoch
+            self.perms = torch.stack([s._epoch(epoch) for s in self.sampler_objects])
+        self.step += 1
+        lo = i * first.batch + first.rank * first.local
+        return self.perms[:, lo:lo + first.local]
 
     def _fetch(self, indices: list[int]) -> list[Any]:
         if self.getitems:  # as torch's _MapDatasetFetcher

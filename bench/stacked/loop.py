@@ -141,8 +141,7 @@ def _run(group: Group, ledger: Ledger, data_dir: str | None, cache_dir: str | No
         batch = next(batches)
         if not host:
             batch = send_to_device(batch, acc.device, non_blocking=True)
-        losses = model.losses(batch)
-        losses.sum().backward()
+        losses = model.backward(batch)
         watch.add(step + 1, losses.detach().float())
         for i in active:  # W_step of members whose step + 1 is an evaluation point
             members[i].ctx.rotation.before(step)

@@ -50,6 +50,9 @@ class StackedModel:
     buffers: dict[str, Tensor]  # native: shared by all; vmap: stacked (T, *shape); loop: none
     mode: str  # "native", "vmap" or "loop" (how losses() runs)
     loss_fn: Callable[[Any], Tensor] = field(repr=False)
+    # native tasks with `stacked_gradients`: (losses, grads) in closed form
+    grad_fn: Callable[[Any], tuple[Tensor, dict[str, Tensor]]] | None = field(
+        default=None, repr=False)
 
     @property
     def size(self) -> int:
@@ -58,6 +61,20 @@ class StackedModel:
     def losses(self, batch: Any) -> Tensor:
         """(T,) training losses; `batch` = stack_batches(the T trials' own batches)."""
         return self.loss_fn(batch)
+
+    def backward(self, batch: Any) -> Tensor:
+        """(T,) training losses, with each stacked parameter's `.grad` set to the gradient of
+        their sum (member i's own gradient in slice i): closed form where the task has it,
+        else autograd."""
+        if self.grad_fn is None:
+            losses = self.loss_fn(batch)
+            losses.sum().backward()
+            return losses
+        with torch.no_grad():
+            losses, grads = self.grad_fn(batch)
+        for name, grad in grads.items():
+            self.params[name].grad = grad
+        return losses
 
 
 def stack_models(task: Task, seeds: Sequence[int], device: torch.device | str,
@@ -101,7 +118,10 @@ def stack_models(task: Task, seeds: Sequence[int], device: torch.device | str,
         loss_fn, buffers = vmap_losses(task, members, params)
     else:
         loss_fn = loop_losses(task, members, params)
-    stacked = StackedModel(params, members, buffers, mode, loss_fn)
+    grad_fn = None
+    if mode == "native" and type(task).stacked_gradients is not Task.stacked_gradients:
+        grad_fn = _native_gradients(task, params, buffers)
+    stacked = StackedModel(params, members, buffers, mode, loss_fn, grad_fn)
     _trial_forward(task, stacked, device, dtype)
     return stacked
 
@@ -184,6 +204,11 @@ def _alias_parameters(member: nn.Module, params: dict[str, Tensor], i: int) -> N
 def _native_losses(task: Task, params: dict[str, Tensor], buffers: dict[str, Tensor]
                    ) -> Callable[[Any], Tensor]:
     return lambda batch: task.stacked_losses(params, buffers, batch)
+
+
+def _native_gradients(task: Task, params: dict[str, Tensor], buffers: dict[str, Tensor]
+                      ) -> Callable[[Any], tuple[Tensor, dict[str, Tensor]]]:
+    return lambda batch: task.stacked_gradients(params, buffers, batch)
 
 
 # --- the build-time check -----------------------------------------------------------------

@@ -145,14 +145,14 @@ from bench.stacked.grouping import Group
 from bench.stacked.loop import run_group
 import bench.stacked.models as models
 
-original = models.StackedModel.losses
+original = models.StackedModel.backward  # once per training step
 def crashing(self, batch):
     crashing.calls += 1
     if crashing.calls == int(sys.argv[3]):
         os._exit(9)  # a hard kill mid-group: no cleanup, no record
     return original(self, batch)
 crashing.calls = 0
-models.StackedModel.losses = crashing
+models.StackedModel.backward = crashing
 trials = [Trial.from_dict(d) for d in eval(sys.argv[1])]
 run_group(Group(tuple(trials)), sys.argv[2])
 """

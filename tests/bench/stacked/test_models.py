@@ -258,3 +258,30 @@ def test_stack_batches_nests_and_checks():
     with pytest.raises(TypeError, match="cannot stack a str"):
         stack_batches(["x", "y"])
 
+
+
+@pytest.mark.parametrize("task_name,options", [
+    ("quadratic", {"kind": "diagonal"}), ("quadratic", {"kind": "dense"}),
+    ("quadratic", {"kind": "dense", "noise": 0.5}),
+    ("matrix_quadratic", {"kind": "isotropic"}), ("matrix_quadratic", {"kind": "anisotropic"}),
+])
+def test_closed_form_gradients_equal_autograd_and_the_lone_runs(task_name, options):
+    """`backward` (the group loop's step) uses the task's stacked_gradients, not autograd:
+    the same losses and each member's lone gradient, float64 <= 1e-10 relative."""
+    task = tasks.create(task_name, "smoke", options)
+    seeds = [0, 1, 2]
+    stacked = assert_members_equal_lone_runs(task, seeds)  # autograd: .grad filled
+    assert stacked.grad_fn is not None
+    want = {n: p.grad.clone() for n, p in stacked.params.items()}
+    batch = stack_batches([batch_to(b, "cpu") for b in _batches(task, len(seeds),
+                                                                torch.float64)])
+    want_losses = stacked.losses(batch).detach()
+    for p in stacked.params.values():
+        p.grad = None
+    losses = stacked.backward(batch)
+    assert not losses.requires_grad  # no autograd graph was built
+    assert _rel(losses, want_losses) <= F64_RTOL
+    for name, p in stacked.params.items():
+        assert p.grad is not None and _rel(p.grad, want[name]) <= F64_RTOL, name
+        if options.get("kind") == "diagonal":  # h * d: autograd's 0.5 h d + 0.5 h d exactly
+            assert torch.equal(p.grad, want[name]), name
