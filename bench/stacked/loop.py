@@ -143,8 +143,9 @@ def _run(group: Group, ledger: Ledger, data_dir: str | None, cache_dir: str | No
             batch = send_to_device(batch, acc.device, non_blocking=True)
         losses = model.backward(batch)
         watch.add(step + 1, losses.detach().float())
-        for i in active:  # W_step of members whose step + 1 is an evaluation point
-            members[i].ctx.rotation.before(step)
+        if (step + 1) % eval_every == 0 or step + 1 == steps:
+            for i in active:  # W_step: the next step is an evaluation point (rotation)
+                members[i].ctx.rotation.before(step)
         optimizer.step()
         step += 1
         optimizer.set_lr_multiplier(multiplier(step))
