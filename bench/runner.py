@@ -169,6 +169,17 @@ def _record_eval(ctx: TrialContext, prog: Progress, split_metrics: dict[str, flo
     return point
 
 
+def swap_in(incoming: Path, latest: Path) -> None:
+    """Make the finished checkpoint `incoming` the `latest` one: a kill at any moment leaves
+    either the old or the new checkpoint whole (the previous one waits as `old` meanwhile)."""
+    old = latest.parent / "old"
+    shutil.rmtree(old, ignore_errors=True)
+    if latest.exists():
+        os.replace(latest, old)
+    os.replace(incoming, latest)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 class Checkpointer:
     """Mid-trial Accelerate checkpoints under <out>/checkpoints/<id>/latest (atomic swap)."""
 
@@ -206,12 +217,7 @@ class Checkpointer:
             state = {k: v for k, v in prog.__dict__.items() if k != "started"}
             state["wall_s"] = prog.wall_s + time.perf_counter() - prog.started
             (tmp / "progress.json").write_text(json.dumps(state))
-            old = self.dir / "old"
-            shutil.rmtree(old, ignore_errors=True)
-            if self.latest.exists():
-                os.replace(self.latest, old)
-            os.replace(tmp, self.latest)
-            shutil.rmtree(old, ignore_errors=True)
+            swap_in(tmp, self.latest)
         acc.wait_for_everyone()
 
     def clear(self) -> None:

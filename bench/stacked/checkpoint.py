@@ -8,7 +8,6 @@ that a later sweep forms the same group again (bench/stacked/grouping.py) and re
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from dataclasses import asdict
@@ -17,7 +16,7 @@ from typing import Any
 
 import torch
 
-from bench.runner import Progress
+from bench.runner import Progress, swap_in
 from bench.stacked.grouping import MANIFEST, Group
 from bench.store import Ledger
 
@@ -55,12 +54,7 @@ class GroupCheckpointer:
                     else None}, tmp / STATE)
         (tmp / MANIFEST).write_text(json.dumps({"members": [t.id for t in self.group.trials],
                                                 "step": step}))
-        old = self.dir / "old"
-        shutil.rmtree(old, ignore_errors=True)
-        if self.latest.exists():
-            os.replace(self.latest, old)
-        os.replace(tmp, self.latest)
-        shutil.rmtree(old, ignore_errors=True)
+        swap_in(tmp, self.latest)
 
     def restore(self, params: dict[str, torch.Tensor], optimizer: Any
                 ) -> tuple[int, list[Progress], list[tuple[str | None, int | None]]] | None:
