@@ -75,3 +75,10 @@ def test_a_checkpointed_group_is_formed_again_whatever_the_stack_size(tmp_path):
     result = plan(GRID, stack_size=64, checkpoints=tmp_path)
     assert GRID[15] in result.units
     assert result.reasons == {"resumes its own single-trial checkpoint": 1}
+
+
+def test_trials_swept_by_tau_share_a_group():
+    # A `tau` trial carries the λ its τ gives at its lr: τ varies within a group as λ does.
+    trials = [quad(lr=lr, wd=1.0 / (lr * tau), tau=tau) for lr in (0.01, 0.05)
+              for tau in (100.0, 400.0)]
+    assert [g.size for g in groups(plan(trials, 64).units)] == [4]
