@@ -82,7 +82,7 @@ def row(name: str, trials: list[Trial], steps: int, out: Path, data_dir: str | N
         ) -> tuple[str, ...]:
     sequential, stacked, headline, anywhere = run_both(trials, out, data_dir)
     trial_steps = len(trials) * steps
-    return (name, str(len(trials)), str(steps), f"{sequential:.1f}", f"{stacked:.1f}",
+    return (name, str(len(trials)), str(steps), f"{sequential:.4g}", f"{stacked:.4g}",
             f"{stacked / sequential:.3f}", f"{1e6 * sequential / trial_steps:.0f}",
             f"{1e6 * stacked / trial_steps:.1f}", f"{headline:.1e}", f"{anywhere:.1e}")
 
