@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from bench.report.data import Group
-from bench.report.tables import Column, Table, best_configs
+from bench.report.tables import Column, Table, selected_trials
 
 RATIOS = ("ball_ratio", "linf_ratio", "spectral_ratio", "l2_ratio")
 DISTANCES = ("dist_spectral", "dist_box", "dist_l2")
@@ -20,11 +20,8 @@ def geometry_table(group: Group, slugs: dict[str, str]) -> Table | None:
     t = group.trials
     if "spectral_ratio" not in t or t["spectral_ratio"].isna().all():
         return None
-    done = t[t["status"] == "done"]
     rows = []
-    for _, b in best_configs(group).iterrows():
-        sel = done[(done["optimizer"] == b["optimizer"]) & (done["variant"] == b["variant"])
-                   & (done["lr"] == b["lr"]) & (done["weight_decay"] == b["weight_decay"])]
+    for b, sel in selected_trials(group):
         if sel.empty:
             continue
         row = {"optimizer": b["optimizer"], "href": f"optimizer-{slugs[b['optimizer']]}.html",

@@ -8,7 +8,7 @@ import pandas as pd
 
 from bench.report.data import Group
 from bench.report.stats import bootstrap_ci, mean_ci, paired_test
-from bench.report.tables import Column, Table, best_configs, metric_names, variant_column
+from bench.report.tables import Column, Table, metric_names, selected_trials, variant_column
 
 # Final metrics shown as means over the selected configuration's seeds, where recorded.
 MEAN_METRICS = ("train_loss", "dist_box", "dist_l2", "linf_ratio", "radius_t", "fw_gap_rel",
@@ -25,13 +25,9 @@ def leaderboard(group: Group, slugs: dict[str, str]) -> Table:
     t = group.trials
     names = metric_names(group)
     sel = group.selection
-    best = best_configs(group)
-    done = t[t["status"] == "done"]
     rows = []
     per_seed: dict[str, pd.Series] = {}
-    for _, b in best.iterrows():
-        trials = done[(done["optimizer"] == b["optimizer"]) & (done["variant"] == b["variant"])
-                      & (done["lr"] == b["lr"]) & (done["weight_decay"] == b["weight_decay"])]
+    for b, trials in selected_trials(group):
         per_seed[b["optimizer"]] = trials.set_index("seed")[sel.metric] \
             if sel.metric in trials else pd.Series(dtype=float)
         row = {"optimizer": b["optimizer"], "href": f"optimizer-{slugs[b['optimizer']]}.html",

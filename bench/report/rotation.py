@@ -13,7 +13,7 @@ import seaborn as sns
 
 from bench.report.data import Group
 from bench.report.plots import Figure, _save, label
-from bench.report.tables import Column, Table, best_configs
+from bench.report.tables import Column, Table, selected_trials
 
 QUANTITIES = (("weight_norm", "weight norm ‖W‖_F"), ("angular_update", "angular update (rad)"))
 COLUMNS = ("tau_iter", "tau_epoch", "angular_update_mean", "angular_update_cv",
@@ -86,11 +86,8 @@ def equilibrium_table(group: Group, slugs: dict[str, str]) -> Table | None:
     t = group.trials
     if not any(k in t and t[k].notna().any() for k in COLUMNS):
         return None
-    done = t[t["status"] == "done"]
     rows = []
-    for _, b in best_configs(group).iterrows():
-        sel = done[(done["optimizer"] == b["optimizer"]) & (done["variant"] == b["variant"])
-                   & (done["lr"] == b["lr"]) & (done["weight_decay"] == b["weight_decay"])]
+    for b, sel in selected_trials(group):
         if sel.empty:
             continue
         row = {"optimizer": b["optimizer"], "href": f"optimizer-{slugs[b['optimizer']]}.html",

@@ -6,6 +6,7 @@ The tables themselves: leaderboard.py, constraints.py, separability.py, listings
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -82,6 +83,16 @@ def best_configs(group: Group) -> pd.DataFrame:
     if "best" not in group.cache:
         group.cache["best"] = ranking.best_per_optimizer(configs(group), group.selection)
     return group.cache["best"].copy()
+
+
+def selected_trials(group: Group) -> Iterator[tuple[pd.Series, pd.DataFrame]]:
+    """Each optimizer's selected configuration with its finished trials (one per seed): the
+    rows every per-optimizer table averages over."""
+    t = group.trials
+    done = t[t["status"] == "done"]
+    for _, b in best_configs(group).iterrows():
+        yield b, done[(done["optimizer"] == b["optimizer"]) & (done["variant"] == b["variant"])
+                      & (done["lr"] == b["lr"]) & (done["weight_decay"] == b["weight_decay"])]
 
 
 def for_optimizer(table: Table, optimizer: str, slug: str) -> Table:
