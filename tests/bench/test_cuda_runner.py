@@ -2,18 +2,13 @@
 them): device placement, the device-side divergence flag, bf16 autocast, the compiled
 optimizer steps inside a trial, and checkpoint resume."""
 
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
 
 from bench.divergence import DeviceWatch, watch_for
 from bench.runner import run_trial
-from bench.store import Ledger
-from tests.bench.helpers import REPO
-from tests.bench.test_runner import CRASH, toy
+from tests.bench.test_runner import kill_and_resume, toy
 
 pytestmark = pytest.mark.cuda
 
@@ -50,13 +45,6 @@ def test_compiled_model_trial_on_the_gpu(tmp_path):
 
 
 def test_killed_gpu_trial_resumes_from_checkpoint(tmp_path):
-    trial = toy(settings={"checkpoint_every": 10})
-    reference = run_trial(trial, tmp_path / "ref", show_progress=False)
-    out = tmp_path / "resumed"
-    proc = subprocess.run([sys.executable, "-c", CRASH, repr(trial.to_dict()), str(out)],
-                          cwd=REPO, env={**os.environ}, capture_output=True, text=True)
-    assert proc.returncode == 9, proc.stderr
-    assert (Ledger(out).checkpoint_dir(trial.id) / "latest" / "progress.json").exists()
-    resumed = run_trial(trial, out, show_progress=False)
+    reference, resumed, _ = kill_and_resume(toy(settings={"checkpoint_every": 10}), tmp_path)
     assert resumed["final"]["val_loss"] == pytest.approx(reference["final"]["val_loss"],
                                                          rel=1e-6)

@@ -89,8 +89,9 @@ run_trial(trial, sys.argv[2], show_progress=False)
 """
 
 
-def test_killed_trial_resumes_from_checkpoint_with_identical_result(tmp_path):
-    trial = toy(settings={"checkpoint_every": 10})
+def kill_and_resume(trial: Trial, tmp_path) -> tuple[dict, dict, Ledger]:
+    """A reference run, then the same trial hard-killed mid-run (CRASH) and resumed: the two
+    records and the resumed run's ledger. Shared by the CPU and the CUDA resume tests."""
     reference = run_trial(trial, tmp_path / "ref", show_progress=False)
     out = tmp_path / "resumed"
     proc = subprocess.run([sys.executable, "-c", CRASH, repr(trial.to_dict()), str(out)],
@@ -99,7 +100,12 @@ def test_killed_trial_resumes_from_checkpoint_with_identical_result(tmp_path):
     ledger = Ledger(out)
     assert not ledger.has(trial.id)
     assert (ledger.checkpoint_dir(trial.id) / "latest" / "progress.json").exists()
-    resumed = run_trial(trial, out, show_progress=False)
+    return reference, run_trial(trial, out, show_progress=False), ledger
+
+
+def test_killed_trial_resumes_from_checkpoint_with_identical_result(tmp_path):
+    trial = toy(settings={"checkpoint_every": 10})
+    reference, resumed, ledger = kill_and_resume(trial, tmp_path)
     assert comparable(resumed) == comparable(reference)
     assert not ledger.checkpoint_dir(trial.id).exists()
 

@@ -15,41 +15,31 @@ MATRIX_F64 = "tests.bench.stacked.helpers:MatrixQuadraticF64"
 SKIP = ("timing", "env", "stacked")  # what legitimately differs between the two runs
 
 
-class QuadraticF64(QuadraticTask):
-    """The quadratic in float64 throughout: stacked and lone runs then differ only by the
+class Float64:
+    """Mixin: a task in float64 throughout, so that stacked and lone runs differ only by the
     rounding of differently ordered float64 ops."""
 
+    def build_model(self, seed: int) -> torch.nn.Module:
+        return super().build_model(seed).double()
+
+    def collate(self, examples: list[Any]) -> torch.Tensor:
+        return super().collate(examples).double()
+
+    def gather_train(self, indices: torch.Tensor) -> torch.Tensor:
+        return super().gather_train(indices).double()
+
+    def probe_batches(self) -> list[Any]:
+        return [b.double() for b in super().probe_batches()]
+
+
+class QuadraticF64(Float64, QuadraticTask):
     name = "quadratic_f64"
 
-    def build_model(self, seed: int) -> torch.nn.Module:
-        return super().build_model(seed).double()
 
-    def collate(self, examples: list[Any]) -> torch.Tensor:
-        return super().collate(examples).double()
-
-    def gather_train(self, indices: torch.Tensor) -> torch.Tensor:
-        return super().gather_train(indices).double()
-
-    def probe_batches(self) -> list[Any]:
-        return [b.double() for b in super().probe_batches()]
-
-
-class MatrixQuadraticF64(MatrixQuadraticTask):
-    """The matrix quadratic (Muon's task) in float64 throughout."""
+class MatrixQuadraticF64(Float64, MatrixQuadraticTask):
+    """The matrix quadratic (Muon's task)."""
 
     name = "matrix_quadratic_f64"
-
-    def build_model(self, seed: int) -> torch.nn.Module:
-        return super().build_model(seed).double()
-
-    def collate(self, examples: list[Any]) -> torch.Tensor:
-        return super().collate(examples).double()
-
-    def gather_train(self, indices: torch.Tensor) -> torch.Tensor:
-        return super().gather_train(indices).double()
-
-    def probe_batches(self) -> list[Any]:
-        return [b.double() for b in super().probe_batches()]
 
 
 def largest_difference(a: Any, b: Any, path: str = "") -> tuple[float, str]:

@@ -89,10 +89,10 @@ def test_members_equal_lone_runs_on_the_matrix_quadratic(optimizer, tmp_path):
 def test_each_member_trains_on_its_own_data_order(gather, tmp_path, monkeypatch):
     """With gradient noise the batches matter: members still equal their lone runs, through
     the task's one-op gather and through the generic per-member fetch + collate."""
-    from tests.bench.stacked.helpers import QuadraticF64
+    from tests.bench.stacked.helpers import Float64
 
     if not gather:
-        monkeypatch.delattr(QuadraticF64, "gather_train")
+        monkeypatch.delattr(Float64, "gather_train")
         monkeypatch.setattr("tasks.quadratic.QuadraticTask.gather_train", None)
     trials = [t.with_settings({"task.noise": 0.5}) for t in grid(F64, "adamw")]
     lone, stacked = lone_and_stacked(trials, tmp_path)
