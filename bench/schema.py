@@ -4,7 +4,7 @@ headers and CSVs, and the CLI summary call each column.
 A column's key is the name a user greps for and passes to `--set` (where it is a setting);
 its symbol, where one is usual (λ for weight_decay), only stands beside it in a header. The
 definition is shown on hover in the HTML report. `origin` says where the value comes from:
-'record' (a trial record, `bench.store.flatten` puts it in the flat table) or 'report' (the
+'record' (a trial record, `bench.ledger.store.flatten` puts it in the flat table) or 'report' (the
 report derives it from several records: counts, intervals, verdicts).
 """
 
@@ -63,7 +63,7 @@ COLUMNS: tuple[Column, ...] = (
        symbol="λ", fmt="g3"),
     _c("tau", "EMA timescale τ_iter in steps the trial asked for instead of weight_decay "
        "(`--set tau=`, suite key `tau`); λ was derived from it at the trial's lr "
-       "(bench/timescale.py); empty where weight_decay was given", symbol="τ", fmt="g3"),
+       "(bench/measures/timescale.py); empty where weight_decay was given", symbol="τ", fmt="g3"),
     _c("lr_wd", "η·λ: the decay per step at the peak lr in PyTorch's decoupled convention "
        "(the (η, ηλ) parametrization of Wang & Aitchison)", symbol="ηλ", fmt="g3"),
     _c("tau_iter", "EMA timescale of the weights in steps (Wang & Aitchison, arXiv "
@@ -105,7 +105,7 @@ COLUMNS: tuple[Column, ...] = (
     _c("mask_decayed", "Decayed tensors", fmt="int"),
     _c("mask_undecayed", "Tensors without decay", fmt="int"),
     _c("error", "Last line of a failed trial's traceback", fmt="text"),
-    _c("stack_group", "The stacked group the trial ran in (bench/stacked: trials differing "
+    _c("stack_group", "The stacked group the trial ran in (bench/engine/stacked: trials differing "
        "only in lr, λ and seed trained in one process); empty: it ran alone", fmt="text"),
     _c("stack_size", "Trials of its stacked group; empty: it ran alone", fmt="int"),
     # --- final metrics ------------------------------------------------------------------

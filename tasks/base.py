@@ -52,7 +52,7 @@ class Task(abc.ABC):
     # The figure the report's index leads with: 'heatmaps' (lr x λ) or 'linf' (λ‖x‖∞ over
     # training, where satisfying the constraint is the point of the task).
     headline_figure: ClassVar[str] = "heatmaps"
-    # Stacked trials (bench/stacked): "native" -- the task implements `stacked_losses`;
+    # Stacked trials (bench/engine/stacked): "native" -- the task implements `stacked_losses`;
     # "func" -- its model runs T trials at once through torch.func (vmap); "none" -- one by one.
     stacking: ClassVar[str] = "none"
 
@@ -108,7 +108,7 @@ class Task(abc.ABC):
     def steps_per_epoch(self) -> int:
         """Steps that see every training example once: the sampler's epoch (the last
         incomplete batch dropped). Full-batch tasks, whose every step sees the whole
-        objective, return 1 (bench/timescale.py: τ_epoch)."""
+        objective, return 1 (bench/measures/timescale.py: τ_epoch)."""
         return max(len(self.train_dataset()) // self.budget.batch_size, 1)
 
     def stacked_losses(self, params: Mapping[str, torch.Tensor],
@@ -130,7 +130,7 @@ class Task(abc.ABC):
 
     def stacking_obstacle(self) -> str | None:
         """Why this task's trials cannot be stacked under its current options (None: they
-        can, as far as the task knows; the model checks in bench/stacked come on top)."""
+        can, as far as the task knows; the model checks in bench/engine/stacked come on top)."""
         return None
 
     def probe_batches(self) -> list[Any]:

@@ -92,7 +92,7 @@ class ImageClassificationTask(Task):
     selection_metric = "val_accuracy"
     selection_mode = "max"
     declared_options = OPTIONS
-    # torch.func over task.loss; models with BatchNorm are refused by bench/stacked.
+    # torch.func over task.loss; models with BatchNorm are refused by bench/engine/stacked.
     stacking = "func"
 
     def __init__(self, budget: Budget, options: Mapping[str, Any] | None = None,

@@ -79,7 +79,7 @@ class WikiTextTask(Task):
     })
     declared_options = OPTIONS
     default_mask = "matrices"
-    # torch.func over task.loss; dropout > 0 is refused by bench/stacked (random streams).
+    # torch.func over task.loss; dropout > 0 is refused by bench/engine/stacked (random streams).
     stacking = "func"
     selection_metric = "val_loss"
     selection_mode = "min"

@@ -1,4 +1,4 @@
-"""`wdbench check-optimizer SPEC`: the conformance probes of `bench.conformance`, printed.
+"""`wdbench check-optimizer SPEC`: the conformance probes of `bench.conformance.checks`, printed.
 Exit 0 when every check passes, 1 when one fails, 2 when SPEC cannot be imported or built."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import argparse
 import json
 
 from bench.cli import common
-from bench.config import parse_settings
 from bench.errors import UsageError
+from bench.trial.config import parse_settings
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,8 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from bench.conformance import format_report, resolve, run_checks
-    from bench.probe_limit import DEFAULT_TIMEOUT_S
+    from bench.conformance.checks import format_report, resolve, run_checks
+    from bench.conformance.probe_limit import DEFAULT_TIMEOUT_S
 
     timeout = DEFAULT_TIMEOUT_S if args.probe_timeout_s is None else args.probe_timeout_s
     if not timeout > 0:

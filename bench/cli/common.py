@@ -8,8 +8,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.config import Trial
 from bench.errors import UsageError
+from bench.trial.config import Trial
 
 MIN_FREE_BYTES = 64 * 2**20  # a few records and checkpoints of the small tasks
 
@@ -92,7 +92,7 @@ def resolve_budget(arg: str | None) -> str:
     """The --budget given, else cpu (full when a GPU is present)."""
     if arg:
         return arg
-    from bench.runner import default_budget
+    from bench.engine.runner import default_budget
 
     return default_budget()
 
@@ -121,8 +121,7 @@ def add_log_with(parser) -> None:
 def parse_log_with(values: list[str] | str | None) -> tuple[str, ...]:
     """Tracker names from `--log-with` (or a suite's `log_with`), checked against
     Accelerate's list."""
-    from bench import tracking
-
+    from bench.trial import tracking
     items = [values] if isinstance(values, str) else list(values or [])
     try:
         return tracking.check_names(n for item in items for n in str(item).split(","))

@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     from bench import schema
     from bench.cli import common
-    from bench.export import export_dataset, push_to_hub
+    from bench.ledger.export import export_dataset, push_to_hub
 
     target = Path(args.to)
     common.ensure_writable(target.parent if str(target.parent) else Path("."))

@@ -21,8 +21,7 @@ def handle(args: argparse.Namespace) -> int:
         return 0
     import optimizers
     import tasks
-    from bench import suite as suites
-
+    from bench.trial import suite as suites
     print("tasks:")
     for name in tasks.available():
         print(f"  {name:14s} budgets: {', '.join(tasks.get(name).budgets)}")

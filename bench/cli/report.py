@@ -28,7 +28,7 @@ def handle(args: argparse.Namespace) -> int:
         if not d.is_dir():
             raise UsageError(f"results directory {d} does not exist; pass the --out directory "
                              "of a sweep (it holds trials/*.json)")
-    from bench.store import Ledger
+    from bench.ledger.store import Ledger
 
     if not any(Ledger(d).ids() for d in dirs):
         raise UsageError(f"no trial records in {', '.join(map(str, dirs))} (trials/*.json); "
@@ -36,7 +36,6 @@ def handle(args: argparse.Namespace) -> int:
     out = common.check_out(args.out) if args.out is not None else dirs[0] / "report"
     common.ensure_writable(out)
     from bench.report import render
-
     start = time.perf_counter()
     page = render(dirs, out, args.format)
     print(f"report: {page} ({time.perf_counter() - start:.1f} s)", file=sys.stderr)

@@ -7,9 +7,9 @@ import json
 import sys
 from typing import Any
 
-from bench import validation
 from bench.cli import common
-from bench.config import parse_settings
+from bench.trial import validation
+from bench.trial.config import parse_settings
 
 PRECISIONS = list(validation.PRECISIONS)
 FINAL_KEYS = ("train_loss", "val_loss", "val_perplexity", "val_accuracy", "test_loss",
@@ -60,7 +60,7 @@ def handle(args: argparse.Namespace) -> int:
 
     from accelerate import Accelerator
 
-    from bench.runner import run_trial
+    from bench.engine.runner import run_trial
 
     # One Accelerator for the whole command: the runner uses this one, never a second.
     accelerator = Accelerator(mixed_precision=trial.mixed_precision)

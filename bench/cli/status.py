@@ -1,5 +1,5 @@
 """`wdbench status OUT`: where a sweep stands, from the results directory alone (records,
-claims, plans, submissions) plus `squeue` where SLURM is present (bench/status.py)."""
+claims, plans, submissions) plus `squeue` where SLURM is present (bench/executors/status.py)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def handle(args: argparse.Namespace) -> int:
     if not (out / "trials").is_dir() and not (out / "plans").is_dir():
         raise UsageError(f"{out} holds no sweep (no trials/ or plans/); pass the --out of a "
                          "sweep")
-    from bench.status import collect
+    from bench.executors.status import collect
 
     status = collect(out, args.stale_after_s)
     if args.json:

@@ -7,11 +7,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench import suite as suites
 from bench.cli import common
 from bench.cli.run import PRECISIONS
-from bench.config import parse_settings
 from bench.errors import UsageError
+from bench.trial import suite as suites
+from bench.trial.config import parse_settings
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -38,14 +38,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="results directory (default results/<suite>)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or summary")
     common.add_log_with(p)
-    from bench.executors.options import add_executor_arguments
+    from bench.trial.executor_options import add_executor_arguments
 
     add_executor_arguments(p)
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
-    from bench.sweep import SweepOptions, run_sweep
+    from bench.executors.sweep import SweepOptions, run_sweep
 
     path = suites.resolve(args.suite, args.task)
     suite = suites.load(path)
@@ -96,7 +96,6 @@ def handle(args: argparse.Namespace) -> int:
               f"ledger: {out}", file=sys.stderr)
     if args.submissions:
         from bench.report import render
-
         page = render([out], out / "report")
         print(f"report: {page}", file=sys.stderr)
     failed = _suite_failed(out, trials)
@@ -122,7 +121,7 @@ def _capped_workers(workers: int, n_trials: int, executor: object, quiet: bool) 
 
 
 def _records_of(out: Path, trials: list) -> list[dict]:
-    from bench.store import Ledger
+    from bench.ledger.store import Ledger
 
     ids = {t.id for t in trials}
     return [r for r in Ledger(out).records() if r["id"] in ids]
@@ -140,13 +139,11 @@ def _executor(args: argparse.Namespace, suite: suites.Suite, path: Path, budget:
               out: Path, trials: list) -> object:
     """Executor settings (suite < --executor-config < flags); SLURM checked before writing."""
     from bench.executors import ExecutorOptions
-
     executor = ExecutorOptions.from_args(args, suite.executor, where=f"{path}: executor")
     if args.detach and executor.kind != "slurm":
         raise UsageError("--detach needs --executor slurm (a local sweep runs in this process)")
     if executor.kind == "slurm":
         from bench.executors import slurm
-
         executor = executor.with_budget_defaults(budget)
         slurm.check_cluster(executor, slurm.measured_trial_s(out, trials[0]))
     return executor
@@ -163,10 +160,10 @@ def _subset(suite: suites.Suite, wanted_text: str) -> suites.Suite:
 
 
 def print_summary(out: Path, ids: set[str] | None = None) -> None:
-    """Each optimizer's selected configuration, by the report's rule (bench/ranking.py),
+    """Each optimizer's selected configuration, by the report's rule (bench/analysis/ranking.py),
     among the suite's own trials (`ids`; other tasks and budgets may share the directory)."""
-    from bench.ranking import summary_frame
-    from bench.store import load_trials
+    from bench.analysis.ranking import summary_frame
+    from bench.ledger.store import load_trials
 
     frame = load_trials(out)
     if ids is not None and not frame.empty:

@@ -1,6 +1,6 @@
 """The local executor: trials in this process (workers=1) or a pool of spawned processes,
 each trial run under a claim so that other sweeps on the same ledger skip it. A unit of work
-is a trial or a stacked group (bench/stacked), which holds claims for all its members."""
+is a trial or a stacked group (bench/engine/stacked), which holds claims for all its members."""
 
 from __future__ import annotations
 

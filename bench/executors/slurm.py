@@ -1,7 +1,7 @@
 """The SLURM executor: one job array (through submitit) for a sweep's pending trials.
 
 Each array task runs `trials_per_job` trials one after another under claims (`worker`), or
-one stacked group (bench/stacked: its trials in one process, one tensor op for all); a
+one stacked group (bench/engine/stacked: its trials in one process, one tensor op for all); a
 trial with `processes=N` runs as N tasks of its job (DDP from SLURM's environment). On the
 time-limit or preemption signal submitit's Checkpointable protocol requeues the task, which
 resumes its trial from the last Accelerate checkpoint (`checkpoint_every`)."""
@@ -16,11 +16,11 @@ from typing import Any
 
 import submitit
 
-from bench.config import Trial
 from bench.errors import UsageError
 from bench.executors import squeue, submissions
-from bench.executors.options import ExecutorOptions
 from bench.executors.worker import WorkerSettings, run_batch
+from bench.trial.config import Trial
+from bench.trial.executor_options import ExecutorOptions
 
 
 class TrialBatch(submitit.helpers.Checkpointable):
@@ -68,8 +68,8 @@ class Submitted:
 def submit(pending: list[Trial], options: ExecutorOptions, settings: WorkerSettings,
            name: str = "wdbench", units: list[Any] | None = None) -> Submitted:
     """One job array for the trials: one array task per stacked group of `units`
-    (bench/stacked/grouping.py), the other trials `trials_per_job` per array task."""
-    from bench.stacked.grouping import Group
+    (bench/executors/plan.py), the other trials `trials_per_job` per array task."""
+    from bench.executors.plan import Group
     out = Path(settings.out)
     logs = out / "slurm"
     executor = submitit.SlurmExecutor(folder=logs / "%j", max_num_timeout=options.max_requeues)
@@ -118,7 +118,7 @@ def wait(sub: Submitted, settings: WorkerSettings, options: ExecutorOptions,
     from tqdm.auto import tqdm
 
     from bench.executors.worker import claim_store
-    from bench.store import Ledger
+    from bench.ledger.store import Ledger
 
     ledger = Ledger(settings.out)
     store = claim_store(settings)
@@ -168,7 +168,7 @@ def explain_failures(sub: Submitted, states: dict[str, squeue.TaskState],
     """A failed array task's unfinished trials get a `failed` record saying why in one line;
     a cancelled task's trials stay pending (the next sweep runs them). Returns messages."""
     from bench.executors.worker import claim_store
-    from bench.store import Ledger
+    from bench.ledger.store import Ledger
 
     ledger, store, messages = Ledger(settings.out), claim_store(settings), []
     logs = {str(job.job_id): str(job.paths.stderr) for job in sub.jobs}
@@ -198,7 +198,7 @@ def explain_failures(sub: Submitted, states: dict[str, squeue.TaskState],
 
 def failed_record(sub: Submitted, trial_id: str, line: str,
                   settings: WorkerSettings) -> dict[str, Any]:
-    from bench.store import SCHEMA_VERSION
+    from bench.ledger.store import SCHEMA_VERSION
 
     return {"id": trial_id, "schema": SCHEMA_VERSION, "suite": settings.suite,
             "config": sub.trials[trial_id].to_dict(), "status": "failed", "diverged_at": None,
@@ -209,7 +209,7 @@ def failed_record(sub: Submitted, trial_id: str, line: str,
 
 def measured_trial_s(out: Path, trial: Trial) -> float | None:
     """The shortest finished trial of this task and budget already in the ledger (seconds)."""
-    from bench.store import Ledger
+    from bench.ledger.store import Ledger
 
     times = [r.get("timing", {}).get("wall_s") for r in Ledger(out).records()
              if r.get("status") == "done" and r["config"].get("task") == trial.task

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.claims import ClaimStore, Heartbeat
-from bench.config import Trial
 from bench.errors import TrialInterrupted
+from bench.ledger.trial_claims import ClaimStore, Heartbeat
+from bench.trial.config import Trial
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,6 @@ def summary(trial: Trial, status: str, error: str = "") -> dict[str, Any]:
 
 def claim_store(settings: WorkerSettings) -> ClaimStore:
     from bench.executors import squeue
-
     live = squeue.live_job_ids if settings.slurm else None
     return ClaimStore(settings.out, settings.stale_after_s, live_jobs=live)
 
@@ -47,9 +46,9 @@ def run_claimed(trial: Trial, settings: WorkerSettings, accelerator: Any = None
     status is the record's, or 'skipped' (finished meanwhile) / 'claimed' (running elsewhere).
 
     Under DDP only the main process claims; it tells the others whether to run."""
-    from bench.runner import run_trial
-    from bench.store import Ledger
-    from bench.sweep import is_finished
+    from bench.engine.runner import run_trial
+    from bench.executors.sweep import is_finished
+    from bench.ledger.store import Ledger
 
     main = accelerator is None or accelerator.is_main_process
     store, claim, verdict = claim_store(settings), None, "run"
@@ -87,11 +86,11 @@ def run_claimed(trial: Trial, settings: WorkerSettings, accelerator: Any = None
 
 
 def run_unit(unit: Any, settings: WorkerSettings) -> list[dict[str, Any]]:
-    """A trial (`run_claimed`) or a stacked group (bench/stacked/claimed.py): summaries."""
-    from bench.stacked.grouping import Group
+    """A trial (`run_claimed`) or a stacked group (bench/executors/stacked_unit.py): summaries."""
+    from bench.executors.plan import Group
 
     if isinstance(unit, Group):
-        from bench.stacked.claimed import run_group_claimed
+        from bench.executors.stacked_unit import run_group_claimed
 
         return run_group_claimed(unit, settings)
     return [run_claimed(unit, settings)]
@@ -147,7 +146,7 @@ def _keep_running_if_not_requeued(submitit_handler: Any) -> Any:
 def run_batch(trials: list[dict[str, Any]], settings: WorkerSettings, stacked: bool = False
               ) -> list[dict[str, Any]]:
     """An array task's trials, one after another (one process group for all of them), or
-    with `stacked` as one stacked group (bench/stacked).
+    with `stacked` as one stacked group (bench/engine/stacked).
 
     SIGTERM (scancel) stops the running trial at once: no record, claim released, its
     checkpoint kept, so it stays pending and the next sweep resumes it. (submitit would
@@ -181,7 +180,7 @@ def _run_batch(trials: list[dict[str, Any]], settings: WorkerSettings, stacked: 
         torch.set_num_threads(cpus)
     Path(settings.out).mkdir(parents=True, exist_ok=True)
     if stacked and accelerator is None:
-        from bench.stacked.grouping import Group
+        from bench.executors.plan import Group
 
         return run_unit(Group(tuple(Trial.from_dict(t) for t in trials)), settings)
     return [run_claimed(Trial.from_dict(t), settings, accelerator) for t in trials]

@@ -116,8 +116,8 @@ def wikitext(cfg: CheckConfig, result: StageResult) -> None:
 
 def small_grid(cfg: CheckConfig, result: StageResult) -> None:
     """Stage 4: trials per hour of small trials with K workers per GPU."""
-    from bench.config import Trial
-    from bench.sweep import SweepOptions, run_sweep
+    from bench.executors.sweep import SweepOptions, run_sweep
+    from bench.trial.config import Trial
 
     data_dir, source = _data_dir(cfg)
     rows, data = [], []

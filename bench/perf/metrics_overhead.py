@@ -28,8 +28,8 @@ def geometry_cost(trial: Any, data_dir: str | None, repeats: int = 5) -> float:
     values of the decayed matrices and their probe gradients), at the trial's initial point."""
     from accelerate import Accelerator
 
-    from bench import geometry, runner
-
+    from bench.engine import runner
+    from bench.measures import geometry
     ctx = runner.build(trial, Accelerator(), data_dir)
     model = ctx.accelerator.unwrap_model(ctx.model)
     for batch in ctx.probe:
@@ -61,8 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import torch
 
-    from bench.config import Trial
-    from bench.runner import run_trial
+    from bench.engine.runner import run_trial
+    from bench.trial.config import Trial
 
     # Tiny problems: extra threads only add synchronisation (as in a --workers sweep).
     threads = torch.get_num_threads()

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from bench.report import render
-from bench.report.synthetic import OPTIMIZERS, write_synthetic_ledger
+from tests.bench.report.synthetic import OPTIMIZERS, write_synthetic_ledger
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,7 @@ schedule, no loss read, no data order. It runs with torch's default AdamW (the f
 implementation on CPU: the target's reference) and with `fused=True` (the kernel the
 benchmark's adamw steps through), so the table separates the runner from the optimizer.
 
-The runner's step is measured like with like: `bench.runner.run_trial` on the same trial (the
+The runner's step is measured like with like: `bench.engine.runner.run_trial` on the same trial (the
 settings of quadratic_short.yaml) at S and 2S steps, both evaluating only at the start and the end
 (`eval_every = steps`). The difference of their CPU times, over S, is the cost of S more steps:
 setup, the evaluations, the test split and the record cancel out. The record's own train time
@@ -62,8 +62,8 @@ def bare_step(steps: int, seed: int = 0, fused: bool = False) -> float:
 
 def runner_run(steps: int, seed: int = 0) -> tuple[float, float]:
     """(thread CPU seconds of a whole run_trial of `steps` steps, its record's step_s)."""
-    from bench.config import Trial
-    from bench.runner import run_trial
+    from bench.engine.runner import run_trial
+    from bench.trial.config import Trial
 
     trial = Trial(task="quadratic", optimizer="adamw", lr=LR, weight_decay=WEIGHT_DECAY,
                   schedule="inverse_sqrt", seed=seed, budget="cpu", steps=steps,
@@ -105,7 +105,7 @@ def table(t: Timings) -> str:
     header = ("loop", "µs/step (CPU)", "vs bare", f"<= {TARGET:.2f}x")
     rows = [("bare torch loop (AdamW)", f"{bare * 1e6:.0f}", "1.00", ""),
             ("bare torch loop (AdamW, fused)", f"{fused * 1e6:.0f}", f"{fused / bare:.2f}", ""),
-            ("bench.runner.run_trial", f"{runner * 1e6:.0f}", f"{ratio:.2f}",
+            ("bench.engine.runner.run_trial", f"{runner * 1e6:.0f}", f"{ratio:.2f}",
              "yes" if ratio <= TARGET else "no")]
     return (markdown_table(header, rows) + "\n\nThe record's timing.step_s (wall, the 2S run): "
             f"{statistics.median(t.step_s) * 1e6:.0f} µs")

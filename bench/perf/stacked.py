@@ -2,7 +2,8 @@
 process (one thread, as every trial runs):
 
 - the quadratic `cpu` suite (bench/suites/quadratic_short.yaml, 32 trials) run sequentially
-  (bench/runner.py::run_trial each) and stacked (bench/stacked: one group per optimizer);
+  (bench/engine/runner.py::run_trial each) and stacked (bench/engine/stacked: one group per
+  optimizer);
 - the cost per trial-step of each against a bare single-trial loop (autograd +
   torch.optim.AdamW on the same model, nothing else);
 - an MNIST-MLP grid of 16 and a smoke-budget GPT grid of 8 (the WikiText smoke model).
@@ -28,8 +29,8 @@ from typing import Any
 
 import torch
 
-from bench.config import Trial
 from bench.perf import markdown_table
+from bench.trial.config import Trial
 
 HEADER = ("workload", "trials", "steps", "sequential CPU s", "stacked CPU s",
           "stacked / sequential", "µs / trial-step sequential", "µs / trial-step stacked",
@@ -43,9 +44,9 @@ def run_both(trials: list[Trial], out: Path, data_dir: str | None = None
              ) -> tuple[float, float, float, float]:
     """(sequential CPU s, stacked CPU s, largest relative difference of the HEADLINE final
     metrics, of any final metric)."""
-    from bench.runner import run_trial
-    from bench.stacked.grouping import Group, plan
-    from bench.stacked.loop import run_group
+    from bench.engine.runner import run_trial
+    from bench.engine.stacked.loop import run_group
+    from bench.executors.plan import Group, plan
 
     t0 = time.process_time()
     alone = {t.id: run_trial(t, out / "sequential", data_dir=data_dir, show_progress=False)
@@ -111,8 +112,8 @@ def group_step_us(size: int, short: int = 1000, long: int = 5000) -> float:
     """CPU µs per step of one stacked group of `size` quadratic AdamW trials (cpu budget
     model): the difference of a `long`- and a `short`-step run, so set-up, the first and
     last evaluations and the records cancel out."""
-    from bench.stacked.grouping import Group
-    from bench.stacked.loop import run_group
+    from bench.engine.stacked.loop import run_group
+    from bench.executors.plan import Group
 
     def run(steps: int) -> float:
         trials = [Trial("quadratic", "adamw", lr=0.01 * (1 + i), weight_decay=1.0, seed=i,
@@ -127,8 +128,7 @@ def group_step_us(size: int, short: int = 1000, long: int = 5000) -> float:
 
 
 def quadratic_suite(steps: int | None) -> tuple[list[Trial], int]:
-    from bench import suite as suites
-
+    from bench.trial import suite as suites
     overrides = {"steps": steps} if steps else {}
     trials = suites.load(suites.resolve("quadratic_short", None)).trials("cpu", overrides)
     return trials, steps or 20_000

@@ -8,7 +8,7 @@ projection, plus attention scores and values; see tasks.lm_model.LMShape.flops_p
 With one thread (the default) the clock is the thread's CPU time, which other processes on a
 shared machine barely disturb; the runner's own step timer is switched to the same clock. With
 more threads it is wall time. The runner pays its loss bookkeeping (read every step on CPU,
-where it is free; on a GPU every 50 steps, bench/divergence.py), its data sampler and
+where it is free; on a GPU every 50 steps, bench/engine/divergence.py), its data sampler and
 scheduler, and evaluations (validation + probe gradient) at the budget's default interval:
 reported separately as "incl. metrics".
 """
@@ -84,15 +84,15 @@ def runner_timing(task_options: dict, budget: str, steps: int, data_dir: str | N
                   clock, mixed_precision: str = "no", cache_dir: str | None = None) -> dict:
     """The runner's record timing for one adamw trial of `steps` steps (evaluations at the
     budget's default interval), timed with `clock`."""
-    from bench.config import Trial
-    from bench.runner import run_trial
+    from bench.engine.runner import run_trial
+    from bench.trial.config import Trial
 
     trial = Trial(task="wikitext", optimizer="adamw", lr=LR, weight_decay=WEIGHT_DECAY,
                   budget=budget, steps=steps, mixed_precision=mixed_precision).with_settings(
                       {f"task.{k}": v for k, v in task_options.items()})
     # The runner reads time.perf_counter for its step timer: give it the same clock.
     with tempfile.TemporaryDirectory() as out, \
-            mock.patch("bench.runner.time", SimpleNamespace(perf_counter=clock)):
+            mock.patch("bench.engine.runner.time", SimpleNamespace(perf_counter=clock)):
         record = run_trial(trial, out, data_dir=data_dir, cache_dir=cache_dir,
                            show_progress=False)
     if record["status"] != "done":
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     clock = time.thread_time if args.threads == 1 else time.perf_counter
-    from bench.config import parse_settings
+    from bench.trial.config import parse_settings
 
     options = parse_settings(args.set)
     try:

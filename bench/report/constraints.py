@@ -1,4 +1,4 @@
-"""Constraint satisfaction: per optimizer, settings and λ, the verdict of bench/verdicts.py
+"""Constraint satisfaction: per optimizer, settings and λ, the verdict of bench/analysis/verdicts.py
 (inside the predicted box? coupled: ℓ2-stationary?), and the index's summary per optimizer."""
 
 from __future__ import annotations
@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bench import verdicts
+from bench.analysis import verdicts
+from bench.analysis.verdicts import INSIDE_TOL, STATIONARY_TOL, Agreement, Reason
 from bench.report import verdict_text
 from bench.report.data import Group
 from bench.report.tables import Column, Table, variant_column
-from bench.verdicts import INSIDE_TOL, STATIONARY_TOL, Agreement, Reason
 
 NOTE = (f"Inside means linf_ratio ≤ {1 + INSIDE_TOL}; ℓ2-stationary means l2_stationarity < "
         f"{STATIONARY_TOL}. The theorem (SPEC §1) predicts the box only for "

@@ -13,9 +13,9 @@ from typing import Any
 
 import pandas as pd
 
-from bench.freshness import newest_code
-from bench.ranking import Selection, selection_for, variants
-from bench.store import Ledger, flatten
+from bench.analysis.ranking import Selection, selection_for, variants
+from bench.ledger.freshness import newest_code
+from bench.ledger.store import Ledger, flatten
 
 GROUP_KEYS = ("task", "budget", "data_fingerprint")
 __all__ = ["Group", "ReportData", "Selection", "expand", "load", "selection_for", "slugify"]
@@ -29,7 +29,7 @@ class Group:
     selection: Selection
     trials: pd.DataFrame  # rows of this group only
     slug: str
-    stale: int = 0  # records of older code left out (bench/freshness.py)
+    stale: int = 0  # records of older code left out (bench/ledger/freshness.py)
     cache: dict[str, Any] = field(default_factory=dict, repr=False)  # derived tables
 
     @property

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from bench.analysis.stats import bootstrap_ci, mean_ci, paired_test
 from bench.report.data import Group
-from bench.report.stats import bootstrap_ci, mean_ci, paired_test
 from bench.report.tables import Column, Table, metric_names, selected_trials, variant_column
 
 # Final metrics shown as means over the selected configuration's seeds, where recorded.

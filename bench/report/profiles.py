@@ -1,5 +1,6 @@
 """Across the tasks of a results directory: time-to-target and the performance profile of
-each optimizer, as AlgoPerf scores training algorithms (the numbers come from bench/scoring.py).
+each optimizer, as AlgoPerf scores training algorithms (the numbers come from
+bench/measures/scoring.py).
 
 Per task (a report group whose records declare a target), an optimizer's time is that of its
 fastest configuration: the median over seeds of time_to_target_s, the minimum over its
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench import scoring
+from bench.measures import scoring
 from bench.report.data import Group
 from bench.report.plots import Figure
 from bench.report.tables import Column, Table

@@ -1,5 +1,6 @@
 """Rotational equilibrium's figure and table (Kosson et al., arXiv 2305.17212; measured by
-bench/rotation.py): per optimizer at its selected configuration, each decayed tensor's weight
+bench/measures/rotation.py): per optimizer at its selected configuration, each decayed tensor's
+weight
 norm and angular update over training, one line per tensor; and the spread across tensors
 at the end. Kosson et al.: AdamW brings every layer to one angular update, Adam + l2 not."""
 

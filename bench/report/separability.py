@@ -1,5 +1,6 @@
 """Hyper-parameter separability (SPEC §5): how far the best λ, and the best η·λ, move across
-learning rates, and how much of the lr × λ grid is near the best (numbers: bench/separability.py).
+learning rates, and how much of the lr × λ grid is near the best (numbers:
+bench/measures/separability.py).
 """
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bench import separability as sep
+from bench.measures import separability as sep
 from bench.report.data import Group
 from bench.report.tables import Column, Table, configs, variant_column
 

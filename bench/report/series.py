@@ -9,7 +9,7 @@ import re
 
 import pandas as pd
 
-from bench import ranking
+from bench.analysis import ranking
 from bench.report import tables
 from bench.report.data import Group
 

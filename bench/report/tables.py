@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from bench import ranking, schema
+from bench import schema
+from bench.analysis import ranking
 from bench.report.data import Group
 
 _KINDS = {"text": "text", "int": "int"}
@@ -72,14 +73,14 @@ def metric_names(group: Group) -> dict[str, str | None]:
 
 
 def configs(group: Group) -> pd.DataFrame:
-    """One row per configuration (bench.ranking.configurations), cached on the group."""
+    """One row per configuration (bench.analysis.ranking.configurations), cached on the group."""
     if "configs" not in group.cache:
         group.cache["configs"] = ranking.configurations(group.trials)
     return group.cache["configs"].copy()
 
 
 def best_configs(group: Group) -> pd.DataFrame:
-    """Each optimizer's selected configuration (bench.ranking.best_per_optimizer)."""
+    """Each optimizer's selected configuration (bench.analysis.ranking.best_per_optimizer)."""
     if "best" not in group.cache:
         group.cache["best"] = ranking.best_per_optimizer(configs(group), group.selection)
     return group.cache["best"].copy()

@@ -17,7 +17,7 @@ from bench.report.plots import Figure, _save, label
 
 def lr_wd_configs(cfg: pd.DataFrame) -> pd.DataFrame:
     """The configurations with their η·λ (the second heatmap's rows)."""
-    from bench.separability import lr_wd
+    from bench.measures.separability import lr_wd
 
     return cfg.assign(lr_wd=lr_wd(cfg["lr"], cfg["weight_decay"])) if len(cfg) else cfg
 

@@ -1,4 +1,4 @@
-"""Verdicts (bench/verdicts.py) in words: a short cell text and the full reading on hover.
+"""Verdicts (bench/analysis/verdicts.py) in words: a short cell text and the full reading on hover.
 Words only; what a verdict is was decided before."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bench.verdicts import STATIONARY_TOL, Claim, Reason, Verdict
+from bench.analysis.verdicts import STATIONARY_TOL, Claim, Reason, Verdict
 
 
 def _ctx(context: Mapping[str, Any]) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Hand-made ledgers for report tests: synthetic records (bench.report.synthetic) with chosen
+"""Hand-made ledgers for report tests: synthetic records (tests.bench.report.synthetic) with chosen
 values written over them, so the expected numbers follow from the test itself."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.report.synthetic import synthetic_records
-from bench.store import Ledger
+from bench.ledger.store import Ledger
+from tests.bench.report.synthetic import synthetic_records
 
 
 def write(root: Path, records: list[dict[str, Any]]) -> Path:

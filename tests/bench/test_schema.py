@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 from bench import schema
-from bench.config import TRIAL_KEYS
+from bench.engine.runner import run_trial
+from bench.ledger.store import flatten
 from bench.report import render
-from bench.report.synthetic import synthetic_records
-from bench.runner import run_trial
-from bench.store import flatten
+from bench.trial.config import TRIAL_KEYS
+from tests.bench.report.synthetic import synthetic_records
 from tests.bench.report_ledgers import write
 from tests.bench.test_runner import toy
 

@@ -48,7 +48,7 @@ def test_readme_example_is_discovered_in_contrib_and_passes_the_checks(
     assert {"rmsprop_decoupled", "rmsprop_coupled"} <= set(optimizers.available())
     assert optimizers.spec("rmsprop_coupled").decay_style.value == "coupled"
 
-    from bench.conformance import resolve, run_checks
+    from bench.conformance.checks import resolve, run_checks
 
     for style in ("decoupled", "coupled"):
         report = run_checks(resolve(f"rmsprop_{style}", {}))

@@ -8,7 +8,7 @@ import torch
 
 import optimizers
 import tasks
-from bench.metrics import geometry_metrics
+from bench.measures.metrics import geometry_metrics
 from tasks.box_qp import fw_gap
 from tasks.matrix_quadratic import MatrixQuadraticTask
 from tasks.spectral_qp import spectral_fw_gap

@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader
 
 import optimizers
 import tasks
-from bench.metrics import constraint_metrics
+from bench.measures.metrics import constraint_metrics
 from tasks.box_qp import fw_gap
 from tasks.quadratic import QuadraticTask
 

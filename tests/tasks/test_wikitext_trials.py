@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.config import Trial
-from bench.runner import run_trial
-from bench.store import Ledger
+from bench.engine.runner import run_trial
+from bench.ledger.store import Ledger
+from bench.trial.config import Trial
 from tests.bench.helpers import REPO, comparable, wdbench
 from tests.tasks.test_wikitext import HELDOUT
 
@@ -84,8 +84,8 @@ def _trial(**settings) -> Trial:
 
 CRASH = """
 import os, sys
-from bench.config import Trial
-from bench.runner import run_trial
+from bench.trial.config import Trial
+from bench.engine.runner import run_trial
 from tasks.wikitext import WikiTextTask
 
 original = WikiTextTask.loss

@@ -1,0 +1,102 @@
+"""What a trial measures at an evaluation point: exact split metrics under DDP and the SPEC §3
+constraint metrics on the fixed probe gradient, each tensor also in its own geometry's ball.
+Split from bench/engine/runner.py (the loop); these read the trial's context and never step it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+from torch.utils.data import DataLoader
+
+from bench.measures import geometry, metrics, rotation, timescale
+from optimizers.decay import implied_radius
+
+if TYPE_CHECKING:
+    from bench.engine.runner import TrialContext
+
+
+def evaluate(ctx: TrialContext, split: str) -> dict[str, float]:
+    """Exact metrics of a split under DDP: per-example outputs gathered, duplicates dropped."""
+    acc, task = ctx.accelerator, ctx.task
+    loader = DataLoader(task.eval_dataset(split),
+                        batch_size=max(task.budget.eval_batch_size // acc.num_processes, 1),
+                        shuffle=False, collate_fn=task.collate)
+    loader = acc.prepare_data_loader(loader)
+    ctx.model.eval()
+    parts: dict[str, list[torch.Tensor]] = {}
+    with torch.no_grad(), acc.autocast():
+        for batch in loader:
+            out = acc.gather_for_metrics(task.eval_outputs(ctx.model, batch))
+            for key, value in out.items():
+                parts.setdefault(key, []).append(value.detach().float().cpu())
+    ctx.model.train()
+    return task.summarize(split, {k: torch.cat(v) for k, v in parts.items()})
+
+
+def probe_metrics(ctx: TrialContext, per_tensor: bool = False
+                  ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """SPEC §3 metrics at the current point, on the mean gradient over the fixed probe batches.
+
+    Runs on the unwrapped model (no DDP hooks: every process computes the same probe) and
+    restores buffers such as BatchNorm running statistics, so training is unaffected."""
+    model = ctx.accelerator.unwrap_model(ctx.model)
+    buffers = {n: b.detach().clone() for n, b in model.named_buffers()}
+    saved_grads = {n: p.grad for n, p in model.named_parameters()}
+    model.zero_grad(set_to_none=True)
+    with torch.enable_grad():
+        for batch in ctx.probe:
+            with ctx.accelerator.autocast():
+                loss = ctx.task.loss(model, batch) / len(ctx.probe)
+            loss.backward()
+    names = [n for n, p in ctx.decayed.items() if p.grad is not None]
+    params = [ctx.decayed[n].detach() for n in names]
+    grads = [ctx.decayed[n].grad.detach() for n in names]
+    wd, radius = ctx.trial.weight_decay, current_radius(ctx)
+    overall = metrics.constraint_metrics(params, grads, wd, radius=radius)
+    overall["linf_norm"] = max((p.abs().max().item() for p in params), default=0.0)
+    overall["radius_t"] = radius
+    tensors = {}
+    if per_tensor:
+        tensors = metrics.per_tensor_metrics(dict(zip(names, params)), dict(zip(names, grads)),
+                                             wd, radius=radius)
+    if radius is not None and names:  # each tensor in its own norm's ball
+        ball, ball_tensors = geometry.geometry_record(
+            ctx.mask_info["geometry"], dict(zip(names, params)), dict(zip(names, grads)),
+            radius)
+        overall.update(ball)
+        for n in tensors:
+            tensors[n].update(ball_tensors[n])
+    for n, p in model.named_parameters():
+        p.grad = saved_grads[n]
+    with torch.no_grad():
+        for n, b in model.named_buffers():
+            b.copy_(buffers[n])
+    return overall, tensors
+
+
+def current_radius(ctx: TrialContext) -> float | None:
+    """The radius metrics are measured against at the current lr η_t: the record's
+    metric_radius, except for the styles whose radius moves with η_t (fixed, corrected)."""
+    moving = implied_radius(ctx.decay_style, ctx.trial.weight_decay,
+                            ctx.scheduler.get_last_lr()[0], ctx.trial.lr)
+    return moving if moving is not None else ctx.metric_radius
+
+
+def watch_rotation(ctx: TrialContext) -> rotation.RotationWatch:
+    """Keeps W_{t-1} for the evaluation steps t (bench/measures/rotation.py)."""
+    steps, every = ctx.steps, ctx.eval_every
+    return rotation.RotationWatch(ctx.optimizer, ctx.decayed,
+                                  due=lambda t: t % every == 0 or t == steps,
+                                  done_steps=lambda: ctx.scheduler.last_epoch)
+
+
+def rotation_metrics(ctx: TrialContext, step: int) -> dict[str, object]:
+    """Per-tensor weight norm and angular update at this evaluation point."""
+    return ctx.rotation.measure(step) if ctx.rotation is not None else {}
+
+
+def timescale_record(ctx: TrialContext) -> dict[str, float | None]:
+    """The record's EMA timescale (bench/measures/timescale.py) at the peak lr."""
+    return timescale.timescales(ctx.decay_style, ctx.trial.weight_decay, ctx.trial.lr,
+                                ctx.task.steps_per_epoch())

@@ -1,0 +1,42 @@
+"""Where a sweep stands, from the results directory alone (records,
+claims, plans, submissions) plus `squeue` where SLURM is present."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+
+def collect(out: Path, stale_after_s: float = 300.0) -> dict[str, Any]:
+    """Counts and the running trials; `pending` counts planned trials neither finished nor
+    running (queued in SLURM or not submitted at all)."""
+    from bench.executors import squeue, submissions
+    from bench.ledger.store import Ledger
+    from bench.ledger.trial_claims import ClaimStore, Owner
+
+    live_jobs = squeue.live_job_ids()
+    store = ClaimStore(out, stale_after_s, live_jobs=lambda: live_jobs)
+    records = {}
+    for record in Ledger(out).records():
+        records[record["id"]] = record["status"]
+    me, now = Owner.current(), time.time()
+    running = [c for c in store.all_current()
+               if c.trial_id not in records and not store.is_stale(c, me, now, live_jobs)]
+    queued = submissions.queued_trials(out, live_jobs)
+    universe = submissions.planned_ids(out) | set(records) | {c.trial_id for c in running}
+    counts = {s: sum(1 for v in records.values() if v == s)
+              for s in ("done", "diverged", "failed")}
+    counts["running"] = len(running)
+    pending = universe - set(records) - {c.trial_id for c in running}
+    counts["pending"] = len(pending)
+    return {
+        "out": str(out), "counts": counts, "total": len(universe),
+        "queued_in_slurm": len(pending & set(queued)),
+        "slurm": live_jobs is not None,
+        "running": [{"id": c.trial_id, "host": c.host, "pid": c.pid, "job_id": c.job_id,
+                     "step": c.step, "heartbeat_age_s": round(now - c.heartbeat, 1)}
+                    for c in running],
+        "host": socket.gethostname(),
+    }

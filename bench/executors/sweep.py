@@ -1,0 +1,177 @@
+"""Run many trials into one ledger: skip finished ones (resume) and ones another sweep is
+running (claims), hand the rest to an executor (local processes or a SLURM job array)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.executors.worker import WorkerSettings
+from bench.ledger.store import Ledger
+from bench.trial.config import Trial
+from bench.trial.executor_options import ExecutorOptions
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    out: Path
+    workers: int = 1
+    data_dir: str | None = None
+    cache_dir: str | None = None
+    quiet: bool = False
+    suite: str | None = None
+    executor: ExecutorOptions = field(default_factory=ExecutorOptions)
+    detach: bool = False
+    log_with: tuple[str, ...] = ()  # experiment trackers (bench/trial/tracking.py)
+    trials_per_gpu: int | None = None  # K local workers per visible GPU (replaces `workers`)
+
+    def worker_settings(self) -> WorkerSettings:
+        return WorkerSettings(out=str(self.out), data_dir=self.data_dir,
+                              cache_dir=self.cache_dir, suite=self.suite,
+                              heartbeat_s=self.executor.heartbeat_s,
+                              stale_after_s=self.executor.stale_after_s,
+                              slurm=self.executor.kind == "slurm", log_with=self.log_with)
+
+
+def is_finished(trial: Trial, ledger: Ledger) -> bool:
+    """The one test of "this trial needs no run": it has a record made by the current code
+    (a stale record's trial runs again and its record is replaced; bench/ledger/fingerprint.py)."""
+    return trial.id in ledger.finished_ids([trial])
+
+
+def pending_trials(trials: list[Trial], ledger: Ledger) -> list[Trial]:
+    done = ledger.finished_ids(trials)
+    return [t for t in trials if t.id not in done]
+
+
+def run_sweep(trials: list[Trial], opts: SweepOptions) -> dict[str, int]:
+    """Run every trial that is neither finished nor running elsewhere; returns counts by
+    status for this call (skipped: finished before; elsewhere: run by another sweep)."""
+    from bench.executors import submissions
+    ledger = Ledger(opts.out)
+    submissions.write_plan(opts.out, [t.id for t in trials], opts.suite)
+    pending = pending_trials(trials, ledger)
+    busy = _busy_elsewhere(opts)
+    todo = [t for t in pending if t.id not in busy]
+    counts = {"skipped": len(trials) - len(pending), "elsewhere": len(pending) - len(todo),
+              "done": 0, "diverged": 0, "failed": 0, "pending": 0}
+    units = _stack_plan(todo, opts, ledger)
+    if opts.executor.kind == "slurm":
+        return _run_slurm(todo, units, opts, counts)
+    workers, gpus = _local_plan(opts)
+    if not opts.quiet:
+        print(f"{len(trials)} trials: {counts['skipped']} already in {opts.out}, "
+              f"{counts['elsewhere']} running elsewhere, "
+              f"{len(todo)} to run with {workers} worker(s){_groups_note(units)}",
+              file=sys.stderr)
+    _run_local(units, len(todo), opts, counts, workers, gpus)
+    return counts
+
+
+def _stack_plan(todo: list[Trial], opts: SweepOptions, ledger: Ledger) -> list[Any]:
+    """The units of work: stacked groups and single trials (bench/executors/plan.py);
+    why trials do not stack is said once per reason."""
+    from bench.executors.plan import plan
+
+    size = opts.executor.stack_size
+    if opts.log_with and size > 1:
+        if not opts.quiet:
+            print("stacking: off with --log-with (trackers follow one trial)", file=sys.stderr)
+        size = 1
+    result = plan(todo, size, ledger.checkpoints_dir, opts.executor.processes)
+    if not opts.quiet:
+        for note in result.notes():
+            print(note, file=sys.stderr)
+    return result.units
+
+
+def _groups_note(units: list[Any]) -> str:
+    from bench.executors.plan import Group
+
+    groups = [u for u in units if isinstance(u, Group)]
+    if not groups:
+        return ""
+    return (f", {sum(g.size for g in groups)} of them in {len(groups)} stacked group(s) "
+            "(--no-stack to turn off)")
+
+
+def _busy_elsewhere(opts: SweepOptions) -> set[str]:
+    """Trials held by a live claim, or queued in a SLURM array that has not ended."""
+    from bench.executors import squeue, submissions
+    from bench.executors.worker import claim_store
+
+    settings = opts.worker_settings()
+    busy = {c.trial_id for c in claim_store(settings).live()}
+    if opts.executor.kind == "slurm" or submissions.submissions(opts.out):
+        busy |= set(submissions.queued_trials(opts.out, squeue.live_job_ids()))
+    return busy
+
+
+def _local_plan(opts: SweepOptions) -> tuple[int, list[int] | None]:
+    """Local workers and their GPUs (`--trials-per-gpu` on a GPU machine; a note without)."""
+    import torch
+
+    from bench.executors.local import worker_plan
+
+    workers, gpus, note = worker_plan(opts.workers, opts.trials_per_gpu,
+                                      torch.cuda.device_count())
+    if note:
+        print(note, file=sys.stderr)
+    return workers, gpus
+
+
+def _run_local(units: list[Any], n_trials: int, opts: SweepOptions, counts: dict[str, int],
+               workers: int, gpus: list[int] | None) -> None:
+    from tqdm.auto import tqdm
+
+    from bench.executors.local import run_local
+
+    bar = tqdm(total=n_trials, desc="trials", disable=opts.quiet or not n_trials,
+               dynamic_ncols=True)
+    notes: set[str] = set()  # a fallback's reason, said once
+
+    def account(result: dict[str, Any]) -> None:
+        note = result.get("note")
+        if note and note not in notes and not opts.quiet:
+            notes.add(note)
+            tqdm.write(note, file=sys.stderr)
+        status = {"claimed": "elsewhere", "skipped": "skipped"}.get(result["status"],
+                                                                    result["status"])
+        counts[status] += 1
+        bar.update(1)
+        bar.set_postfix({k: v for k, v in counts.items() if k != "skipped" and v},
+                        refresh=False)
+        if result["status"] == "failed":
+            tqdm.write(f"trial {result['id']} ({result['optimizer']}) failed: "
+                       f"{' '.join(result['error'])}", file=sys.stderr)
+
+    try:
+        run_local(units, opts.worker_settings(), workers, account, gpus)
+    finally:
+        bar.close()
+
+
+def _run_slurm(todo: list[Trial], units: list[Any], opts: SweepOptions,
+               counts: dict[str, int]) -> dict[str, int]:
+    from bench.executors import slurm
+    if not opts.quiet:
+        print(f"{sum(counts.values()) + len(todo)} trials: {counts['skipped']} already in "
+              f"{opts.out}, {counts['elsewhere']} running or queued elsewhere, "
+              f"{len(todo)} to submit", file=sys.stderr)
+    if not todo:
+        return counts
+    sub = slurm.submit(todo, opts.executor, opts.worker_settings(),
+                       name=f"wdbench-{opts.suite or 'sweep'}", units=units)
+    if not opts.quiet or opts.detach:
+        print(f"submitted job array {sub.array_id}: {len(sub.batches)} task(s), "
+              f"{len(todo)} trial(s); logs in {sub.logs}", file=sys.stderr)
+    if opts.detach:
+        print(sub.array_id)
+        counts["pending"] = len(todo)
+        return counts
+    for status, n in slurm.wait(sub, opts.worker_settings(), opts.executor,
+                                opts.quiet).items():
+        counts[status] += n
+    return counts

@@ -1,0 +1,294 @@
+"""One validation of a whole Trial against the declared settings, before anything is built.
+
+Every Trial key is checked for type and range, the schedule / mask / mixed precision against
+their lists, task options against the task's `TaskOption`s, and optimizer options against
+what the optimizer's constructor accepts (its signature, then a construction on a one-element
+parameter, which runs the optimizer's own range checks: betas, momentum, decay style, impl).
+Errors name the key, the bad value, the allowed values and where the value came from."""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from bench.errors import UsageError
+
+PRECISIONS = ("no", "bf16", "fp16")
+
+
+class SettingError(UsageError):
+    """A bad value for one key; `at(source)` names where it came from."""
+
+    def __init__(self, key: str, value: Any, allowed: str) -> None:
+        self.key, self.value, self.allowed = key, value, allowed
+        super().__init__(f"{key}={value!r} is not allowed; use {allowed}")
+
+    def at(self, source: str | None) -> UsageError:
+        return UsageError(f"{self} (from {source})" if source else str(self))
+
+
+def number(key: str, value: Any, kind: type, allowed: str) -> Any:
+    """`value` as an exact float or int (bools, text, NaN and non-integral ints refused)."""
+    if isinstance(value, bool):
+        raise SettingError(key, value, allowed)
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise SettingError(key, value, allowed) from None
+    if not isinstance(value, (int, float)) or (isinstance(value, float) and math.isnan(value)):
+        raise SettingError(key, value, allowed)
+    if kind is int:
+        if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+            raise SettingError(key, value, allowed)
+        return int(value)
+    return float(value)
+
+
+# key -> (type, lowest allowed value, words); None is valid for the `int | None` keys.
+_NUMBERS: dict[str, tuple[type, float, bool, str]] = {
+    "lr": (float, 0.0, True, "a finite number > 0, e.g. 1e-3"),
+    "weight_decay": (float, 0.0, False, "a finite number >= 0, e.g. 0.1"),
+    "tau": (float, 0.0, True, "a finite number of steps > 0, e.g. 1000, or null"),
+    "seed": (int, 0, False, "a non-negative integer"),
+    "warmup": (int, 0, False, "a non-negative integer (steps)"),
+    "steps": (int, 1, False, "an integer >= 1 or null (the budget's)"),
+    "eval_every": (int, 1, False, "an integer >= 1 or null (the budget's)"),
+    "checkpoint_every": (int, 1, False, "an integer >= 1 or null (no checkpoints)"),
+    "grad_accum": (int, 1, False, "an integer >= 1 dividing the batch size"),
+}
+NULLABLE = {"steps", "eval_every", "checkpoint_every", "mask", "tau"}
+
+
+def coerce(key: str, value: Any) -> Any:
+    """A Trial key's value in its type and range (SettingError otherwise)."""
+    if value is None and key in NULLABLE:
+        return None
+    if key in _NUMBERS:
+        kind, low, strict, allowed = _NUMBERS[key]
+        v = number(key, value, kind, allowed)
+        if not math.isfinite(v) or (v <= low if strict else v < low):
+            raise SettingError(key, value, allowed)
+        return v
+    if key == "schedule":
+        from bench.trial.schedules import SCHEDULES
+
+        return _one_of(key, value, tuple(SCHEDULES))
+    if key == "mask":
+        from tasks.masks import MASK_POLICIES
+
+        return _one_of(key, value, MASK_POLICIES + ("null (the task's default)",))
+    if key == "mixed_precision":
+        return _one_of(key, value, PRECISIONS)
+    if key == "compile":
+        return _boolean(key, value)
+    if key in ("budget", "task", "optimizer"):
+        if not isinstance(value, str) or not value:
+            raise SettingError(key, value, "a name (wdbench list)")
+        return value
+    return value
+
+
+def _boolean(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise SettingError(key, value, "true or false")
+
+
+def _one_of(key: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise SettingError(key, value, f"one of {', '.join(choices)}")
+    return value
+
+
+def check_fields(trial: Any) -> None:
+    """The Trial's own keys (no imports of the task or optimizer)."""
+    from dataclasses import fields
+
+    for f in fields(trial):
+        if f.name not in ("task", "optimizer", "optimizer_options", "task_options"):
+            coerce(f.name, getattr(trial, f.name))
+
+
+def validate(trial: Any, sources: Mapping[str, str] | None = None) -> None:
+    """The whole trial, or one line naming the key, value, allowed values and source."""
+    sources = sources or {}
+    try:
+        check_fields(trial)
+        _check_tau(trial)
+        _check_task(trial)
+        _check_optimizer(trial)
+    except SettingError as err:
+        raise err.at(sources.get(err.key)) from None
+
+
+def decay_style(trial: Any, spec: Any) -> str:
+    """The decay style the trial's optimizer will run with: a `decay` option, else the
+    optimizer's default, else its declared style (as the runner reads it back)."""
+    return {**spec.defaults, **dict(trial.optimizer_options)}.get("decay", spec.decay_style)
+
+
+def _check_tau(trial: Any) -> None:
+    """A trial that records a τ must carry the λ it implies at its lr (a changed lr or
+    weight_decay after the derivation would break the pair)."""
+    if trial.tau is None:
+        return
+    import optimizers
+    from bench.measures import timescale
+    try:
+        wd = timescale.weight_decay_for(decay_style(trial, optimizers.spec(trial.optimizer)),
+                                        trial.tau, trial.lr)
+    except (KeyError, ValueError):
+        return  # the optimizer's own check names the problem
+    if not math.isclose(wd, trial.weight_decay, rel_tol=1e-9):
+        raise SettingError("weight_decay", trial.weight_decay,
+                           f"{wd:.6g}, the λ of tau={trial.tau:g} at lr={trial.lr:g}, or give "
+                           "weight_decay without tau")
+
+
+def _check_task(trial: Any) -> None:
+    import tasks
+    from tasks.options import parse_options
+
+    try:
+        cls = tasks.get(trial.task)
+    except KeyError as err:
+        raise UsageError(err.args[0]) from None
+    if trial.budget not in cls.budgets:
+        raise SettingError("budget", trial.budget, f"one of {', '.join(cls.budgets)}")
+    budget = cls.budgets[trial.budget]
+    given = dict(trial.task_options)
+    try:
+        parse_options(cls.name, cls.declared_options, {**budget.options, **given})
+    except ValueError as err:
+        bad = next((k for k in given if f"task.{k}=" in str(err)), None)
+        if bad is None:
+            raise UsageError(f"task {trial.task!r}: {err}") from None
+        raise _Wrapped(f"task.{bad}", str(err)) from None
+    if budget.batch_size % trial.grad_accum:
+        raise SettingError("grad_accum", trial.grad_accum,
+                           f"a divisor of the batch size {budget.batch_size}")
+
+
+class _Wrapped(SettingError):
+    """A message written elsewhere (task options), attributed to its key."""
+
+    def __init__(self, key: str, message: str) -> None:
+        UsageError.__init__(self, message)
+        self.key, self.value, self.allowed = key, None, ""
+
+
+def accepted_options(factory: Any) -> tuple[list[str], bool]:
+    """Keyword names the optimizer's constructor takes (after `params`), and whether it also
+    takes **kwargs (then any name passes the signature check)."""
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return [], True
+    params = list(sig.parameters.values())
+    names = [p.name for p in params[1:]
+             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    return names, any(p.kind is p.VAR_KEYWORD for p in params)
+
+
+def _check_optimizer(trial: Any) -> None:
+    import optimizers
+
+    try:
+        spec = optimizers.spec(trial.optimizer)
+    except KeyError as err:
+        raise UsageError(err.args[0]) from None
+    options = dict(trial.optimizer_options)
+    names, open_ended = accepted_options(spec.factory)
+    for key in options:
+        if key not in names and not open_ended:
+            raise SettingError(key, options[key],
+                               f"a key of the trial ({', '.join(_trial_keys())}), task.NAME, "
+                               f"or an option of {trial.optimizer} ("
+                               f"{', '.join(n for n in names if n not in ('lr', 'weight_decay'))})")
+    _construct(spec, trial, options)
+
+
+def _trial_keys() -> tuple[str, ...]:
+    from bench.trial.config import TRIAL_KEYS
+
+    return TRIAL_KEYS
+
+
+def _construct(spec: Any, trial: Any, options: dict[str, Any]) -> None:
+    """Build the optimizer over one tiny tensor: its own checks run, no model is made. A
+    failure that the trial's own options do not cause (the optimizer wants matrices, say) is
+    left to the trial."""
+    error = _construction_error(spec, trial, options)
+    if error is None or not options or _construction_error(spec, trial, {}) is not None:
+        return
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    key = next((k for k in options if k in text), None)
+    if key is None:
+        raise UsageError(f"optimizer {trial.optimizer!r} rejects these settings: {text}")
+    raise SettingError(key, options[key], f"what {trial.optimizer} accepts ({text})")
+
+
+def _construction_error(spec: Any, trial: Any, options: dict[str, Any]) -> Exception | None:
+    import torch
+
+    try:
+        spec.factory([torch.zeros(1, requires_grad=True)],
+                     **{**spec.defaults, "lr": trial.lr, "weight_decay": trial.weight_decay,
+                        **options})
+    except (ValueError, TypeError, KeyError) as err:
+        return err
+    return None
+
+
+def build(task: str, optimizer: str, settings: Mapping[str, Any],
+          sources: Mapping[str, str] | None = None) -> Any:
+    """The Trial of these `--set`-style settings (lr and weight_decay default to the
+    optimizer's), validated whole; errors name the source of the bad key."""
+    import optimizers
+    from bench.trial.config import Trial
+
+    sources = sources or {}
+    settings = dict(settings)
+    try:
+        spec = optimizers.spec(optimizer)
+    except KeyError as err:
+        raise UsageError(err.args[0]) from None
+    defaults = spec.defaults
+    tau = settings.pop("tau", None)
+    if tau is not None and "weight_decay" in settings:
+        raise UsageError(f"weight_decay (from {sources.get('weight_decay', '--set')}) and tau "
+                         f"(from {sources.get('tau', '--set')}) are both given; give one: "
+                         "λ is derived from tau per lr")
+    try:
+        lr = coerce("lr", settings.pop("lr", defaults.get("lr", 1e-3)))
+        wd = coerce("weight_decay", settings.pop("weight_decay", defaults.get("weight_decay", 0.0)))
+        trial = Trial(task=task, optimizer=optimizer, lr=lr, weight_decay=wd)
+        trial = trial.with_settings(settings)
+        if tau is not None:
+            trial = _from_tau(trial, spec, coerce("tau", tau))
+    except SettingError as err:
+        raise err.at(sources.get(err.key)) from None
+    validate(trial, sources)
+    return trial
+
+
+def _from_tau(trial: Any, spec: Any, tau: float) -> Any:
+    """The trial with λ derived from τ_iter at its lr, in the real decay style (a `decay`
+    option overrides the optimizer's declared one)."""
+    from dataclasses import replace
+
+    from bench.measures import timescale
+    try:
+        wd = timescale.weight_decay_for(decay_style(trial, spec), tau, trial.lr)
+    except ValueError as err:
+        raise SettingError("tau", tau, f"weight_decay instead: {trial.optimizer} "
+                                       f"({err})") from None
+    return replace(trial, weight_decay=wd, tau=tau)

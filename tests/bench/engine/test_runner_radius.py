@@ -1,0 +1,25 @@
+"""The runner measures each evaluation point against the radius at that point's lr."""
+
+import pytest
+
+from bench.engine.runner import run_trial
+from tests.bench.test_runner import toy
+
+
+@pytest.mark.parametrize("style,radius_at", [
+    ("fixed", lambda lr, lr_max, wd: lr / wd),
+    ("corrected", lambda lr, lr_max, wd: lr_max / (wd * lr)),
+    ("decoupled", lambda lr, lr_max, wd: 1 / wd),
+])
+def test_moving_radii_follow_the_scheduled_lr(tmp_path, style, radius_at):
+    wd = 0.001 if style == "fixed" else 0.1
+    trial = toy(weight_decay=wd, schedule="inverse_sqrt", settings={"decay": style})
+    record = run_trial(trial, tmp_path, show_progress=False)
+    assert record["status"] == "done"
+    assert record["optimizer"]["radius"] == pytest.approx(radius_at(1e-2, 1e-2, wd))
+    lrs = {point["scheduled_lr"] for point in record["curve"]}
+    assert len(lrs) == len(record["curve"])  # the lr moves between evaluations
+    for point in record["curve"]:
+        expected = radius_at(point["scheduled_lr"], 1e-2, wd)
+        assert point["radius_t"] == pytest.approx(expected)
+        assert point["linf_ratio"] == pytest.approx(point["linf_norm"] / expected)

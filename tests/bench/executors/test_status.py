@@ -1,0 +1,84 @@
+"""`wdbench status OUT`: counts from the ledger, claims and plans; who runs what; and, on a
+real SLURM cluster, a running sweep's trial with its job id, step and heartbeat."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from bench.executors import submissions
+from bench.executors.status import collect
+from bench.ledger.store import Ledger
+from bench.ledger.trial_claims import ClaimStore
+from tests.bench.helpers import REPO, wdbench
+from tests.bench.slurm_helpers import require_slurm, wait_for
+from tests.bench.traced_toy_task import TRACED
+
+
+def _record(trial_id: str, status: str) -> dict:
+    return {"id": trial_id, "status": status, "config": {"task": "toy", "seed": 0},
+            "final": {}, "curve": []}
+
+
+def test_status_counts_records_claims_and_planned_trials(tmp_path):
+    ledger = Ledger(tmp_path)
+    for trial_id, status in (("a1", "done"), ("a2", "done"), ("b1", "diverged"),
+                             ("c1", "failed")):
+        ledger.write(_record(trial_id, status))
+    submissions.write_plan(tmp_path, ["a1", "a2", "b1", "c1", "r1", "p1", "p2"], "s")
+    claim = ClaimStore(tmp_path).acquire("r1")
+    ClaimStore(tmp_path).refresh(claim, step=42)
+    status = collect(tmp_path)
+    assert status["counts"] == {"done": 2, "diverged": 1, "failed": 1, "running": 1,
+                                "pending": 2}
+    assert status["total"] == 7
+    [running] = status["running"]
+    assert running["id"] == "r1" and running["step"] == 42 and running["pid"] == os.getpid()
+    assert running["heartbeat_age_s"] < 60
+
+
+def test_status_cli_prints_text_and_json_and_rejects_a_non_sweep_dir(tmp_path):
+    Ledger(tmp_path).write(_record("a1", "done"))
+    submissions.write_plan(tmp_path, ["a1", "p1"], "s")
+    text = wdbench("status", str(tmp_path))
+    assert text.returncode == 0, text.stderr
+    assert "2 trials: 1 done, 0 diverged, 0 failed, 0 running, 1 pending" in text.stdout
+    as_json = json.loads(wdbench("status", str(tmp_path), "--json").stdout)
+    assert as_json["counts"]["pending"] == 1 and as_json["running"] == []
+    bad = wdbench("status", str(tmp_path / "nothing"))
+    assert bad.returncode == 2 and "holds no sweep" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_status_reports_a_running_slurm_sweep(tmp_path):
+    require_slurm()
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(f'task: "{TRACED}"\nbudget: smoke\nseeds: [0, 1]\n'
+                     "optimizers:\n  adamw: {lr: 1.0e-2, weight_decay: 0.1}\n")
+    config = tmp_path / "executor.yaml"
+    config.write_text("heartbeat_s: 0.5\n")
+    out = tmp_path / "out"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO),
+           "WDBENCH_TEST_STEP_SLEEP": "0.05"}
+    sub = subprocess.run([sys.executable, "-m", "bench", "sweep", str(suite), "--out", str(out),
+                          "--executor", "slurm", "--executor-config", str(config), "--detach",
+                          "--trials-per-job", "2"],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert sub.returncode == 0, sub.stderr
+    job = sub.stdout.strip()
+
+    def running():  # in-process: a status subprocess per poll would cost ~2 s each
+        status = collect(out)
+        return status if any(r["step"] > 0 for r in status["running"]) else None
+
+    status = wait_for(running, 90, "status to show a running trial", poll=0.2)
+    [trial] = status["running"]
+    assert trial["job_id"] == job and trial["host"] == status["host"]  # a one-task array
+    assert trial["heartbeat_age_s"] < 5
+    assert status["counts"]["running"] == 1 and status["counts"]["pending"] == 1
+    assert status["queued_in_slurm"] == 1  # the other trial waits in the same array task
+    wait_for(lambda: collect(out)["counts"]["done"] == 2, 90, "the sweep to finish", poll=0.5)
+    final = wdbench("status", str(out))
+    assert "2 done" in final.stdout and "0 running, 0 pending" in final.stdout

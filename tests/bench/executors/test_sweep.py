@@ -1,0 +1,134 @@
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from bench.errors import UsageError
+from bench.ledger.store import Ledger, load_trials
+from bench.trial import suite as suites
+from tests.bench.helpers import REPO, TOY, comparable, wdbench
+
+SUITE = f"""
+task: "{TOY}"
+budget: smoke
+seeds: [0, 1]
+optimizers:
+  adamw: {{lr: [1.0e-2, 3.0e-2], weight_decay: [0.1, 1.0], betas: [0.9, 0.99]}}
+  adam_l2: {{lr: 1.0e-2, weight_decay: [1.0e-3]}}
+"""
+
+
+def write(tmp_path, text, name="suite.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_suite_expands_grid_times_seeds(tmp_path):
+    suite = suites.load(write(tmp_path, SUITE))
+    trials = suite.trials("smoke")
+    assert len(trials) == (2 * 2 + 1) * 2
+    assert len({t.id for t in trials}) == len(trials)
+    adamw = [t for t in trials if t.optimizer == "adamw"]
+    assert all(dict(t.optimizer_options)["betas"] == (0.9, 0.99) for t in adamw)
+    assert {t.seed for t in trials} == {0, 1}
+
+
+def test_betas_given_as_list_of_lists_is_an_axis(tmp_path):
+    text = f'task: "{TOY}"\noptimizers:\n  adamw: {{lr: 0.01, weight_decay: 0.1, ' \
+           'betas: [[0.9, 0.99], [0.9, 0.999]]}\n'
+    assert len(suites.load(write(tmp_path, text)).trials("smoke")) == 2
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("task: toy\noptimizers:\n  adamw: {lr: [1e-3, -1.0], weight_decay: 0.1}\n",
+     ":3: key 'adamw.lr': learning rates must be > 0"),
+    ("task: toy\noptimizers:\n  adamw:\n    lr: 0.1\n    weight_decay: -1\n",
+     ":5: key 'adamw.weight_decay': weight decay must be >= 0"),
+    ("task: toy\nseedz: [1]\noptimizers: {adamw: {lr: 0.1, weight_decay: 0.1}}\n",
+     ":2: key 'seedz': unknown key"),
+    ("task: toy\noptimizers:\n  adamw: {lr: [0.1, weight_decay: 0.1}\n", ":3: malformed YAML"),
+])
+def test_malformed_suite_names_file_line_and_key(tmp_path, text, expected):
+    path = write(tmp_path, text)
+    with pytest.raises(UsageError) as err:
+        suites.load(path)
+    assert str(err.value).startswith(str(path))
+    assert expected in str(err.value)
+
+
+def _ledger_view(out):
+    return {r["id"]: comparable(r) for r in Ledger(out).records()}
+
+
+def test_sigkilled_sweep_resumes_to_the_uninterrupted_ledger(tmp_path):
+    suite = write(tmp_path, SUITE)
+    reference = tmp_path / "reference"
+    done = wdbench("sweep", str(suite), "--out", str(reference), "--quiet")
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "sweep", str(suite), "--out",
+                             str(out), "--quiet"], cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while len(Ledger(out).ids()) < 3 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = Ledger(out).ids()
+    assert 3 <= len(partial) < 10, "the sweep should have been killed mid-way"
+    again = wdbench("sweep", str(suite), "--out", str(out))
+    assert again.returncode == 0, again.stderr
+    assert f"{len(partial)} already in" in again.stderr
+    assert _ledger_view(out) == _ledger_view(reference)
+    frame = load_trials(out)
+    assert len(frame) == 10 and frame.id.is_unique
+
+
+def test_two_workers_give_the_same_ledger_as_one(tmp_path):
+    suite = write(tmp_path, SUITE.replace("seeds: [0, 1]", "seeds: [0]"))
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert wdbench("sweep", str(suite), "--out", str(one), "--quiet").returncode == 0
+    res = wdbench("sweep", str(suite), "--out", str(two), "--quiet", "--workers", "2")
+    assert res.returncode == 0, res.stderr
+    assert _ledger_view(one) == _ledger_view(two)
+
+
+def test_run_json_prints_the_final_record(tmp_path):
+    res = wdbench("run", "--task", TOY, "--optimizer", "lion", "--budget", "smoke",
+                  "--set", "lr=1e-3", "--set", "weight_decay=0.5", "--out", str(tmp_path),
+                  "--json")
+    assert res.returncode == 0, res.stderr
+    record = json.loads(res.stdout)
+    assert record["status"] == "done"
+    assert record["config"]["lr"] == 1e-3 and record["config"]["weight_decay"] == 0.5
+    assert record["optimizer"]["radius"] == pytest.approx(2.0)
+    assert Ledger(tmp_path).has(record["id"])
+
+
+def test_trials_per_gpu_puts_k_workers_on_every_gpu():
+    from bench.executors.local import worker_plan
+
+    assert worker_plan(workers=1, trials_per_gpu=4, n_gpu=2) == (8, [0, 1] * 4, None)
+    assert worker_plan(workers=3, trials_per_gpu=1, n_gpu=1) == (1, [0], None)
+    # Without K: --workers as before, one GPU each when there are several.
+    assert worker_plan(workers=4, trials_per_gpu=None, n_gpu=2) == (4, [0, 1, 0, 1], None)
+    assert worker_plan(workers=2, trials_per_gpu=None, n_gpu=0) == (2, None, None)
+
+
+def test_trials_per_gpu_is_ignored_with_a_note_without_a_gpu():
+    from bench.executors.local import worker_plan
+
+    workers, gpus, note = worker_plan(workers=2, trials_per_gpu=8, n_gpu=0)
+    assert (workers, gpus) == (2, None)
+    assert "--trials-per-gpu 8 ignored: no GPU visible" in note
+
+
+def test_trials_per_gpu_must_be_positive(tmp_path):
+    result = wdbench("sweep", "--task", "quadratic", "--budget", "smoke", "--trials-per-gpu", "0",
+                 "--out", str(tmp_path))
+    assert result.returncode == 2
+    assert "--trials-per-gpu must be >= 1" in result.stderr

@@ -1,0 +1,77 @@
+"""bench.ledger.export: a results directory as a Hugging Face dataset that `datasets` reads back."""
+
+import datasets
+import pandas as pd
+import pytest
+
+from bench.errors import UsageError
+from bench.ledger.export import dataset_card, export_dataset, push_to_hub
+from bench.ledger.store import load_curves, load_trials
+from tests.bench.report.synthetic import write_synthetic_ledger
+
+
+@pytest.fixture()
+def ledger(tmp_path):
+    root = tmp_path / "results"
+    records = write_synthetic_ledger(root, tasks=("quadratic",), optimizers=("adamw", "lion"),
+                                     grid=2, evals=3, failed=1)
+    return root, records
+
+
+def test_export_reads_back_with_load_dataset(ledger, tmp_path):
+    root, records = ledger
+    out = export_dataset([root], tmp_path / "ds", definitions={"lr": "peak learning rate"})
+    trials = datasets.load_dataset(str(out), split="train")
+    assert trials.num_rows == len(records)
+    assert sorted(trials["id"]) == sorted(r["id"] for r in records)
+    frame = load_trials(root).set_index("id")
+    back = trials.to_pandas().set_index("id")
+    pd.testing.assert_series_equal(back["val_loss"].sort_index(),
+                                   frame["val_loss"].sort_index(), check_names=False)
+    curves = datasets.load_dataset(str(out), "curves", split="train")
+    assert curves.num_rows == len(load_curves(root)) == sum(len(r["curve"]) for r in records)
+    card = (out / "README.md").read_text()
+    assert "config_name: curves" in card and "| `lr` | peak learning rate |" in card
+    assert f"- trials: {len(records)}" in card
+
+
+def test_export_replaces_an_old_export_and_refuses_an_empty_ledger(ledger, tmp_path):
+    root, _ = ledger
+    out = tmp_path / "ds"
+    out.mkdir()
+    (out / "stale.txt").write_text("old")
+    export_dataset([root], out)
+    assert not (out / "stale.txt").exists() and (out / "trials.parquet").exists()
+    with pytest.raises(UsageError, match="no trial records"):
+        export_dataset([tmp_path / "empty"], tmp_path / "ds2")
+    assert not (tmp_path / "ds2").exists()
+
+
+def test_card_describes_prefixed_columns():
+    frames = {"trials": pd.DataFrame({"id": ["a"], "best_val_loss": [1.0]})}
+    card = dataset_card(frames, ["r"], {"val_loss": "validation loss"})
+    assert "| `best_val_loss` | best over evaluations of val_loss (validation loss) |" in card
+
+
+def test_push_to_hub_offline_fails_in_one_line(ledger, tmp_path, monkeypatch):
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
+    with pytest.raises(UsageError, match="HF_HUB_OFFLINE") as err:
+        push_to_hub(tmp_path, "someone/results")
+    assert "\n" not in str(err.value)
+
+
+def test_cli_export_and_offline_push(ledger, tmp_path, monkeypatch, capsys):
+    from bench.cli import main
+
+    root, records = ledger
+    assert main(["export", str(root), "--to", str(tmp_path / "ds")]) == 0
+    assert "load_dataset" in capsys.readouterr().out
+    card = (tmp_path / "ds" / "README.md").read_text()
+    assert "| `weight_decay` | Weight decay in PyTorch's convention" in card
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
+    assert main(["export", str(root), "--to", str(tmp_path / "ds2"),
+                 "--push-to-hub", "me/results"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "HF_HUB_OFFLINE" in err
+    assert main(["export", str(tmp_path / "nothing"), "--to", str(tmp_path / "ds3")]) == 2
+    assert not (tmp_path / "ds3").exists()

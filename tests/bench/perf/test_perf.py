@@ -1,0 +1,78 @@
+"""`make perf` runs and counts bytes as documented (no timing asserts)."""
+
+import torch
+
+import optimizers
+from bench.ledger.store import Ledger
+from bench.perf import BENCHMARKS
+from bench.perf.__main__ import main as perf_main
+from bench.perf.optimizer_step import main, nominal_bytes
+
+
+def test_nominal_bytes_follow_the_optimizer_state():
+    expected = {"adamw": 28, "adam_l2": 28, "lion": 20, "signgd_wd": 12, "sgdw": 20}
+    for name, per_param in expected.items():
+        params = [torch.nn.Parameter(torch.randn(10)) for _ in range(3)]
+        for p in params:
+            p.grad = torch.randn(10)
+        opt = optimizers.create(name, params)
+        opt.step()
+        assert nominal_bytes(opt, params) == per_param * 30, name
+
+
+def test_optimizer_step_benchmark_prints_a_row_per_builtin(capsys):
+    assert main(["--params", "2000", "--tensors", "4", "--repeats", "2"]) == 0
+    out = capsys.readouterr().out
+    for name in optimizers.available():
+        if optimizers.spec(name).direction != "muon":  # matrix-only: not in this vector table
+            assert f"| {name} " in out
+    assert "torch AdamW (fused)" in out
+
+
+def test_perf_entry_point_runs_named_benchmarks(capsys, monkeypatch):
+    import bench.perf.optimizer_step as step
+
+    monkeypatch.setattr(step, "main", lambda argv=None: print("ran") or 0)
+    assert perf_main(["optimizer_step"]) == 0
+    assert "optimizer_step" in BENCHMARKS
+    assert "ran" in capsys.readouterr().out
+
+
+def test_runner_overhead_benchmark_compares_the_runner_with_the_bare_loop(capsys):
+    from bench.perf.runner_overhead import main as overhead_main
+
+    assert "runner_overhead" in BENCHMARKS
+    assert overhead_main(["--steps", "30", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "| bare torch loop (AdamW) " in out and "| bench.engine.runner.run_trial " in out
+    assert "timing.step_s" in out
+
+
+def test_runner_overhead_rejects_a_non_positive_step_count(capsys):
+    import pytest
+
+    from bench.perf.runner_overhead import main as overhead_main
+
+    with pytest.raises(SystemExit) as exc:
+        overhead_main(["--steps", "0"])
+    assert exc.value.code == 2 and "must be at least 1" in capsys.readouterr().err
+
+def test_stacked_benchmark_times_both_ways_and_compares_their_records(tmp_path):
+    from bench.perf.stacked import HEADER, bare_loop_us, row
+    from bench.trial.config import Trial
+
+    trials = [Trial("quadratic", "adamw", lr=lr, weight_decay=1.0, seed=seed, budget="smoke",
+                    steps=20) for lr in (0.01, 0.05) for seed in (0, 1)]
+    cells = row("quadratic", trials, 20, tmp_path)
+    assert len(cells) == len(HEADER) and cells[:3] == ("quadratic", "4", "20")
+    assert float(cells[3]) > 0 and float(cells[4]) > 0
+    assert float(cells[8]) < 1e-5  # float32 rounding only: the same trials both ways
+    assert float(cells[9]) >= float(cells[8])
+    assert bare_loop_us(20) > 0
+    ledgers = [Ledger(tmp_path / name) for name in ("sequential", "stacked")]
+    assert ledgers[0].ids() == ledgers[1].ids() == {t.id for t in trials}
+    assert {r["stacked"]["size"] for r in ledgers[1].records()} == {4}
+
+
+def test_stacked_benchmark_is_in_make_perf():
+    assert BENCHMARKS["stacked"] == "bench.perf.stacked"
