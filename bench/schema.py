@@ -19,7 +19,7 @@ Format = Literal["g3", "g4", "int", "pct", "text"]
 
 
 @dataclass(frozen=True)
-class Column:
+class Quantity:
     key: str
     definition: str
     symbol: str | None = None
@@ -43,15 +43,15 @@ class Column:
         return " ".join(parts)
 
 
-def _c(key: str, definition: str, **kw) -> Column:
-    return Column(key, definition, **kw)
+def _c(key: str, definition: str, **kw) -> Quantity:
+    return Quantity(key, definition, **kw)
 
 
-def _r(key: str, definition: str, **kw) -> Column:
-    return Column(key, definition, origin="report", **kw)
+def _r(key: str, definition: str, **kw) -> Quantity:
+    return Quantity(key, definition, origin="report", **kw)
 
 
-COLUMNS: tuple[Column, ...] = (
+COLUMNS: tuple[Quantity, ...] = (
     # --- identity and configuration (Trial fields: `--set` keys) -------------------------
     _c("id", "Trial id: the file trials/<id>.json in the ledger", fmt="text"),
     _c("status", "done | diverged | failed", fmt="text"),
@@ -212,7 +212,7 @@ SUFFIXES = {
 _BY_KEY = {c.key: c for c in COLUMNS}
 
 
-def get(key: str) -> Column:
+def get(key: str) -> Quantity:
     """The column named `key`; KeyError naming the table to extend otherwise."""
     try:
         return _BY_KEY[key]
@@ -225,7 +225,7 @@ def has(key: str) -> bool:
     return key in _BY_KEY
 
 
-def resolve(name: str) -> Column:
+def resolve(name: str) -> Quantity:
     """A CSV column name (a key, or a key with one of SUFFIXES) -> its column."""
     if name in _BY_KEY:
         return _BY_KEY[name]

@@ -288,16 +288,3 @@ def load_per_tensor(*dirs: str | os.PathLike):
     rows = [{"id": r["id"], "tensor": name, **metrics}
             for r in _records(dirs) for name, metrics in r.get("per_tensor", {}).items()]
     return pd.DataFrame(rows)
-
-
-def export_parquet(root: str | os.PathLike, out: str | os.PathLike | None = None) -> list[Path]:
-    """Write trials.parquet, curves.parquet and per_tensor.parquet beside the ledger."""
-    out_dir = Path(out) if out else Path(root)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, frame in (("trials", load_trials(root)), ("curves", load_curves(root)),
-                        ("per_tensor", load_per_tensor(root))):
-        path = out_dir / f"{name}.parquet"
-        frame.to_parquet(path, index=False)
-        written.append(path)
-    return written

@@ -37,7 +37,7 @@ class Column:
             self.kind = _KINDS.get(spec.fmt, "num")
 
     @property
-    def spec(self) -> schema.Column:
+    def spec(self) -> schema.Quantity:
         return schema.get(self.key)
 
     @property

@@ -15,7 +15,7 @@ from bench.report import render
 from bench.trial.config import TRIAL_KEYS
 from tests.bench.report.synthetic import synthetic_records
 from tests.bench.report_ledgers import write
-from tests.bench.test_runner import toy
+from tests.bench.engine.test_runner import toy
 
 # Columns only some tasks record (the toy task of the engine tests has none of them).
 TASK_SPECIFIC = {"val_accuracy", "test_accuracy", "train_accuracy", "val_perplexity",
