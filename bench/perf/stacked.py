@@ -9,7 +9,7 @@ process (one thread, as every trial runs):
 - an MNIST-MLP grid of 16 and a smoke-budget GPT grid of 8 (the WikiText smoke model).
 
 Both runs write real records (into a temporary directory); the last column is the largest
-relative difference of their final metrics, the end-point tolerance the README states
+relative difference of their final metrics, the end-point tolerance docs/results/stacked.md states
 (continuous metrics: an accuracy moves in steps of one example, so a rounding-level change
 of the weights can flip one prediction). MNIST
 is not available offline: without `--mnist-dir` the grid runs on MNIST-shaped synthetic

@@ -24,7 +24,7 @@ from tests.bench.helpers import REPO
 F64_RTOL = 1e-10  # issue #14: float64, first 100 steps
 # float32 at the end of a smoke run (300 steps): the batched loss sums in another order
 # than the lone one; measured here up to 3.5e-6 relative, in `gap` (val_loss - train_loss,
-# a difference of near numbers), the rest below 1e-6 (README, "Stacked trials").
+# a difference of near numbers), the rest below 1e-6 (docs/results/stacked.md).
 F32_RTOL = 1e-5
 # One step's angle ∠(W_{t-1}, W_t) is |ΔW|/|W| small: float32 rounding of W, relative 6e-8,
 # is a far larger share of it (measured: 2.3e-5 on the smoke quadratic).
