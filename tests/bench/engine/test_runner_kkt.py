@@ -6,6 +6,7 @@ import math
 import pytest
 
 from bench.engine.runner import run_trial
+from bench.trial.config import Trial
 from tests.bench.engine.test_runner import toy
 
 KEYS = ("kkt_residual", "ball_kkt_residual")
@@ -52,3 +53,19 @@ def test_no_box_no_residual(tmp_path):
     record = run_trial(toy(weight_decay=0.0), tmp_path, show_progress=False)
     assert record["status"] == "done" and record["kkt_start"] is not None
     assert all(math.isnan(p[key]) for p in record["curve"] for key in KEYS)
+
+
+def test_an_interior_optimum_drives_kkt_residual_to_0_where_fw_gap_rel_stays_high(tmp_path):
+    # The issue-22 instance (diagonal quadratic, optimum inside the box, λ = 2, AdamW,
+    # inverse-sqrt) at 2,000 steps; measured: kkt_residual 2.5e-3, fw_gap_rel 0.76,
+    # dist_box 7.5e-3 (20,000 steps: 4.3e-5, 0.90, 6.0e-5).
+    trial = Trial("quadratic", "adamw", lr=0.05, weight_decay=2.0, schedule="inverse_sqrt",
+                  budget="cpu", steps=2000, eval_every=1000,
+                  task_options={"kappa": 0.2, "kind": "diagonal"})
+    record = run_trial(trial, tmp_path, show_progress=False)
+    final = record["final"]
+    assert final["linf_ratio"] < 0.5 and final["dist_box"] < 0.01  # inside, near x_box
+    assert final["kkt_residual"] < 5e-3 and final["ball_kkt_residual"] == final["kkt_residual"]
+    assert final["fw_gap_rel"] > 0.7
+    residuals = [p["kkt_residual"] for p in record["curve"]]
+    assert residuals[0] == pytest.approx(1.0) and residuals == sorted(residuals, reverse=True)
