@@ -13,8 +13,8 @@ from bench.trial.config import parse_settings
 
 PRECISIONS = list(validation.PRECISIONS)
 FINAL_KEYS = ("train_loss", "val_loss", "val_perplexity", "val_accuracy", "test_loss",
-              "test_perplexity", "test_accuracy", "linf_ratio", "fw_gap_rel", "boundary_frac",
-              "l2_stationarity", "dist_box", "dist_l2")
+              "test_perplexity", "test_accuracy", "linf_ratio", "fw_gap_rel", "kkt_residual",
+              "ball_kkt_residual", "boundary_frac", "l2_stationarity", "dist_box", "dist_l2")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -83,6 +83,6 @@ def print_record(record: dict[str, Any]) -> None:
           + (f" at step {record['diverged_at']}" if record.get("diverged_at") else ""))
     for key in FINAL_KEYS:
         if isinstance(final.get(key), float):
-            print(f"  {key:16s} {final[key]:.6g}")
+            print(f"  {key:17s} {final[key]:.6g}")
     if record.get("error"):
         print(record["error"], file=sys.stderr)
