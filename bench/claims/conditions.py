@@ -43,6 +43,7 @@ class Check:
     ok: bool
     phrase: str
     numbers: Mapping[str, Any] = field(default_factory=dict)
+    trials: tuple[str, ...] = ()  # ids of trials the check read besides the case's own
 
 
 def finished(case: Case) -> Check:
@@ -173,17 +174,19 @@ def binds_box(case: Case, trials: Sequence[TrialView]) -> Check:
     radius = case.first.radius
     if radius is None:
         return Check(False, "no radius recorded")
-    refs = [v for v in (_max_linf_norm(t) for t in twins(case, trials)
-                        if t.status == "done") if v is not None]
-    if not refs:
+    used = [t for t in twins(case, trials) if t.status == "done"
+            and _max_linf_norm(t) is not None]
+    if not used:
         return Check(False, "no λ = 0 run of this configuration to show that the box can "
                             "bind", {"radius": radius})
-    reach = sum(refs) / len(refs)
-    numbers = {"radius": radius, "lambda0_linf_norm": reach, "lambda0_seeds": len(refs)}
+    reach = sum(_max_linf_norm(t) for t in used) / len(used)
+    numbers = {"radius": radius, "lambda0_linf_norm": reach, "lambda0_seeds": len(used)}
+    ids = tuple(t.id for t in used)
     if reach > radius:
-        return Check(True, f"at λ = 0 ‖x‖∞ reaches {reach:.3g} > r = {radius:.3g}", numbers)
+        return Check(True, f"at λ = 0 ‖x‖∞ reaches {reach:.3g} > r = {radius:.3g}", numbers,
+                     ids)
     return Check(False, f"the box cannot bind: at λ = 0 ‖x‖∞ reaches only {reach:.3g} ≤ "
-                        f"r = {radius:.3g}", numbers)
+                        f"r = {radius:.3g}", numbers, ids)
 
 
 def binds_spectral(case: Case) -> Check:

@@ -85,10 +85,12 @@ def decide(case: Case, statistic: Statistic, applicable: Check, gates: Sequence[
     for gate in gates:
         all_numbers.update(gate.numbers)
 
+    used = tuple(dict.fromkeys((*case.ids, *(i for g in gates for i in g.trials))))
+
     def verdict(outcome: Outcome, reason: str) -> CaseVerdict:
         first = case.first
         return CaseVerdict(first.optimizer, first.variant, first.lr, first.weight_decay,
-                           outcome, reason, mean, interval, all_numbers, case.ids)
+                           outcome, reason, mean, interval, all_numbers, used)
 
     if not applicable.ok:
         return verdict(Outcome.NOT_APPLICABLE, f"precondition fails: {applicable.phrase}; "
@@ -164,5 +166,6 @@ def combine(primary: CaseVerdict, *others: CaseVerdict) -> CaseVerdict:
     numbers = {}
     for p in reversed(parts):
         numbers.update(p.numbers)
+    used = tuple(dict.fromkeys(i for p in parts for i in p.trials))
     return replace(primary, outcome=outcome, reason=" | ".join(p.reason for p in parts),
-                   numbers=numbers)
+                   numbers=numbers, trials=used)

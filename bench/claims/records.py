@@ -3,8 +3,8 @@ bench/ledger/store.py:flatten plus the curve and the task instance), grouped int
 
 A case is a configuration: every Trial field but the seed. Its `variant` is the report's
 (bench/analysis/ranking.py:variants: the config fields besides lr and λ that vary between one
-optimizer's trials). A trial's λ = 0 twin (same config but weight_decay, same seed) is the
-reference the binding test reads (bench/claims/conditions.py).
+optimizer's trials of one task). A trial's λ = 0 twin (same config but weight_decay, same
+seed) is the reference the binding test reads (bench/claims/conditions.py).
 """
 
 from __future__ import annotations
@@ -125,7 +125,10 @@ def views(records: Iterable[Mapping[str, Any]]) -> list[TrialView]:
     rows = [flatten(dict(r)) for r in records]
     if not rows:
         return []
-    labels = variants(pd.DataFrame(rows)).tolist()
+    frame = pd.DataFrame(rows)
+    labels = pd.Series("", index=frame.index, dtype=object)
+    for _task, group in frame.groupby("task", dropna=False):  # as the report: per task
+        labels[group.index] = variants(group)
     return [TrialView(r, row, str(v)) for r, row, v in zip(records, rows, labels)]
 
 
