@@ -22,11 +22,11 @@ DEFAULT_OUT = Path("results") / "claims"
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("claims", help="the literature's claims: list them, or run and judge")
-    verbs = p.add_subparsers(dest="claims_command", required=True)
+    verbs = p.add_subparsers(dest="claims_command", required=True, help="list | run")
     lister = verbs.add_parser("list", help="each claim: id, source, statement, preconditions, "
                                            "budgets")
     lister.add_argument("--json", action="store_true", help="machine-readable output")
-    lister.set_defaults(handler=handle_list)
+    lister.set_defaults(handler=handle)
     runner = verbs.add_parser("run", help="run what the claims need, judge them, write "
                                           "claims.json and the report")
     runner.add_argument("ids", nargs="*", metavar="ID", help="claim ids or slugs "
@@ -39,7 +39,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     from bench.cli.sweep import add_trial_run_arguments
 
     add_trial_run_arguments(runner)
-    runner.set_defaults(handler=handle_run)
+    runner.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    return {"list": handle_list, "run": handle_run}[args.claims_command](args)
 
 
 def handle_list(args: argparse.Namespace) -> int:
