@@ -24,6 +24,10 @@ Record schema (version 2; `migrate` maps version-1 records to it when they are r
     best        metric -> best value over evaluations, and '<metric>_step'
     per_tensor  tensor name -> SPEC §3 metrics at the end (decayed tensors)
     curve       list of {step, metric -> value} at each evaluation
+    kkt_start   the step-0 probe's Frank-Wolfe gap terms, which kkt_residual and
+                ball_kkt_residual divide by: {box, ball} -> tensor -> [<g0, x0>, N*(g0)], so
+                fw_gap(x_0; r) = Σ inner + r·dual at any radius (bench/measures/kkt.py); null
+                where the trial failed before its first probe or resumed from an older checkpoint
     timing      wall_s, step_s, steps_done, tokens_per_s (where a task counts tokens); in a
                 stacked group the member's share of the group's training seconds
     stacked     only where the trial ran in a stacked group (bench/engine/stacked): group (id),
