@@ -19,7 +19,7 @@ Format = Literal["g3", "g4", "int", "pct", "text"]
 
 
 @dataclass(frozen=True)
-class Column:
+class Quantity:
     key: str
     definition: str
     symbol: str | None = None
@@ -43,15 +43,15 @@ class Column:
         return " ".join(parts)
 
 
-def _c(key: str, definition: str, **kw) -> Column:
-    return Column(key, definition, **kw)
+def _c(key: str, definition: str, **kw) -> Quantity:
+    return Quantity(key, definition, **kw)
 
 
-def _r(key: str, definition: str, **kw) -> Column:
-    return Column(key, definition, origin="report", **kw)
+def _r(key: str, definition: str, **kw) -> Quantity:
+    return Quantity(key, definition, origin="report", **kw)
 
 
-COLUMNS: tuple[Column, ...] = (
+COLUMNS: tuple[Quantity, ...] = (
     # --- identity and configuration (Trial fields: `--set` keys) -------------------------
     _c("id", "Trial id: the file trials/<id>.json in the ledger", fmt="text"),
     _c("status", "done | diverged | failed", fmt="text"),
@@ -123,7 +123,22 @@ COLUMNS: tuple[Column, ...] = (
        "its value at η_t", symbol="r_t", fmt="g3"),
     _c("linf_ratio", "‖x‖∞ / r at the end (≤ 1: inside the box)"),
     _c("violation", "max(0, linf_ratio − 1)", better="lower"),
-    _c("fw_gap_rel", "Frank-Wolfe gap / (r‖g‖₁): 0 at a KKT point of the box problem",
+    _c("fw_gap_rel", "Frank-Wolfe gap over its scale, fw_gap / (r‖g‖₁) = 1 + ⟨g, x⟩/(r‖g‖₁): "
+       "0 at a KKT point on the box's boundary, but ≥ 1 − ‖x‖∞/r whatever g, so it stays near 1 "
+       "at a KKT point inside the box (g → 0) and cannot show convergence there; use "
+       "kkt_residual for that", better="lower"),
+    _c("kkt_residual", "Frank-Wolfe gap of the box problem now over its value at the initial "
+       "point, fw_gap(x_t) / fw_gap(x_0), both at the current radius r_t with the same gradient "
+       "rule (full batch on synthetic tasks, the fixed probe batches on real ones): 1 at step 0, "
+       "0 exactly at every KKT point of min L s.t. ‖x‖∞ ≤ r_t, interior ones included (SPEC §3). "
+       "Negative where x is outside the box (the gap is then < 0: read it beside linf_ratio); "
+       "empty (NaN) where fw_gap(x_0) ≤ 1e-9·r‖g_0‖₁ (x_0 already a KKT point or outside the "
+       "box), where no box is measured (λ = 0) or the trial resumed from a checkpoint that "
+       "predates the metric", better="lower"),
+    _c("ball_kkt_residual", "kkt_residual with each tensor in the ball of its own optimizer's "
+       "norm (ball_fw_gap(x_t) / ball_fw_gap(x_0), the gap Σ ⟨g, x⟩ + r N*(g) over tensors; "
+       "ℓ∞ box for Adam, SignGD and Lion, spectral ball for Muon's matrices, ℓ2 for SGD): 0 "
+       "exactly at every KKT point of the product of those balls; NaN as for kkt_residual",
        better="lower"),
     _c("boundary_frac", "Share of decayed coordinates within 1% of the radius"),
     _c("l2_stationarity", "‖g + λx‖ / (‖g‖ + λ‖x‖): 0 at a stationary point of "
@@ -212,7 +227,7 @@ SUFFIXES = {
 _BY_KEY = {c.key: c for c in COLUMNS}
 
 
-def get(key: str) -> Column:
+def get(key: str) -> Quantity:
     """The column named `key`; KeyError naming the table to extend otherwise."""
     try:
         return _BY_KEY[key]
@@ -225,7 +240,7 @@ def has(key: str) -> bool:
     return key in _BY_KEY
 
 
-def resolve(name: str) -> Column:
+def resolve(name: str) -> Quantity:
     """A CSV column name (a key, or a key with one of SUFFIXES) -> its column."""
     if name in _BY_KEY:
         return _BY_KEY[name]

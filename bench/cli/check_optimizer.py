@@ -1,5 +1,6 @@
-"""`wdbench check-optimizer SPEC`: the conformance probes of `bench.conformance.checks`, printed.
-Exit 0 when every check passes, 1 when one fails, 2 when SPEC cannot be imported or built."""
+"""`wdbench check-optimizer OPTIMIZER`: the conformance probes of `bench.conformance.checks`,
+printed. Exit 0 when every check passes, 1 when one fails, 2 when OPTIMIZER cannot be imported
+or built."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from bench.trial.config import parse_settings
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check-optimizer",
                        help="probe an optimizer's decay semantics and conformance")
-    p.add_argument("spec", help="registered name or module:attr (Optimizer class or factory)")
+    p.add_argument("optimizer", metavar="OPTIMIZER",
+                   help="registered name or module:attr (Optimizer class or factory)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
                    help="extra constructor arguments")
     p.add_argument("--probe-timeout-s", type=float, default=None, metavar="SECONDS",
@@ -34,7 +36,7 @@ def handle(args: argparse.Namespace) -> int:
         raise UsageError(f"--probe-timeout-s must be > 0 (got {args.probe_timeout_s:g}); "
                          "e.g. --probe-timeout-s 60")
     common.importable_cwd()
-    report = run_checks(resolve(args.spec, parse_settings(args.set)), timeout_s=timeout)
+    report = run_checks(resolve(args.optimizer, parse_settings(args.set)), timeout_s=timeout)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, default=str))
     else:

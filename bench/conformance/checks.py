@@ -1,9 +1,10 @@
 """Cheap CPU probes that tell whether an optimizer can join the benchmark, and where its weight
-decay really enters (the `wdbench check-optimizer SPEC` verb is `bench/cli/check_optimizer.py`).
+decay really enters (the `wdbench check-optimizer OPTIMIZER` verb is
+`bench/cli/check_optimizer.py`).
 
-SPEC is a registered name or `module:attr` (an Optimizer class or a factory called as
+OPTIMIZER is a registered name or `module:attr` (an Optimizer class or a factory called as
 `make(params, lr=..., weight_decay=..., **extra)`). Exit 0 when every check passes, 1 when one
-fails, 2 when SPEC cannot be imported or constructed.
+fails, 2 when OPTIMIZER cannot be imported or constructed.
 """
 
 from __future__ import annotations
@@ -111,16 +112,18 @@ def _resolve_registered(name: str, settings: dict[str, Any]) -> Subject:
 def _resolve_import(text: str, settings: dict[str, Any]) -> Subject:
     module_name, _, attr = text.partition(":")
     if not module_name or not attr:
-        raise UsageError(f"SPEC {text!r} must be module:attr, e.g. torch.optim:AdamW")
+        raise UsageError(f"optimizer {text!r} must be a registered name or module:attr, "
+                         "e.g. torch.optim:AdamW")
     try:
         obj: Any = importlib.import_module(module_name)
-    except Exception as err:  # noqa: BLE001 - any import failure is the user's SPEC
-        raise UsageError(f"cannot import module {module_name!r} of SPEC {text!r} "
+    except Exception as err:  # noqa: BLE001 - any import failure is the user's optimizer reference
+        raise UsageError(f"cannot import module {module_name!r} of optimizer {text!r} "
                          f"({_one_line(err)}); check the name and that it is on the path"
                          ) from None
     for part in attr.split("."):
         if not hasattr(obj, part):
-            raise UsageError(f"module {module_name!r} has no attribute {attr!r} (SPEC {text!r})")
+            raise UsageError(f"module {module_name!r} has no attribute {attr!r} "
+                             f"(optimizer {text!r})")
         obj = getattr(obj, part)
     if not callable(obj):
         raise UsageError(f"{text} is a {type(obj).__name__}, not an Optimizer class or factory")

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 import torch
 from torch.utils.data import DataLoader
 
-from bench.measures import geometry, metrics, rotation, timescale
+from bench.measures import geometry, kkt, metrics, rotation, timescale
 from optimizers.decay import implied_radius
 
 if TYPE_CHECKING:
-    from bench.engine.runner import TrialContext
+    from bench.engine.runner import Progress, TrialContext
 
 
 def evaluate(ctx: TrialContext, split: str) -> dict[str, float]:
@@ -34,10 +34,13 @@ def evaluate(ctx: TrialContext, split: str) -> dict[str, float]:
     return task.summarize(split, {k: torch.cat(v) for k, v in parts.items()})
 
 
-def probe_metrics(ctx: TrialContext, per_tensor: bool = False
+def probe_metrics(ctx: TrialContext, prog: Progress, per_tensor: bool = False
                   ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """SPEC §3 metrics at the current point, on the mean gradient over the fixed probe batches.
 
+    The probe at step 0 keeps the initial point's gap terms in `prog.kkt_start` (checkpointed
+    with it); every probe's kkt_residual and ball_kkt_residual are shares of that gap
+    (bench/measures/kkt.py). A trial resumed from a checkpoint without them records NaN.
     Runs on the unwrapped model (no DDP hooks: every process computes the same probe) and
     restores buffers such as BatchNorm running statistics, so training is unaffected."""
     model = ctx.accelerator.unwrap_model(ctx.model)
@@ -53,20 +56,23 @@ def probe_metrics(ctx: TrialContext, per_tensor: bool = False
     params = [ctx.decayed[n].detach() for n in names]
     grads = [ctx.decayed[n].grad.detach() for n in names]
     wd, radius = ctx.trial.weight_decay, current_radius(ctx)
+    named_params, named_grads = dict(zip(names, params)), dict(zip(names, grads))
+    geometries = ctx.mask_info["geometry"]
+    if prog.kkt_start is None and prog.step == 0:
+        prog.kkt_start = kkt.start_terms(named_params, named_grads, geometries)
     overall = metrics.constraint_metrics(params, grads, wd, radius=radius)
     overall["linf_norm"] = max((p.abs().max().item() for p in params), default=0.0)
     overall["radius_t"] = radius
     tensors = {}
     if per_tensor:
-        tensors = metrics.per_tensor_metrics(dict(zip(names, params)), dict(zip(names, grads)),
-                                             wd, radius=radius)
+        tensors = metrics.per_tensor_metrics(named_params, named_grads, wd, radius=radius)
     if radius is not None and names:  # each tensor in its own norm's ball
-        ball, ball_tensors = geometry.geometry_record(
-            ctx.mask_info["geometry"], dict(zip(names, params)), dict(zip(names, grads)),
-            radius)
+        ball, ball_tensors = geometry.geometry_record(geometries, named_params, named_grads,
+                                                      radius)
         overall.update(ball)
         for n in tensors:
             tensors[n].update(ball_tensors[n])
+    kkt.attach(prog.kkt_start, radius, geometries, names, overall, tensors)
     for n, p in model.named_parameters():
         p.grad = saved_grads[n]
     with torch.no_grad():

@@ -59,6 +59,8 @@ class Progress:
     loss_sum: float = 0.0
     loss_count: int = 0
     eval_clock: list[float] = field(default_factory=list)  # train_time at each curve point
+    # The step-0 probe's gap terms, which kkt_residual divides by (bench/measures/kkt.py).
+    kkt_start: dict[str, dict[str, list[float]]] | None = None
     # Wall seconds of earlier processes up to the checkpoint this one resumed from, plus
     # this process's, as of the last checkpoint: a resumed trial's wall_s counts them all.
     wall_s: float = 0.0
@@ -305,7 +307,7 @@ def train(ctx: TrialContext, ledger: Ledger, show_progress: bool,
 def _evaluate_now(ctx: TrialContext, prog: Progress) -> None:
     t0 = time.perf_counter()
     split = evaluate(ctx, "val")
-    constraint, _ = probe_metrics(ctx)
+    constraint, _ = probe_metrics(ctx, prog)
     constraint.update(evaluation.rotation_metrics(ctx, prog.step))
     _record_eval(ctx, prog, split, constraint)
     prog.eval_time += time.perf_counter() - t0
@@ -370,7 +372,7 @@ def finish(record: dict[str, Any], ctx: TrialContext, prog: Progress, status: st
     if status == "done":
         final = dict(prog.curve[-1])
         final.update(evaluate(ctx, "test"))
-        record["per_tensor"] = probe_metrics(ctx, per_tensor=True)[1]
+        record["per_tensor"] = probe_metrics(ctx, prog, per_tensor=True)[1]
     else:
         final = dict(prog.curve[-1]) if prog.curve else {}
         final["train_loss"] = math.nan
@@ -386,6 +388,7 @@ def complete(record: dict[str, Any], ctx: TrialContext | None, prog: Progress,
         final["gap"] = final["val_loss"] - final["train_loss"]
     record["best"] = prog.best
     record["curve"] = prog.curve
+    record["kkt_start"] = prog.kkt_start
     target, time_to_target = _to_target(ctx, prog) if ctx is not None else (None, None)
     record["target"] = target
     if ctx is not None and ctx.trackers is not None:

@@ -24,6 +24,10 @@ Record schema (version 2; `migrate` maps version-1 records to it when they are r
     best        metric -> best value over evaluations, and '<metric>_step'
     per_tensor  tensor name -> SPEC §3 metrics at the end (decayed tensors)
     curve       list of {step, metric -> value} at each evaluation
+    kkt_start   the step-0 probe's Frank-Wolfe gap terms, which kkt_residual and
+                ball_kkt_residual divide by: {box, ball} -> tensor -> [<g0, x0>, N*(g0)], so
+                fw_gap(x_0; r) = Σ inner + r·dual at any radius (bench/measures/kkt.py); null
+                where the trial failed before its first probe or resumed from an older checkpoint
     timing      wall_s, step_s, steps_done, tokens_per_s (where a task counts tokens); in a
                 stacked group the member's share of the group's training seconds
     stacked     only where the trial ran in a stacked group (bench/engine/stacked): group (id),
@@ -288,16 +292,3 @@ def load_per_tensor(*dirs: str | os.PathLike):
     rows = [{"id": r["id"], "tensor": name, **metrics}
             for r in _records(dirs) for name, metrics in r.get("per_tensor", {}).items()]
     return pd.DataFrame(rows)
-
-
-def export_parquet(root: str | os.PathLike, out: str | os.PathLike | None = None) -> list[Path]:
-    """Write trials.parquet, curves.parquet and per_tensor.parquet beside the ledger."""
-    out_dir = Path(out) if out else Path(root)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, frame in (("trials", load_trials(root)), ("curves", load_curves(root)),
-                        ("per_tensor", load_per_tensor(root))):
-        path = out_dir / f"{name}.parquet"
-        frame.to_parquet(path, index=False)
-        written.append(path)
-    return written

@@ -19,7 +19,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -51,10 +51,6 @@ class Claim:
     claimed_at: float
     heartbeat: float
     step: int = 0
-
-    @property
-    def owner(self) -> Owner:
-        return Owner(self.host, self.pid, self.job_id, self.pid_started)
 
 
 def slurm_job_id() -> str | None:
@@ -233,7 +229,3 @@ class Heartbeat:
     def __exit__(self, *exc: Any) -> None:
         self._stop.set()
         self._thread.join()
-
-
-def claims_by_trial(claims: Iterable[Claim]) -> dict[str, Claim]:
-    return {c.trial_id: c for c in claims}

@@ -1,6 +1,7 @@
 """`make perf`: speed benchmarks of the hot paths. Each entry is a module with
 `main(argv: list[str] | None = None) -> int`; `python -m bench.perf [NAME ...]` runs them all or
-the named ones. Benchmarks print tables; none of them asserts a timing."""
+the named ones. Benchmarks print tables; none of them asserts a timing. This package runs from
+a checkout (it reads fixtures from tests/) and is left out of the installed distribution."""
 
 BENCHMARKS: dict[str, str] = {
     "optimizer_step": "bench.perf.optimizer_step",

@@ -41,7 +41,8 @@ from bench.perf.gpu_stages import memory, small_grid, wikitext
 
 REPO = Path(__file__).resolve().parents[2]
 # The test files holding `cuda`-marked tests; the real check runs `pytest -m cuda tests`.
-CUDA_TEST_FILES = ("tests/optimizers/test_compiled_steps.py", "tests/bench/test_cuda_runner.py")
+CUDA_TEST_FILES = ("tests/optimizers/test_compiled_steps.py",
+                   "tests/bench/engine/test_cuda_runner.py")
 
 
 @dataclass(frozen=True)

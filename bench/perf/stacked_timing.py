@@ -29,11 +29,6 @@ class StackedTiming:
         """Lone wall time over stacked wall time (> 1: stacking wins)."""
         return self.lone_s / self.stacked_s
 
-    @property
-    def per_trial_step_s(self) -> float:
-        """Stacked wall seconds per trial per forward + backward."""
-        return self.stacked_s / self.trials
-
 
 def time_forward_backward(task: Task, seeds: Sequence[int], device: torch.device | str = "cpu",
                           repeats: int = 20, warmup: int = 2, strategy: str | None = None

@@ -72,7 +72,7 @@ def cell(row: dict, col: Column) -> Cell:
         of = row.get(f"{col.key}_of")
         text = GAP if _missing(value) else f"{fmt_num(value)}/{fmt_num(of)}"
         return Cell(text, _sort_key(value), href, None, True)
-    fmt = col.spec.fmt
+    fmt = col.quantity.fmt
     if fmt == "pct" and not _missing(value):
         return Cell(f"{100 * float(value):.0f}%", _sort_key(value), href, None, True)
     return Cell(fmt_num(value, 3 if fmt == "g3" else 4), _sort_key(value), href, None, True)

@@ -32,21 +32,21 @@ class Column:
     show: str | None = None
 
     def __post_init__(self) -> None:
-        spec = schema.get(self.key)  # a KeyError here: add the column to bench/schema.py
+        quantity = schema.get(self.key)  # a KeyError here: add the column to bench/schema.py
         if self.kind is None:
-            self.kind = _KINDS.get(spec.fmt, "num")
+            self.kind = _KINDS.get(quantity.fmt, "num")
 
     @property
-    def spec(self) -> schema.Column:
+    def quantity(self) -> schema.Quantity:
         return schema.get(self.key)
 
     @property
     def header(self) -> str:
-        return self.spec.header
+        return self.quantity.header
 
     @property
     def help(self) -> str:
-        return " ".join(p for p in (self.spec.tooltip, self.note) if p)
+        return " ".join(p for p in (self.quantity.tooltip, self.note) if p)
 
 
 @dataclass

@@ -4,7 +4,7 @@ naming."""
 import pytest
 import torch
 
-from bench.conformance.checks import decay_probe as probe
+from bench.conformance import decay_probe as probe
 
 SETTINGS = probe.ProbeSettings()
 

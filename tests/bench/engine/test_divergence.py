@@ -12,8 +12,8 @@ import bench.engine.runner
 from bench.engine.divergence import CHECK_EVERY, DeviceWatch, HostWatch, params_finite, watch_for
 from bench.engine.runner import run_trial
 from bench.trial.config import Trial
+from tests.bench.engine.test_runner import toy
 from tests.bench.helpers import REPO
-from tests.bench.test_runner import toy
 
 LOSSES = [1.0, 2.0, math.inf, math.nan, 3.0]
 

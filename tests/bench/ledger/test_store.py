@@ -7,7 +7,6 @@ from bench.ledger.fingerprint import of_trial
 from bench.ledger.store import (
     SCHEMA_VERSION,
     Ledger,
-    export_parquet,
     flatten,
     is_fresh,
     load_curves,
@@ -41,8 +40,6 @@ def test_non_finite_values_are_stored_as_null_and_loaders_flatten(tmp_path):
     assert trials.set_index("id").loc["bbb", "val_loss"] == 2.0
     assert (trials.lr == 0.1).all()  # a final metric never hides the configured lr
     assert len(load_curves(tmp_path)) == 2
-    paths = export_parquet(tmp_path)
-    assert {p.name for p in paths} == {"trials.parquet", "curves.parquet", "per_tensor.parquet"}
 
 
 # --- schema versions ------------------------------------------------------------------------
