@@ -8,7 +8,7 @@ thresholds fixed here, before any run:
 - `enough_seeds`: at least MIN_SEEDS finished seeds recorded the statistic (else the interval
   means nothing: inconclusive).
 - `converged`: the claims speak of limits. A trial has converged when its kkt_residual is at
-  most KKT_TOL, or when over its last evaluation window (the last two curve points) neither
+  most KKT_TOL in size, or when over its last evaluation window (the last two curve points) neither
   the training loss, nor ‖x‖∞, nor any decayed tensor's norm ‖W‖ changed by more than
   CHANGE_TOL relative (the ledger keeps no copy of x, so its change is read from these).
 - `binds_box` / `binds_spectral`: "inside" means something only where the constraint can bind:
@@ -126,8 +126,8 @@ def trial_converged(trial: TrialView, residual_key: str = "kkt_residual",
     l2_stationarity) ≤ KKT_TOL, or every watched quantity settled over the last evaluation
     window (see the module doc). `metric`: the claim's statistic, watched too."""
     kkt = trial.metric(residual_key)
-    if kkt is not None and kkt <= KKT_TOL:
-        return Check(True, f"{residual_key} {kkt:.2g} ≤ {KKT_TOL:g}", {residual_key: kkt})
+    if kkt is not None and abs(kkt) <= KKT_TOL:
+        return Check(True, f"|{residual_key}| {abs(kkt):.2g} ≤ {KKT_TOL:g}", {residual_key: kkt})
     curve = [p for p in trial.curve if number(p.get("step")) is not None]
     if len(curve) < 2:
         return Check(False, "fewer than two evaluations", {residual_key: kkt})

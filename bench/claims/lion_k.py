@@ -19,7 +19,7 @@ from bench.claims.xie_li_box import QUADRATIC
 CLAIM_ID = "5"
 STATISTIC = Statistic("kkt_residual", "final kkt_residual of Lion against the box 1/λ, mean "
                       "over seeds (and its linf_ratio ≤ 1 + INSIDE_TOL where the box binds)",
-                      (None, conditions.KKT_TOL))
+                      (-conditions.KKT_TOL, conditions.KKT_TOL))
 
 
 def judge(recs: Sequence[Mapping[str, Any]]) -> ClaimVerdict:

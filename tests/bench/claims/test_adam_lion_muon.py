@@ -17,7 +17,7 @@ ON_BALL = {"spectral_ratio": 1.0, "ball_kkt_residual": 1e-4}
 def test_adam_l2_every_outcome():
     holds = adam_l2.judge(seeds(3, optimizer="adam_l2", final=STATIONARY))
     assert holds.outcome is Outcome.HOLDS, holds.reason
-    assert "l2_stationarity 0.0001 ≤ 0.01" in holds.reason  # converged by its own residual
+    assert "|l2_stationarity| 0.0001 ≤ 0.01" in holds.reason  # converged by its own residual
     far = {"l2_stationarity": 0.3, "linf_ratio": 2.0}
     violated = adam_l2.judge(seeds(3, optimizer="adam_l2", final=far))
     assert violated.outcome is Outcome.VIOLATED and "outside ≤ 0.05" in violated.reason

@@ -114,6 +114,8 @@ def test_kkt_every_outcome():
     contrast = xie_li_kkt.judge(seeds(3, final=INSIDE,
                                       optimizer_options={"betas": [0.99, 0.9]}))
     assert contrast.outcome is Outcome.NOT_APPLICABLE
+    outside = xie_li_kkt.judge(seeds(3, final={"linf_ratio": 1.5, "kkt_residual": -0.4}))
+    assert outside.outcome is Outcome.VIOLATED and "outside [-0.01, 0.01]" in outside.reason
     missing = xie_li_kkt.judge(seeds(3, final={"linf_ratio": 1.0}))
     assert missing.outcome is Outcome.INCONCLUSIVE and "recorded kkt_residual" in missing.reason
 
