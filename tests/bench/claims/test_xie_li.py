@@ -3,9 +3,14 @@ records (tests/bench/claims/builders.py)."""
 
 from __future__ import annotations
 
+import pytest
+
 from bench.claims import beta_contrast, xie_li_box, xie_li_kkt
 from bench.claims.base import Outcome
+from bench.cli import main
+from bench.ledger.store import Ledger
 from tests.bench.claims.builders import curve, record, seeds
+from tests.tasks.test_wikitext import HELDOUT
 
 INSIDE = {"linf_ratio": 1.0, "linf_norm": 0.5, "kkt_residual": 1e-4}
 LAMBDA0 = {"linf_norm": 1.3, "train_loss": 0.0}  # the unconstrained run leaves r = 0.5
@@ -136,3 +141,20 @@ def test_beta_contrast_is_not_applicable_and_says_what_it_shows():
 def test_curve_builder_settles_and_moves():
     assert curve({"a": 1.0})[0]["a"] == 1.0
     assert curve({"a": 1.0}, change=0.5)[0]["a"] == 0.5
+
+
+@pytest.mark.slow
+def test_real_100_step_wikitext_box_runs_are_inconclusive(tmp_path, monkeypatch):
+    """The §5.1-shaped suite (wikitext_kkt.yaml) cut to 100 steps: every AdamW case is
+    inconclusive, for not having converged and (at small λ) for a box that cannot bind."""
+    if not (HELDOUT / "wiki.train.tokens").is_file():
+        pytest.skip(f"real WikiText files not found at {HELDOUT} (set WDBENCH_SHARED_DATA)")
+    monkeypatch.setenv("WDBENCH_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    assert main(["sweep", "wikitext_kkt", "--optimizers", "adamw", "--set", "steps=100",
+                 "--out", str(out), "--data-dir", str(HELDOUT), "--quiet"]) == 0
+    v = xie_li_box.judge(Ledger(out).records())
+    assert v.outcome is Outcome.INCONCLUSIVE and len(v.cases) == 4
+    assert all(c.outcome is Outcome.INCONCLUSIVE and "not converged" in c.reason
+               for c in v.cases)
+    assert "the box cannot bind" in v.cases[0].reason  # λ = 1: Adam stays inside 1/λ = 1
