@@ -5,7 +5,7 @@
 
 `run` runs the trials of the claims' suites that the ledger in DIR lacks (resume as always,
 through the sweep machinery: bench/executors/sweep.py), judges each claim from the records,
-writes DIR/claims.json and renders the report into DIR."""
+writes DIR/claims.json and renders the report into DIR (unless --no-report)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="smoke (plumbing, seconds), cpu (a verdict on a laptop) or full "
                              "(paper scale, a GPU or SLURM); default cpu, full with a GPU")
     runner.add_argument("--out", default=None, help=f"results directory (default {DEFAULT_OUT})")
+    runner.add_argument("--no-report", action="store_true",
+                        help="write claims.json only, not the report (`wdbench report DIR` "
+                             "renders it later)")
     from bench.cli.sweep import add_trial_run_arguments
 
     add_trial_run_arguments(runner)
@@ -110,11 +113,14 @@ def handle_run(args: argparse.Namespace) -> int:
     path = runner.write_results(out, budget, results, _git_rev())
     for claim, verdict in results:
         print(f"claim {claim.id} ({claim.slug}): {verdict.outcome.value}: {verdict.reason}")
-    from bench.report import render
-
-    page = render([out], out)
     if not args.quiet:
-        print(f"claims: {path}\nreport: {page}", file=sys.stderr)
+        print(f"claims: {path}", file=sys.stderr)
+    if not args.no_report:
+        from bench.report import render
+
+        page = render([out], out)
+        if not args.quiet:
+            print(f"report: {page}", file=sys.stderr)
     return 1 if counts["failed"] or counts["pending"] else 0
 
 

@@ -68,8 +68,10 @@ def smoke_out(tmp_path_factory):
 
 @pytest.mark.parametrize("claim_id", [str(i) for i in range(1, len(MODULES) + 1)])
 def test_claims_run_smoke_end_to_end(smoke_out, claim_id, capsys):
+    # The report is rendered once, by the last claim's run (the report has its own tests).
+    last = claim_id == str(len(MODULES))
     rc = main(["claims", "run", claim_id, "--budget", "smoke", "--out", str(smoke_out),
-               "--data-dir", str(HELDOUT), "--quiet"])
+               "--data-dir", str(HELDOUT), "--quiet", *([] if last else ["--no-report"])])
     assert rc == 0
     said = capsys.readouterr().out
     assert said.startswith(f"claim {claim_id} (")
@@ -81,4 +83,4 @@ def test_claims_run_smoke_end_to_end(smoke_out, claim_id, capsys):
     assert mine["threshold"] and "interval" in mine and "statistic" in mine
     # Earlier claims stay in claims.json, in registry order.
     assert [c["id"] for c in body["claims"]] == [str(i) for i in range(1, int(claim_id) + 1)]
-    assert (smoke_out / "index.html").is_file()
+    assert (smoke_out / "index.html").is_file() == last
