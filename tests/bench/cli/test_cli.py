@@ -214,7 +214,8 @@ def test_each_verb_module_owns_its_parser_and_handler():
         module = importlib.import_module(f"bench.cli.{verb}")
         args = verbs[verb.replace("_", "-")].parse_args(
             {"run": ["--task", TOY, "--optimizer", "adamw"], "check_optimizer": ["adamw"],
-             "status": ["results"], "export": ["results", "--to", "ds"]}
+             "status": ["results"], "export": ["results", "--to", "ds"],
+             "claims": ["list"]}
             .get(verb, []))
         assert args.handler is module.handle
 
