@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -32,6 +33,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as err:
         print(f"wdbench: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `wdbench list | head`: the reader left; nothing is lost
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silences the exit-time flush
+        return 0
     except KeyboardInterrupt:
         print("wdbench: interrupted; finished trials are kept, re-run to resume",
               file=sys.stderr)

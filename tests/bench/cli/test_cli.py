@@ -315,3 +315,16 @@ def test_sweep_with_submissions_ranks_them_among_the_baselines(tmp_path):
               for path in (out / "report" / "tables").glob("leaderboard-*.csv")]
     assert sorted(["adamw", SUBMISSION, FACTORY]) in [sorted(b) for b in boards]
     assert SUBMISSION in (out / "report" / "index.html").read_text()
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    # `wdbench claims list | head -1`: the closed pipe ends the command quietly, exit 0.
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "claims", "list"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 0 and "Traceback" not in err, err
