@@ -5,12 +5,14 @@ inconclusive / not-applicable, with a one-line reason, the numbers and the trial
 
 Layout:
     base.py        Claim, SuiteRun, Statistic, Outcome, CaseVerdict, ClaimVerdict (plain data)
+    theory.py      which target SPEC §1 names for a setting (box, ℓ2 stationarity, or none: why)
     records.py     ledger records as TrialViews, grouped into cases (configurations)
     conditions.py  the shared tests and their thresholds: preconditions, finished, seeds,
                    converged, binds (never re-derive these in a claim)
     judging.py     decide one case from its checks and statistic; aggregate a claim's cases
     registry.py    CLAIMS in their fixed order; `select(ids)` for the CLI
     runner.py      trials of the selected claims at a budget; claims.json from a ledger
+    pages.py       claims.json -> one Markdown page per claim (`wdbench claims pages`)
     <claim>.py     one module per claim, e.g. xie_li_box.py
 Suites live in bench/suites/claims/<name>.yaml (runnable alone with `wdbench sweep PATH`).
 
