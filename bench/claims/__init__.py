@@ -12,7 +12,6 @@ Layout:
     judging.py     decide one case from its checks and statistic; aggregate a claim's cases
     registry.py    CLAIMS in their fixed order; `select(ids)` for the CLI
     runner.py      trials of the selected claims at a budget; claims.json from a ledger
-    pages.py       claims.json -> one Markdown page per claim (`wdbench claims pages`)
     <claim>.py     one module per claim, e.g. xie_li_box.py
 Suites live in bench/suites/claims/<name>.yaml (runnable alone with `wdbench sweep PATH`).
 
