@@ -36,7 +36,7 @@ def figure_job(j: Judged, out: Path) -> plots.Job:
                "listed without a dot.")
     if shown < len(points):
         caption += f" The first {shown} of {len(points)} configurations are drawn."
-    figure = Figure(j.figure_name, f"Claim {j.claim.id}: {j.claim.title}", caption)
+    figure = Figure(j.figure_name, f"Claim {j.claim.id}: {j.claim.title}", caption, wide=True)
     return (forest_plot, (points[:MAX_ROWS], band, metric), {"out": out, "figure": figure})
 
 
@@ -45,9 +45,9 @@ def forest_plot(points: list[Point], band: tuple[float | None, float | None], me
     if not points:
         return None
     n = len(points)
-    # Inches: the labels' column (about 0.052 in per character at this font size), the axes,
+    # Inches: the labels' column (about 0.058 in per character at this font size), the axes,
     # the legend; below, the x label; above, a little air.
-    labels_w = 0.3 + 0.052 * max(len(p[0]) for p in points)
+    labels_w = 0.3 + 0.058 * max(len(p[0]) for p in points)
     width, height = labels_w + 4.6 + 1.9, 0.95 + 0.27 * n
     fig, ax = plt.subplots(figsize=(width, height))
     values = [v for _, mean, low, high, _ in points for v in (mean, low, high) if v is not None]

@@ -17,7 +17,7 @@ from bench.report.claim_verdicts import Judged
 from bench.report.data import Group
 from bench.report.tables import Column, Table, variant_column
 
-NOTE = ("Verdicts are the claims' (SPEC §3b; `wdbench claims list` states each claim, its "
+NOTE = ("Verdicts are the claims' (SPEC §3b; wdbench claims list states each claim, its "
         "preconditions and threshold): holds (✓), violated (✗), inconclusive (?: not "
         "converged, a box that cannot bind, too few seeds, diverged runs) or not-applicable "
         "(–: a precondition fails, e.g. β1 > β2 or a schedule outside the theorem). Hover a "
