@@ -62,14 +62,18 @@ def forest_plot(points: list[Point], band: tuple[float | None, float | None], me
                label=f"holds: {describe_band(band)}")
     for e in edges:
         ax.axvline(e, color=COLORS["holds"], lw=1, ls=":")
-    seen: set[str] = set()
-    for row, (_, mean, low, high, kind) in enumerate(points):
-        if mean is None or not math.isfinite(mean):
+    # One errorbar call per verdict (a call per point costs a figure's worth of artists).
+    for kind, color in COLORS.items():
+        rows = [(row, mean, low, high) for row, (_, mean, low, high, k) in enumerate(points)
+                if k == kind and mean is not None and math.isfinite(mean)]
+        if not rows:
             continue
-        err = None if low is None else [[mean - low], [high - mean]]
-        ax.errorbar([mean], [row], xerr=err, fmt="o", color=COLORS[kind], ms=5, capsize=3,
-                    lw=1.4, label=kind if kind not in seen else None)
-        seen.add(kind)
+        ys = [r[0] for r in rows]
+        xs = [r[1] for r in rows]
+        err = [[max(0.0, x - lo) if lo is not None else 0.0 for _, x, lo, _ in rows],
+               [max(0.0, hi - x) if hi is not None else 0.0 for _, x, _, hi in rows]]
+        ax.errorbar(xs, ys, xerr=err, fmt="o", color=color, ms=5, capsize=3, lw=1.4,
+                    label=kind)
     ax.set_yticks(range(n), [plots.label(p[0]) for p in points], fontsize=7.5)
     ax.set_ylim(n - 0.5, -0.5)
     ax.set_xlim(left, right)
