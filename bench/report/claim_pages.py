@@ -90,14 +90,16 @@ def claim_page(claim: Mapping[str, Any], body: Mapping[str, Any],
              f"| configurations | {_counts(claim.get('cases') or [])} |",
              f"| trials used | {len(claim.get('trials') or [])} |", ""]
     cases = claim.get("cases") or []
+    tasks = {str(r["id"]): str((r.get("config") or {}).get("task")) for r in records}
     lines += ["## Configurations", ""]
     if cases:
-        lines += ["| optimizer | settings | lr | λ | verdict | statistic | 95% interval | seeds "
-                  "| reason |", "|---|---|---:|---:|---|---:|---|---:|---|"]
+        lines += ["| task | optimizer | settings | lr | λ | verdict | statistic | 95% interval "
+                  "| seeds | reason |", "|---|---|---|---:|---:|---|---:|---|---:|---|"]
         for c in cases:
             seeds = len((c.get("numbers") or {}).get("values") or [])
+            task = _set(tasks.get(t) for t in c.get("trials") or [])
             lines.append(
-                f"| {e(c.get('optimizer'))} | {e(c.get('variant') or '—')} "
+                f"| {e(task)} | {e(c.get('optimizer'))} | {e(c.get('variant') or '—')} "
                 f"| {_num(c.get('lr'))} | {_num(c.get('weight_decay'))} "
                 f"| {e(c.get('verdict'))} | {_num(c.get('statistic'))} "
                 f"| {_interval(c.get('interval'))} | {seeds} | {e(c.get('reason') or '')} |")

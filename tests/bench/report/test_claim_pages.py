@@ -72,7 +72,7 @@ def test_a_page_per_claim_with_its_verdict_numbers_and_provenance(results, tmp_p
                          else f"[{band['low']:g}, {band['high']:g}]") in text
         # Every configuration, with its verdict, statistic and reason.
         for case in claim["cases"]:
-            assert (f"| {case['optimizer']} | {md_escape(case['variant'] or '—')} "
+            assert (f"| quadratic | {case['optimizer']} | {md_escape(case['variant'] or '—')} "
                     f"| {case['lr']:.4g} | {case['weight_decay']:.4g} | {case['verdict']} "
                     f"| {case['statistic']:.4g} |") in text
             assert md_escape(case["reason"]) in text
