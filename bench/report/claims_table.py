@@ -30,7 +30,7 @@ def claims_table(judged: Sequence[Judged]) -> Table:
                      "statistic_text": verdict_text.statistic(j.claim, v),
                      "threshold": verdict_text.threshold(j.claim),
                      # One kind per line (the cell keeps line breaks: style.css).
-                     "cases": f"{len(v.cases)}:\n" + "\n".join(
+                     "cases": f"{len(v.cases)}:\n" + ",\n".join(
                          verdict_text.count_phrase(cases, every_kind=False).split(", ")),
                      "evidence": v.reason, "figure": "figure", "figure_href": j.href,
                      "css": f"verdict-{v.outcome.value}"})
