@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from bench.errors import UsageError
 
-VERBS = ("run", "sweep", "status", "list", "check_optimizer", "report", "export")
+VERBS = ("run", "sweep", "status", "list", "check_optimizer", "audit", "report", "export")
 
 
 def build_parser() -> argparse.ArgumentParser:
