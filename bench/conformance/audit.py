@@ -122,7 +122,7 @@ def probe_job(job: Job, probe: ProbeSettings) -> dict[str, Any]:
 
 
 def _failure_reason(job: Job, err: ProbeFailed) -> str:
-    text = f"the probe {err}"
+    text = f"probe failed: {err}"
     if "cuda" in text.lower() or "triton" in text.lower():
         return f"needs a GPU? {text}"
     if job.candidate.hint and "did not return" not in text:

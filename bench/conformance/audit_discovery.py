@@ -28,7 +28,7 @@ WRAP_BASE = "torch.optim.AdamW"
 class Candidate:
     """One optimizer class to audit, and how."""
 
-    name: str  # package:ExportedName, as `wdbench check-optimizer` takes it
+    name: str  # module:ExportedName, as `wdbench check-optimizer` takes it
     cls: type
     aliases: tuple[str, ...] = ()
     flags: dict[str, bool] = field(default_factory=dict)  # decay-related bool flags: defaults
@@ -59,8 +59,11 @@ def _optimizer_classes(module: ModuleType) -> dict[type, list[str]]:
     import torch
 
     found: dict[type, list[str]] = {}
-    for attr, obj in sorted(vars(module).items()):
-        if (not attr.startswith("_") and inspect.isclass(obj)
+    public = getattr(module, "__all__", None)
+    names = public if public is not None else [n for n in vars(module) if not n.startswith("_")]
+    for attr in sorted(set(names)):
+        obj = getattr(module, attr, None)
+        if (inspect.isclass(obj)
                 and issubclass(obj, torch.optim.Optimizer) and obj is not torch.optim.Optimizer
                 and not inspect.isabstract(obj)):
             found.setdefault(obj, []).append(attr)
@@ -77,9 +80,8 @@ def _submodule_classes(package: ModuleType) -> dict[type, list[str]]:
             module = importlib.import_module(info.name)
         except Exception:  # noqa: BLE001 - an optional dependency missing: skip that module
             continue
-        prefix = info.name[len(package.__name__) + 1:]
         for cls, names in _optimizer_classes(module).items():
-            found.setdefault(cls, []).extend(f"{prefix}.{n}" for n in names)
+            found.setdefault(cls, []).extend(f"{info.name}:{n}" for n in names)
     return found
 
 
@@ -87,14 +89,16 @@ def discover(package: str) -> tuple[ModuleType, list[Candidate]]:
     """The package and one Candidate per distinct Optimizer subclass it exports (its public
     attributes; its public submodules' too when it re-exports little)."""
     module = import_package(package)
-    found = _optimizer_classes(module)
+    found = {cls: [f"{package}:{n}" for n in names]
+             for cls, names in _optimizer_classes(module).items()}
     if len(found) <= FEW_EXPORTS and hasattr(module, "__path__"):
         for cls, names in _submodule_classes(module).items():
             found.setdefault(cls, []).extend(names)
     if not found:
         raise UsageError(f"package {package!r} exports no torch.optim.Optimizer subclass; pass "
                          "a package or module that does, e.g. torch.optim or pytorch_optimizer")
-    candidates = [_candidate(package, cls, sorted(set(names), key=lambda n: (n.count("."), n)))
+    # The shortest way to import it names the row; the rest are its aliases.
+    candidates = [_candidate(cls, sorted(set(names), key=lambda n: (n.count("."), n)))
                   for cls, names in found.items()]
     return module, sorted(candidates, key=lambda c: c.name.lower())
 
@@ -124,7 +128,8 @@ def _source(cls: type) -> str:
         return ""
 
 
-def _candidate(package: str, cls: type, names: list[str]) -> Candidate:
+def _candidate(cls: type, names: list[str]) -> Candidate:
+    """`names`: module:attr spellings of the class, the first naming the row."""
     params = _parameters(cls)
     required = [n for n in _required(params) if n != "self"]
     wraps = next((n for n in WRAPPED_PARAM if n in required), None)
@@ -146,7 +151,7 @@ def _candidate(package: str, cls: type, names: list[str]) -> Candidate:
     hint = None
     if re.search(r"create_graph|hessian", _source(cls), re.IGNORECASE):
         hint = "needs gradients built with create_graph=True (Hessian estimates)"
-    return Candidate(name=f"{package}:{names[0]}", cls=cls, aliases=tuple(names[1:]),
+    return Candidate(name=names[0], cls=cls, aliases=tuple(n.split(":")[1] for n in names[1:]),
                      flags=decay_flags(params), wraps=wraps,
                      wrapper_takes_decay=bool(wraps) and "weight_decay" in params,
                      skip=skip, hint=hint)
