@@ -11,6 +11,7 @@ costs its own row only."""
 from __future__ import annotations
 
 import importlib.metadata
+import math
 import os
 import re
 import time
@@ -52,7 +53,7 @@ class AuditRow:
     agrees: bool | None  # declared among the styles the measurement fits; None: no pair
     reason: str | None  # why not probed, or how (a wrapper around AdamW)
     evidence: str  # one line: what the probe saw, or the failure
-    deviations: dict[str, dict[str, float]]  # stream -> style -> deviation / effect
+    deviations: dict[str, dict[str, float | None]]  # stream -> style -> deviation / effect
     consistent_with: list[str] = field(default_factory=list)
     defined_in: str = ""
     aliases: list[str] = field(default_factory=list)
@@ -116,7 +117,8 @@ def probe_job(job: Job, probe: ProbeSettings) -> dict[str, Any]:
     streams = ("zero_gradient", "mixed_gradient")
     return {"semantics": verdict.semantics, "consistent_with": list(verdict.consistent_with),
             "explanation": verdict.explanation,
-            "deviations": {s: {k: round(v, 6) for k, v in
+            # A run that blew up gives NaN deviations: null in the JSON, not bare NaN.
+            "deviations": {s: {k: round(v, 6) if math.isfinite(v) else None for k, v in
                                verdict.measurements[s]["deviation"].items()}
                            for s in streams if s in verdict.measurements}}
 

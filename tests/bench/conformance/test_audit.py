@@ -21,6 +21,7 @@ TIMEOUT_S = 4
 WRAPPED = "wrapper: probed around torch.optim.AdamW, weight_decay given to "
 # (class, settings) -> (measured, declared, agrees, reason or a piece of it)
 EXPECTED = {
+    ("BlowsUpAtZeroGradient", "defaults"): ("unknown", None, None, None),
     ("CautiousMomentum", "defaults"): ("decoupled", "decoupled", True, None),
     ("CautiousMomentum", "cautious_weight_decay=True"): ("cautious", "cautious", True, None),
     ("Chatty", "defaults"): ("decoupled", None, None, None),
@@ -56,7 +57,8 @@ def audited(tmp_path_factory):
     res = wdbench("audit", PKG, "--json", "--out", str(out), "--workers", "2",
                   "--probe-timeout-s", str(TIMEOUT_S))
     assert res.returncode == 0, res.stderr
-    return json.loads(res.stdout), out, time.monotonic() - start
+    strict = json.loads(res.stdout, parse_constant=lambda c: pytest.fail(f"bare {c} in JSON"))
+    return strict, out, time.monotonic() - start
 
 
 def _label(row: dict) -> str:
@@ -82,13 +84,15 @@ def test_every_row_is_the_expected_one(audited):
 def test_json_carries_counts_deviations_and_aliases(audited):
     data, _, _ = audited
     assert data["counts"] == {"not probed": 9, "decoupled": 7, "coupled": 4, "none": 2,
-                              "cautious": 1, "fixed": 1}
-    assert data["disagreements"] == 3 and data["classes"] == 21
+                              "cautious": 1, "fixed": 1, "unknown": 1}
+    assert data["disagreements"] == 3 and data["classes"] == 22
     assert data["probe"]["weight_decay"] == 0.1
     row = next(r for r in data["rows"] if r["optimizer"].endswith(":DeclaredDecoupled"))
     assert row["aliases"] == ["DecoupledAlias"]
     assert row["deviations"]["zero_gradient"]["decoupled"] < 0.01
     assert row["deviations"]["zero_gradient"]["coupled"] > 0.5
+    blown = next(r for r in data["rows"] if r["optimizer"].endswith(":BlowsUpAtZeroGradient"))
+    assert None in blown["deviations"]["zero_gradient"].values()  # NaN: null, valid JSON
 
 
 def test_a_hang_costs_one_time_limit_not_the_audit(audited):

@@ -180,6 +180,15 @@ class ShrinkingWrapper(EveryStepWrapper):
         return self.optimizer.step(closure)
 
 
+class BlowsUpAtZeroGradient(_Momentum):
+    """Decay divided by the gradient's scale (like AdamS's stable weight decay): with a zero
+    gradient it overflows, and the probe's deviations are NaN."""
+
+    def _decay(self, group, p, grad):
+        p.mul_(1 - group["lr"] * group["weight_decay"] / (grad.abs().mean() + 1e-30))
+        return grad
+
+
 class NeedsHessian(_Momentum):
     """Hutchinson curvature: needs gradients built with create_graph=True."""
 
