@@ -78,7 +78,7 @@ flipped once. <em>declared</em> is what the flags, the class or its docstring pr
       r.hidden = !show;
       if (show) { shown++; }
     });
-    document.getElementById("shown").textContent = shown + " of " + rows.length + " rows";
+    document.getElementById("shown").textContent = "(" + shown + " of " + rows.length + " rows)";
   }
   box.addEventListener("change", apply);
   apply();

@@ -95,7 +95,7 @@ def test_disagreement_filter_shows_exactly_the_disagreements(page):
     tab.check("#only-disagreements")
     assert sorted(_visible(tab, 0)) == sorted(["lib:alpha", f"lib:{EVIL}"])
     assert set(_visible(tab, 5)) == {"no"}
-    assert tab.inner_text("#shown") == "2 of 5 rows"
+    assert tab.inner_text("#shown") == "(2 of 5 rows)"
     tab.uncheck("#only-disagreements")
     assert len(_visible(tab, 0)) == len(ROWS)
     assert not problems, problems
