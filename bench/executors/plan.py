@@ -17,8 +17,8 @@ from pathlib import Path
 
 from bench.trial.config import Trial
 
-# What may differ inside a group: a `tau` trial carries the λ its τ gives at its lr.
-PER_MEMBER = ("lr", "weight_decay", "tau", "seed")
+# What may differ inside a group, as each Trial field declares (lr, weight_decay, tau, seed).
+PER_MEMBER = tuple(f.name for f in Trial.declared() if f.per_member)
 MANIFEST = "members.json"  # a group checkpoint's member ids (bench/engine/stacked/checkpoint.py)
 
 
