@@ -13,9 +13,9 @@ from bench.engine.runner import run_trial
 from bench.ledger.store import flatten
 from bench.report import render
 from bench.trial.config import TRIAL_KEYS
+from tests.bench.engine.test_runner import toy
 from tests.bench.report.synthetic import synthetic_records
 from tests.bench.report_ledgers import write
-from tests.bench.test_runner import toy
 
 # Columns only some tasks record (the toy task of the engine tests has none of them).
 TASK_SPECIFIC = {"val_accuracy", "test_accuracy", "train_accuracy", "val_perplexity",

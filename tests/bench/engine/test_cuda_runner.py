@@ -8,7 +8,7 @@ import torch
 
 from bench.engine.divergence import DeviceWatch, watch_for
 from bench.engine.runner import run_trial
-from tests.bench.test_runner import kill_and_resume, toy
+from tests.bench.engine.test_runner import kill_and_resume, toy
 
 pytestmark = pytest.mark.cuda
 

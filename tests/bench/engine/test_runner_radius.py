@@ -3,7 +3,7 @@
 import pytest
 
 from bench.engine.runner import run_trial
-from tests.bench.test_runner import toy
+from tests.bench.engine.test_runner import toy
 
 
 @pytest.mark.parametrize("style,radius_at", [

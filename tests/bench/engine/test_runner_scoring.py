@@ -7,7 +7,7 @@ import pytest
 from bench.engine.runner import run_trial
 from bench.ledger.store import flatten
 from bench.measures.scoring import crossing
-from tests.bench.test_runner import toy
+from tests.bench.engine.test_runner import toy
 from tests.bench.toy_task import ToyTask
 
 
