@@ -11,9 +11,8 @@ device, and it derives the rest (steps, evaluation points, the rotation watch).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from accelerate import Accelerator
@@ -29,10 +28,16 @@ from bench.trial.tracking import TrialTrackers
 from optimizers.decay import DecayStyle
 from tasks.base import Task
 
-# Called by the loops after every training step with (steps done, steps in all, members
-# diverged so far; 0 for a lone trial): it must be cheap, so anything slow is rate-limited
-# (bench/ledger/progress.py::ProgressWriter).
-OnStep = Callable[[int, int, int], None]
+
+class OnStep(Protocol):
+    """What the loops report as they go, to a sweep's progress files: after every training
+    step (steps done, steps in all, members diverged so far: 0 alone), and before each
+    member's evaluation with `evaluating` = (members evaluated so far at this point, members
+    to evaluate). Called every step, so it must be cheap: anything slow is rate-limited
+    (bench/ledger/progress.py::ProgressWriter)."""
+
+    def __call__(self, step: int, steps: int, diverged: int,
+                 evaluating: tuple[int, int] | None = None) -> None: ...
 
 
 @dataclass

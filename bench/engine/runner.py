@@ -65,12 +65,12 @@ def _backward(acc: Accelerator) -> Callable[[torch.Tensor], None]:
 def train(ctx: TrialContext, ledger: Ledger, show_progress: bool,
           on_step: OnStep | None = None) -> tuple[Progress, str, int | None]:
     """The training loop; returns progress, status ('done' | 'diverged') and the step of
-    divergence. `on_step(steps done, steps, 0)` after each step (context.py::OnStep)."""
+    divergence. `on_step` after each step and before each evaluation (context.py::OnStep)."""
     acc, task, trial = ctx.accelerator, ctx.task, ctx.trial
     checkpointer = Checkpointer(ledger, ctx)
     prog = checkpointer.restore() or Progress()
     if prog.step == 0:
-        evaluate_now(ctx, prog)
+        _evaluate(ctx, prog, on_step)
     batches = _train_batches(ctx, prog.step)
     bar = None
     if show_progress and acc.is_main_process:
@@ -126,7 +126,7 @@ def train(ctx: TrialContext, ledger: Ledger, show_progress: bool,
             if evaluating:
                 if not params_finite(ctx.model):
                     raise Diverged(prog.step)
-                evaluate_now(ctx, prog)
+                _evaluate(ctx, prog, on_step)
             checkpointer.maybe_save(prog)
     except Diverged as err:
         return prog, "diverged", err.step
@@ -135,6 +135,12 @@ def train(ctx: TrialContext, ledger: Ledger, show_progress: bool,
             bar.close()
     checkpointer.clear()
     return prog, "done", None
+
+
+def _evaluate(ctx: TrialContext, prog: Progress, on_step: OnStep | None) -> None:
+    if on_step is not None:
+        on_step(prog.step, ctx.steps, 0, (0, 1))
+    evaluate_now(ctx, prog)
 
 
 def run_trial(trial: Trial, out_dir: str | os.PathLike, data_dir: str | None = None,

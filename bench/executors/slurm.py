@@ -144,7 +144,8 @@ def wait(sub: Submitted, settings: WorkerSettings, options: ExecutorOptions,
     ledger = Ledger(settings.out)
     store = claim_store(settings)
     ids = [i for batch in sub.batches.values() for i in batch]
-    bar = SweepBar(settings.out, ids, quiet=quiet, desc=f"job {sub.array_id}")
+    bar = SweepBar(settings.out, [sub.trials[i] for i in ids], quiet=quiet,
+                   desc=f"job {sub.array_id}")
     states: dict[str, squeue.TaskState] = {}
     gone_since: dict[str, float] = {}
     try:

@@ -44,12 +44,14 @@ def collect(out: Path, stale_after_s: float = 300.0) -> dict[str, Any]:
 
 
 def _running(claim: Any, progress: Any, now: float) -> dict[str, Any]:
-    """A running trial: who runs it, and its step from its batch's progress file (written
-    every second or so) where there is one, else from its claim's heartbeat."""
+    """A running trial: who runs it, and its step (and the evaluation under way) from its
+    batch's progress file (written every second or so) where there is one, else the step
+    from its claim's heartbeat."""
     out = {"id": claim.trial_id, "host": claim.host, "pid": claim.pid,
            "job_id": claim.job_id, "step": claim.step, "steps": None, "group_size": 1,
-           "diverged": 0, "heartbeat_age_s": round(now - claim.heartbeat, 1)}
+           "diverged": 0, "evaluating": None, "heartbeat_age_s": round(now - claim.heartbeat, 1)}
     if progress is not None and progress.step >= claim.step:
         out.update(step=progress.step, steps=progress.steps or None,
-                   group_size=len(progress.trials), diverged=progress.diverged)
+                   group_size=len(progress.trials), diverged=progress.diverged,
+                   evaluating=progress.evaluating)
     return out

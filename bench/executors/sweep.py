@@ -119,8 +119,8 @@ def _run_local(units: list[TrialBatch], opts: SweepOptions,
     from bench.executors.sweep_bar import SweepBar
 
     settings = opts.worker_settings()
-    ids = [i for unit in units for i in unit.trial_ids]
-    bar = SweepBar(opts.out, ids, counts, quiet=opts.quiet)
+    bar = SweepBar(opts.out, [t for unit in units for t in unit.trials], counts,
+                   quiet=opts.quiet)
     try:
         with bar.ticking(), LocalExecutor(workers, gpus) as executor:
             jobs = executor.map_array(worker.run, [[u] for u in units],

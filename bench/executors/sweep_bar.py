@@ -1,7 +1,8 @@
-"""A sweep's progress bar, in trials, with tqdm's ETA: the trials that ended, plus each running
-batch's share (steps done / steps x its trials) read from its progress file
-(bench/ledger/progress.py). So the bar moves while a long stacked group runs, whichever
-executor runs it (this process, local workers, SLURM jobs), instead of only when it ends."""
+"""A sweep's progress bar, in trial steps, with tqdm's ETA: every step of the trials that
+ended, plus each running batch's steps so far (x its trials) read from its progress file
+(bench/ledger/progress.py); its postfix says which running batches are evaluating. So the bar
+moves with every step of a long stacked group, whichever executor runs it (this process, local
+workers, SLURM jobs), instead of only when the group ends."""
 
 from __future__ import annotations
 
@@ -13,32 +14,47 @@ from contextlib import contextmanager
 from typing import Any
 
 from bench.ledger.progress import ProgressFiles
+from bench.trial.config import Trial
 
 POLL_S = 1.0  # how often the bar reads the progress files
-FORMAT = ("{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total_fmt} "
-          "[{elapsed}<{remaining}{postfix}]")
+
+
+def trial_steps(trial: Trial) -> int:
+    """The trial's training steps (its own, else its task budget's; 1 where the task cannot be
+    loaded: its trial fails at once)."""
+    if trial.steps:
+        return trial.steps
+    import tasks
+
+    try:
+        return tasks.get(trial.task).budgets[trial.budget].steps
+    except (KeyError, AttributeError):
+        return 1
 
 
 class SweepBar:
     """`account` each trial's summary as it ends; `poll` (or `ticking`, from a thread) adds
-    the running batches' progress. `counts` (by status) is updated in place."""
+    the running batches' steps. `counts` (by status) is updated in place."""
 
-    def __init__(self, out: Any, trial_ids: list[str], counts: dict[str, int] | None = None,
+    def __init__(self, out: Any, trials: list[Trial], counts: dict[str, int] | None = None,
                  quiet: bool = False, desc: str = "trials") -> None:
         from tqdm.auto import tqdm
 
-        self.files, self.ids, self.quiet = ProgressFiles(out), set(trial_ids), quiet
+        self.files, self.quiet = ProgressFiles(out), quiet
+        self.steps = {t.id: trial_steps(t) for t in trials}
         self.counts = counts if counts is not None else {}
         self.since = time.time()  # progress files older than this sweep are not its own
         self.ended: set[str] = set()
-        self.shown = 0.0  # trials, with the running batches' shares
+        self.shown = 0  # trial steps done, with the running batches'
         self.notes: set[str] = set()  # a fallback's reason, said once
+        self.status: dict[str, Any] = {}  # the postfix: counts, and who evaluates
         self.lock = threading.Lock()
-        self.bar = tqdm(total=len(trial_ids), desc=desc, disable=quiet or not trial_ids,
-                        dynamic_ncols=True, bar_format=FORMAT)
+        self.bar = tqdm(total=sum(self.steps.values()), desc=f"{desc} ({len(trials)})",
+                        unit="step", unit_scale=True, disable=quiet or not trials,
+                        dynamic_ncols=True)
 
     @property
-    def n(self) -> float:
+    def n(self) -> int:
         return self.shown
 
     def account(self, result: dict[str, Any]) -> None:
@@ -54,39 +70,41 @@ class SweepBar:
                                                                         result["status"])
             self.counts[status] = self.counts.get(status, 0) + 1
             self.ended.add(result["id"])
-            self.bar.set_postfix({k: v for k, v in self.counts.items()
-                                  if k != "skipped" and v}, refresh=False)
-            self._show(self._progress())
+            self.status.update({k: v for k, v in self.counts.items() if k != "skipped" and v})
+            self._show()
             if result["status"] == "failed":
                 tqdm.write(f"trial {result['id']} ({result['optimizer']}) failed: "
                            f"{' '.join(result['error'])}", file=sys.stderr)
 
-    def set_ended(self, ids: set[str], postfix: dict[str, int] | None = None) -> None:
+    def set_ended(self, ids: set[str], status: dict[str, int] | None = None) -> None:
         """The trials known to have ended (SLURM: their records), and the bar's postfix."""
         with self.lock:
-            self.ended = set(ids) & self.ids
-            if postfix is not None:
-                self.bar.set_postfix(postfix, refresh=False)
-            self._show(self._progress())
+            self.ended = set(ids) & set(self.steps)
+            if status is not None:
+                self.status.update(status)
+            self._show()
 
-    def poll(self) -> float:
-        """Read the running batches' progress; returns the bar's count (trials, fractional)."""
+    def poll(self) -> int:
+        """Read the running batches' progress; returns the trial steps done."""
         with self.lock:
-            self._show(self._progress())
+            self._show()
             return self.shown
 
-    def _progress(self) -> float:
-        running = 0.0
+    def _show(self) -> None:
+        done = sum(self.steps[i] for i in self.ended)
+        evaluating = []
         for progress in self.files.read_all(since=self.since).values():
-            mine = [t for t in progress.trials if t in self.ids and t not in self.ended]
-            running += progress.fraction * len(mine)
-        return len(self.ended) + running
-
-    def _show(self, n: float) -> None:
-        # Never back: a batch's file goes a moment before its trials are accounted. tqdm's
-        # ETA is then (total - n) / (n / elapsed).
-        self.shown = max(self.shown, n)
-        self.bar.n = round(self.shown, 3)
+            mine = [t for t in progress.trials if t in self.steps and t not in self.ended]
+            done += progress.step * len(mine)
+            if mine and progress.evaluating:
+                evaluating.append(f"{progress.evaluating[0] + 1}/{progress.evaluating[1]}")
+        self.status.pop("evaluating", None)
+        if evaluating:
+            self.status["evaluating"] = ",".join(evaluating)
+        # Never back: a batch's file goes a moment before its trials are accounted.
+        self.shown = max(self.shown, done)
+        self.bar.n = self.shown
+        self.bar.set_postfix(self.status, refresh=False)
         self.bar.refresh()
 
     @contextmanager

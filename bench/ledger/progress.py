@@ -2,7 +2,7 @@
 ledger, so that a sweep's progress bar and `wdbench status` see it from the results directory
 alone, on this machine or from a SLURM job:
 
-    progress/<batch id>.json   {trials, step, steps, diverged, updated}
+    progress/<batch id>.json   {trials, step, steps, diverged, evaluating, updated}
 
 The worker running a batch writes its file through a `ProgressWriter`, which the engine's
 loops call after every step (bench/engine/context.py::OnStep) and which writes at most once
@@ -30,6 +30,7 @@ class BatchProgress:
     step: int  # steps done (a group's members step together)
     steps: int  # steps in all
     diverged: int = 0  # members diverged so far (frozen while the others train)
+    evaluating: list[int] | None = None  # [members evaluated, to evaluate] at this step
     updated: float = 0.0  # time.time() of the write
 
     @property
@@ -81,8 +82,9 @@ class ProgressFiles:
 
 class ProgressWriter:
     """The engine's per-step callback for one batch: cheap on most steps; writes the batch's
-    progress file at the first step, then at most every `every_s` seconds of `clock`, and at
-    the last step; `also(step)` (claim heartbeats) is told the step on each write."""
+    progress file at its first report and its first training step, then at most every
+    `every_s` seconds of `clock`, and at the last step; `also(step)` (claim heartbeats) is
+    told the step on each write."""
 
     def __init__(self, files: ProgressFiles, batch_id: str, trials: list[str],
                  every_s: float = WRITE_EVERY_S, clock: Callable[[], float] = time.monotonic,
@@ -90,23 +92,27 @@ class ProgressWriter:
         self.files, self.batch_id, self.trials = files, batch_id, trials
         self.every_s, self.clock, self.also = every_s, clock, also
         self.last: float | None = None
+        self.trained = False  # a report past step 0 was written
         self.writes = 0
 
-    def __call__(self, step: int, steps: int, diverged: int) -> None:
+    def __call__(self, step: int, steps: int, diverged: int,
+                 evaluating: tuple[int, int] | None = None) -> None:
         now = self.clock()
-        if self.last is not None and now - self.last < self.every_s and step < steps:
+        if self.last is not None and now - self.last < self.every_s and step < steps \
+                and (self.trained or step == 0):
             return
-        self.last = now
+        self.last, self.trained = now, self.trained or step > 0
         self.writes += 1
         if self.also is not None:
             self.also(step)
-        self.files.write(self.batch_id, BatchProgress(self.trials, step, steps, diverged,
-                                                      time.time()))
+        self.files.write(self.batch_id, BatchProgress(
+            self.trials, step, steps, diverged, list(evaluating) if evaluating else None,
+            time.time()))
 
-    def start(self, steps: int = 0) -> None:
+    def start(self) -> None:
         """A fresh file at step 0 before the batch builds (replacing any left by a killed
         worker)."""
-        self.files.write(self.batch_id, BatchProgress(self.trials, 0, steps, 0, time.time()))
+        self.files.write(self.batch_id, BatchProgress(self.trials, 0, 0, updated=time.time()))
 
     def close(self) -> None:
         self.files.remove(self.batch_id)

@@ -50,8 +50,8 @@ def run_group(group: TrialBatch, out_dir: str, data_dir: str | None = None,
 
     Raises NotStackable (bench/engine/stacked/models.py) before anything is written where the
     task's model cannot stack; any other exception leaves the members without records (the
-    caller runs them one by one). `on_step(steps done, steps, members diverged)` after each
-    step."""
+    caller runs them one by one). `on_step` after each step and before each member's
+    evaluation (bench/engine/context.py::OnStep)."""
     with environment.pinned_threads():  # as run_trial: results must not depend on it
         return _run(group, Ledger(out_dir), data_dir, cache_dir, suite, on_step)
 
@@ -100,7 +100,9 @@ def _run(group: TrialBatch, ledger: Ledger, data_dir: str | None, cache_dir: str
             if status is not None:
                 optimizer.freeze(i)
     else:
-        for m in members:
+        for i, m in enumerate(members):
+            if on_step is not None:
+                on_step(0, steps, 0, (i, len(members)))
             evaluate_now(m.ctx, m.prog)
     optimizer.set_lr_multiplier(multiplier(step))
     batches = GroupBatches([m.ctx for m in members], step)
@@ -152,11 +154,14 @@ def _run(group: TrialBatch, ledger: Ledger, data_dir: str | None, cache_dir: str
                     members[i].prog.add_losses(sums[i], count)
         shared += (time.perf_counter() - t0) / training
         if evaluating:
-            for i in list(active):
+            due_now = list(active)
+            for k, i in enumerate(due_now):
                 settle(i)
                 if not params_finite(members[i].ctx.model):
                     diverge(i, step)
                 else:
+                    if on_step is not None:
+                        on_step(step, steps, len(members) - len(active), (k, len(due_now)))
                     evaluate_now(members[i].ctx, members[i].prog)
         if due:
             for i in active:

@@ -1,6 +1,7 @@
-"""The engine's loops report progress after every step (bench/engine/context.py::OnStep):
-(steps done, steps, members diverged), for a lone trial and for a stacked group whose member
-diverges mid-run."""
+"""The engine's loops report progress (bench/engine/context.py::OnStep) after every step,
+(steps done, steps, members diverged), and before each evaluation, (..., (members evaluated,
+members to evaluate)): for a lone trial and for a stacked group whose member diverges
+mid-run."""
 
 from __future__ import annotations
 
@@ -11,12 +12,19 @@ from bench.trial.config import Trial
 from tests.bench.engine.test_runner import toy
 
 
-def test_a_lone_trial_reports_every_step(tmp_path):
+def steps_and_evaluations(calls):
+    return ([c for c in calls if len(c) == 3], [c for c in calls if len(c) == 4])
+
+
+def test_a_lone_trial_reports_every_step_and_each_evaluation(tmp_path):
     calls = []
     record = run_trial(toy(), tmp_path, show_progress=False,
                        on_step=lambda *a: calls.append(a))
     assert record["status"] == "done"
-    assert calls == [(step, 30, 0) for step in range(1, 31)]
+    steps, evaluations = steps_and_evaluations(calls)
+    assert steps == [(step, 30, 0) for step in range(1, 31)]
+    assert evaluations == [(step, 30, 0, (0, 1)) for step in (0, 10, 20, 30)]
+    assert calls.index((10, 30, 0, (0, 1))) == calls.index((10, 30, 0)) + 1
 
 
 def test_a_diverging_lone_trial_stops_reporting_where_it_stops(tmp_path):
@@ -24,7 +32,7 @@ def test_a_diverging_lone_trial_stops_reporting_where_it_stops(tmp_path):
     record = run_trial(toy(settings={"task.explode_at": 15}), tmp_path, show_progress=False,
                        on_step=lambda *a: calls.append(a))
     assert record["diverged_at"] == 11
-    assert calls == [(step, 30, 0) for step in range(1, 12)]
+    assert steps_and_evaluations(calls)[0] == [(step, 30, 0) for step in range(1, 12)]
 
 
 def test_a_group_reports_its_steps_and_its_diverged_members(tmp_path):
@@ -36,6 +44,11 @@ def test_a_group_reports_its_steps_and_its_diverged_members(tmp_path):
     records = run_group(TrialBatch(tuple(trials)), str(tmp_path),
                         on_step=lambda *a: calls.append(a))
     at = records[1]["diverged_at"]
-    assert [r["status"] for r in records] == ["done", "diverged", "done"] and at < 40
+    assert [r["status"] for r in records] == ["done", "diverged", "done"] and at < 10
+    steps, evaluations = steps_and_evaluations(calls)
     # On CPU the losses are read every step: the count rises at the diverged step.
-    assert calls == [(step, 40, int(step >= at)) for step in range(1, 41)]
+    assert steps == [(step, 40, int(step >= at)) for step in range(1, 41)]
+    # Every member at step 0, then the two still training.
+    assert evaluations == ([(0, 40, 0, (i, 3)) for i in range(3)]
+                           + [(step, 40, 1, (i, 2)) for step in (10, 20, 30, 40)
+                              for i in range(2)])

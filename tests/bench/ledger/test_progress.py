@@ -1,6 +1,6 @@
-"""A running batch's progress file (bench/ledger/progress.py): written at the first step, then
-at most every `every_s` seconds of its clock and at the last step, read back by batch and by
-trial. The clock is a counter the test moves, not real time."""
+"""A running batch's progress file (bench/ledger/progress.py): written at the first report and
+the first training step, then at most every `every_s` seconds of its clock and at the last
+step, read back by batch and by trial. The clock is a number the test sets, not real time."""
 
 from __future__ import annotations
 
@@ -34,6 +34,16 @@ def test_the_writer_writes_the_first_step_then_every_interval_and_the_last(tmp_p
     assert files.by_trial()["b"] == last
     writer.close()
     assert files.read_all() == {}
+
+
+def test_the_first_training_step_is_written_after_the_first_evaluations(tmp_path):
+    files, clock = ProgressFiles(tmp_path), Clock()
+    writer = ProgressWriter(files, "g", ["a", "b"], every_s=1.0, clock=clock)
+    for i in range(2):
+        writer(0, 10, 0, (i, 2))  # both members evaluated at step 0, within a second
+    writer(1, 10, 0)
+    writer(2, 10, 0)
+    assert writer.writes == 2 and files.read_all()["g"].step == 1
 
 
 def test_a_slow_step_is_written_at_once(tmp_path):
