@@ -67,15 +67,20 @@ class HostWatch:
         self.count = 0
 
     def add(self, step: int, losses: Tensor) -> None:
-        values = losses.tolist()
-        for i, value in enumerate(values if isinstance(values, list) else [values]):
+        self.count += 1
+        if not losses.dim():  # one trial: its loss alone (the lone loop's step, kept short)
+            value = losses.item()
+            if self.first_bad[0] is None and not math.isfinite(value):
+                self.first_bad[0] = step
+            self.loss_sum[0] += value
+            return
+        for i, value in enumerate(losses.tolist()):
             if self.first_bad[i] is None and not math.isfinite(value):
                 self.first_bad[i] = step
             self.loss_sum[i] += value
-        self.count += 1
 
     def diverged_at(self) -> list[int | None]:
-        return list(self.first_bad)
+        return self.first_bad
 
     def drain(self) -> tuple[list[float], int]:
         sums, count = self.loss_sum, self.count
