@@ -3,8 +3,9 @@ README.md and docs/ resolves, every "SPEC §n" cited anywhere names a section of
 every `wdbench` command shown parses, every repository path named exists, the reference tables
 equal the code's tables, and the README stays short.
 
-`python -m tests.test_docs` rewrites the generated column table of
-docs/reference/record-columns.md from bench/schema.py."""
+`python -m tests.test_docs` rewrites the generated tables: the columns of
+docs/reference/record-columns.md from bench/schema.py, the trial keys of
+docs/reference/settings.md from the Trial's field declarations."""
 
 from __future__ import annotations
 
@@ -237,10 +238,33 @@ def table_keys(page: Path, header: str) -> list[str]:
 SETTINGS = DOCS / "reference" / "settings.md"
 
 
-def test_settings_page_lists_every_trial_key():
-    from bench.trial.config import TRIAL_KEYS
+# What each statistics role of a Trial field means for a reader (bench/trial/fields.py).
+ROLE_WORDS = {"axis": "configuration", "variant": "configuration (a variant where it varies)",
+              "seed": "the seed", "bookkeeping": "bookkeeping: not the configuration"}
+SETTINGS_START, SETTINGS_END = "<!-- trial keys: start -->", "<!-- trial keys: end -->"
 
-    assert sorted(table_keys(SETTINGS, "| key | meaning | allowed |")) == sorted(TRIAL_KEYS)
+
+def cell(text: str | None) -> str:
+    return (text or "").replace("|", "\\|").replace("<", "&lt;")
+
+
+def settings_table() -> str:
+    """The trial-key table of docs/reference/settings.md, rendered from the declaration of
+    each Trial field (bench/trial/config.py)."""
+    from bench.trial.config import FIELDS
+
+    rows = ["| key | meaning | allowed | in statistics |", "|---|---|---|---|"]
+    rows += [f"| `{f.name}` | {cell(f.help)} | {cell(f.allowed())} | {ROLE_WORDS[f.role]} |"
+             for f in FIELDS.values() if f.setting]
+    return "\n".join(rows)
+
+
+def test_settings_page_trial_keys_are_the_declaration():
+    text = SETTINGS.read_text()
+    shown = text[text.index(SETTINGS_START) + len(SETTINGS_START):text.index(SETTINGS_END)]
+    assert shown.strip() == settings_table(), ("docs/reference/settings.md differs from the "
+                                               "Trial's declaration; run "
+                                               "`python -m tests.test_docs`")
 
 
 def test_settings_page_lists_every_suite_key():
@@ -277,9 +301,6 @@ def column_table() -> str:
     """The column table of docs/reference/record-columns.md, rendered from bench/schema.py."""
     from bench import schema
 
-    def cell(text: str | None) -> str:
-        return (text or "").replace("|", "\\|").replace("<", "&lt;")
-
     rows = ["| key | symbol | unit | better | from | definition |", "|---|---|---|---|---|---|"]
     for c in schema.COLUMNS:
         rows.append(f"| `{c.key}` | {cell(c.symbol)} | {cell(c.unit)} | {cell(c.better)} | "
@@ -297,12 +318,13 @@ def test_record_columns_page_is_the_schema():
                                              "bench/schema.py; run `python -m tests.test_docs`")
 
 
-def write_column_table() -> None:
-    text = COLUMNS_PAGE.read_text()
-    head, _, rest = text.partition(COLUMNS_START)
-    _, _, tail = rest.partition(COLUMNS_END)
-    COLUMNS_PAGE.write_text(f"{head}{COLUMNS_START}\n{column_table()}\n{COLUMNS_END}{tail}")
+def write_table(page: Path, start: str, end: str, table: str) -> None:
+    text = page.read_text()
+    head, _, rest = text.partition(start)
+    _, _, tail = rest.partition(end)
+    page.write_text(f"{head}{start}\n{table}\n{end}{tail}")
 
 
 if __name__ == "__main__":
-    write_column_table()
+    write_table(COLUMNS_PAGE, COLUMNS_START, COLUMNS_END, column_table())
+    write_table(SETTINGS, SETTINGS_START, SETTINGS_END, settings_table())

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 from bench.errors import UsageError
 
-VERBS = ("run", "sweep", "status", "list", "check_optimizer", "report", "export", "claims")
+VERBS = ("run", "sweep", "status", "list", "check_optimizer", "audit", "claims", "report",
+         "export")
 
 
 def build_parser() -> argparse.ArgumentParser:

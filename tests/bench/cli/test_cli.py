@@ -215,7 +215,7 @@ def test_each_verb_module_owns_its_parser_and_handler():
         args = verbs[verb.replace("_", "-")].parse_args(
             {"run": ["--task", TOY, "--optimizer", "adamw"], "check_optimizer": ["adamw"],
              "status": ["results"], "export": ["results", "--to", "ds"],
-             "claims": ["list"]}
+             "claims": ["list"], "audit": ["torch.optim"]}
             .get(verb, []))
         assert args.handler is module.handle
 
