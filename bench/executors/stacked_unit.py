@@ -72,7 +72,8 @@ def _run(trials: list[Trial], settings: WorkerSettings, beats: dict[str, Heartbe
             raise
         except NotStackable as err:
             note = f"stacking: task {group.trials[0].task} runs one by one: {err}"
-        except Exception:
+        except BaseException:  # SystemExit from a submission's step() too: as a lone
+            # trial's, it fails the trials (each on its own run), never the sweep.
             last = traceback.format_exc().strip().splitlines()[-1]
             note = f"stacking: a stacked group failed ({last}); its trials run one by one"
         finally:
