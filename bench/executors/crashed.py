@@ -58,11 +58,14 @@ def settle(unit: TrialBatch, line: str, settings: WorkerSettings,
     run again."""
     ledger, progress = Ledger(settings.out), ProgressFiles(settings.out)
     written = written_since(ledger, {t.id: before.get(t.id) for t in unit.trials})
-    out = []
+    out, store = [], claim_store(settings)
     for trial in unit.trials:
         if trial.id in written:
             record = ledger.read(trial.id)
             out.append(summary(trial, record["status"], record.get("error") or ""))
+            claim = store.current(trial.id)
+            if claim is not None and pid is not None and claim.pid == pid:
+                store.release(claim)  # a group holds its claims to its end: the dead one's
     rest = [t for t in unit.trials if t.id not in written]
     running = _running(unit, rest, settings, pid)
     for batch_id in {unit.id, *(TrialBatch.of(t).id for t in unit.trials)}:

@@ -137,3 +137,21 @@ class KilledInStep(_Momentum):
         import signal
 
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+class ExitsHardAloneAtLargeLr(_Momentum):
+    """Refuses to run stacked (its group falls back to one trial after another in one worker);
+    alone, os._exit(3) at lr >= 0.05: a worker dies mid-way through a group's trials."""
+
+    decay_style = "decoupled"
+
+    def step(self, closure=None):
+        import os
+
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.untyped_storage().nbytes() > p.numel() * p.element_size():
+                    raise RuntimeError("a slice of a stacked tensor: not for me")
+            if group["lr"] >= 0.05:
+                os._exit(3)
+        return super().step(closure)

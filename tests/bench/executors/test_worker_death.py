@@ -89,3 +89,19 @@ def test_system_exit_in_a_submitted_stacked_group_ends_in_a_report(tmp_path, cap
     baselines = [r for name, rs in found.items() if name != "ExitsInStep" for r in rs]
     assert baselines and all(r["status"] == "done" for r in baselines)
     assert (out / "report" / "index.html").is_file()
+
+
+def test_a_worker_dying_in_a_groups_fallback_fails_one_trial_and_reruns_the_unstarted(
+        tmp_path):
+    out = tmp_path / "out"
+    suite = _suite(tmp_path, F64, "ExitsHardAloneAtLargeLr", "[0.01, 0.05]", "[0, 1]")
+    assert main(["sweep", suite, "--out", str(out), "--workers", "2", "--quiet"]) == 1
+    found = _by_optimizer(out)
+    assert [r["status"] for r in found["adamw"]] == ["done"] * 4
+    defect = {(r["config"]["lr"], r["config"]["seed"]): r
+              for r in found["ExitsHardAloneAtLargeLr"]}
+    assert len(defect) == 4  # every trial of the fallen-back group has its record
+    for (lr, _), record in defect.items():
+        assert record["status"] == ("failed" if lr == 0.05 else "done")
+        assert lr == 0.01 or record["error"] == "worker process exited with code 3"
+    assert not ClaimStore(out).all_current() and not ProgressFiles(out).read_all()
