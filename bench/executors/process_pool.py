@@ -118,13 +118,21 @@ class ProcessPool:
                 if not queued.future.set_running_or_notify_cancel():
                     continue  # cancelled while queued
                 if not slot.process.is_alive():
-                    self._replace(slot)
+                    self._replace(slot)  # it died between jobs
                 try:
-                    slot.conn.send(queued.call)
+                    self._send(slot, queued.call)
                 except Exception as err:  # the call does not pickle: that job fails
                     queued.future.set_exception(err)
                     continue
                 slot.job = queued.future
+
+    def _send(self, slot: _Slot, call: Any) -> None:
+        try:
+            slot.conn.send(call)
+        except (BrokenPipeError, ConnectionResetError, EOFError):
+            slot.process.join()  # it died as the call went out: once more, to a new one
+            self._replace(slot)
+            slot.conn.send(call)
 
     def _settle(self, slot: _Slot) -> None:
         """Take in the result of the slot's job, or the death of its worker."""
