@@ -31,8 +31,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                            "budgets")
     lister.add_argument("--json", action="store_true", help="machine-readable output")
     lister.set_defaults(handler=handle)
+    from bench.cli.sweep import EXIT_STATUS, add_trial_run_arguments
+
     runner = verbs.add_parser("run", help="run what the claims need, judge them, write "
-                                          "claims.json and the report")
+                                          "claims.json and the report", epilog=EXIT_STATUS,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
     runner.add_argument("ids", nargs="*", metavar="ID", help="claim ids or slugs "
                                                             "(wdbench claims list)")
     runner.add_argument("--all", action="store_true", help="every claim")
@@ -43,8 +46,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     runner.add_argument("--no-report", action="store_true",
                         help="write claims.json only, not the report (`wdbench report DIR` "
                              "renders it later)")
-    from bench.cli.sweep import add_trial_run_arguments
-
     add_trial_run_arguments(runner)
     runner.set_defaults(handler=handle)
     pages = verbs.add_parser("pages", help="one Markdown page per claim from DIR/claims.json "
@@ -93,7 +94,12 @@ def _band(threshold: dict) -> str:
 def handle_run(args: argparse.Namespace) -> int:
     from bench.claims import runner
     from bench.claims.registry import select
-    from bench.cli.sweep import capped_workers, check_run_arguments, executor_options
+    from bench.cli.sweep import (
+        capped_workers,
+        check_run_arguments,
+        executor_options,
+        held_elsewhere,
+    )
 
     chosen = select(args.ids, args.all)
     budget = common.resolve_budget(args.budget)
@@ -132,7 +138,7 @@ def handle_run(args: argparse.Namespace) -> int:
         page = render([out], out)
         if not args.quiet:
             print(f"report: {page}", file=sys.stderr)
-    return 1 if counts["failed"] or counts["pending"] else 0
+    return 1 if counts["failed"] or counts["pending"] else held_elsewhere(counts)
 
 
 def _sweep(trials: list, out: Path, workers: int, executor: object, log_with: tuple,
