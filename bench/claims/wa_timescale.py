@@ -30,6 +30,7 @@ from bench.claims.base import Claim, ClaimVerdict, Statistic, SuiteRun
 CLAIM_ID = "9"
 SLOPE_TOL = 0.5  # |slope| at or below: constant τ_epoch (0) rather than constant τ_iter (−1)
 EPOCHS_TOL = 0.1  # relative spread of the epochs run across sizes, at or below: the same
+DIGITS = 9  # decimals the slope keeps (see `slope`)
 AXES = ("weight_decay", "tau", "steps", "eval_every", "task.train_size", "task.noise_samples")
 SCORE = ("val_loss", "min")
 STATISTIC = Statistic("best_tau_epoch_slope", "slope of log(best τ_epoch) on log(steps per "
@@ -50,7 +51,10 @@ def epochs(trial: records.TrialView) -> float | None:
 
 
 def slope(best: Mapping[float, float]) -> float | None:
-    """Least-squares slope of log(y) on log(x) over the sizes x (None below two sizes)."""
+    """Least-squares slope of log(y) on log(x) over the sizes x (None below two sizes),
+    rounded to DIGITS decimals: on grids of powers of 2 the slope is a multiple of 1/2 (−0.5
+    for best τ_epoch 16, 16, 8 at 4, 8, 16 steps per epoch), which float sums miss by 1e-16;
+    the band's edges are such multiples, so that rounding decides which side it falls."""
     pts = [(math.log(x), math.log(y)) for x, y in best.items() if x > 0 and y > 0]
     if len(pts) < 2:
         return None
@@ -59,7 +63,7 @@ def slope(best: Mapping[float, float]) -> float | None:
     sxx = sum((p[0] - mx) ** 2 for p in pts)
     if sxx == 0:
         return None
-    return sum((p[0] - mx) * (p[1] - my) for p in pts) / sxx
+    return round(sum((p[0] - mx) * (p[1] - my) for p in pts) / sxx, DIGITS)
 
 
 def sizes_and_epochs(grid: records.Case) -> conditions.Check:
