@@ -98,7 +98,8 @@ def judge_side(case: records.Case, statistic: Statistic) -> CaseVerdict:
     window = conditions.Check(fewest >= MIN_POINTS, f"{fewest} evaluation point(s) in a "
                                                     f"quarter of the run (needs {MIN_POINTS})",
                               {"points_per_quarter": fewest})
-    return judging.decide(case, statistic, applicable, [steady(case), window], values=values)
+    return judging.decide(case, statistic, applicable, [steady(case), window],
+                          {f"{case.first.optimizer}_rise_per_seed": values}, values=values)
 
 
 def judge(recs: Sequence[Mapping[str, Any]]) -> ClaimVerdict:

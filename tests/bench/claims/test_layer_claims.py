@@ -98,6 +98,9 @@ def test_adamc_holds_flat_while_adamw_rises():
     assert v.outcome is Outcome.HOLDS, v.reason
     assert v.statistic == pytest.approx(1.1) and "decoupled adamw: grad_ratio_rise 2.2" in \
         v.reason
+    numbers = v.cases[0].numbers
+    assert numbers["adamc_rise_per_seed"] == pytest.approx([1.1] * 3)
+    assert numbers["adamw_rise_per_seed"] == pytest.approx([2.2] * 3)
     assert len(v.trials) == 6
 
 
