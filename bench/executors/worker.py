@@ -86,14 +86,17 @@ def run_claimed(trial: Trial, settings: WorkerSettings, accelerator: Any = None
 
 
 def run_unit(unit: Any, settings: WorkerSettings) -> list[dict[str, Any]]:
-    """A trial (`run_claimed`) or a stacked group (bench/executors/stacked_unit.py): summaries."""
+    """A trial (`run_claimed`) or a stacked group (bench/executors/stacked_unit.py): summaries.
+    What its code changes in the process (default dtype, seeds, threads) is undone after it."""
     from bench.executors.plan import Group
+    from bench.isolation.process_state import preserved_process_state
 
-    if isinstance(unit, Group):
-        from bench.executors.stacked_unit import run_group_claimed
+    with preserved_process_state():
+        if isinstance(unit, Group):
+            from bench.executors.stacked_unit import run_group_claimed
 
-        return run_group_claimed(unit, settings)
-    return [run_claimed(unit, settings)]
+            return run_group_claimed(unit, settings)
+        return [run_claimed(unit, settings)]
 
 
 def init_slurm_distributed() -> None:
