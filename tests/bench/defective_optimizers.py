@@ -180,6 +180,8 @@ class StartsThread(_Momentum):
     """Starts a non-daemon thread that never ends: Python would wait for it at exit."""
 
     decay_style = "decoupled"
+    lr_grid = (0.01,)  # `sweep --with` adds one trial per seed
+    weight_decay_grid = (0.1,)
 
     def __init__(self, params, lr=1e-2, weight_decay=0.0, momentum=0.9):
         import threading
