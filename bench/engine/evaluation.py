@@ -1,19 +1,60 @@
 """What a trial measures at an evaluation point: exact split metrics under DDP and the SPEC §3
-constraint metrics on the fixed probe gradient, each tensor also in its own geometry's ball.
-Split from bench/engine/runner.py (the loop); these read the trial's context and never step it."""
+constraint metrics on the fixed probe gradient, each tensor also in its own geometry's ball;
+`evaluate_now` adds them as a curve point to the trial's progress. The lone loop
+(bench/engine/runner.py) and a stacked group's (bench/engine/stacked/loop.py) both call it;
+these read the trial's context and never step it."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import math
+import time
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
 
-from bench.measures import geometry, kkt, metrics, rotation, timescale
+from bench.engine.context import Progress, TrialContext
+from bench.measures import geometry, kkt, metrics, timescale
 from optimizers.decay import implied_radius
 
-if TYPE_CHECKING:
-    from bench.engine.runner import Progress, TrialContext
+
+def evaluate_now(ctx: TrialContext, prog: Progress) -> None:
+    """The curve point at `prog.step` (validation split, probe-gradient constraint metrics,
+    rotation, the task's extras), its best values, and the seconds it took."""
+    t0 = time.perf_counter()
+    split = evaluate(ctx, "val")
+    constraint, _ = probe_metrics(ctx, prog)
+    constraint.update(rotation_metrics(ctx, prog.step))
+    _add_point(ctx, prog, split, constraint)
+    prog.eval_time += time.perf_counter() - t0
+
+
+def _add_point(ctx: TrialContext, prog: Progress, split_metrics: dict[str, float],
+               constraint: dict[str, float]) -> dict[str, Any]:
+    acc = ctx.accelerator
+    train_loss = torch.tensor([prog.loss_sum, float(prog.loss_count)], device=acc.device)
+    train_loss = acc.reduce(train_loss, reduction="sum")
+    point: dict[str, Any] = {"step": prog.step,
+                             "scheduled_lr": ctx.scheduler.get_last_lr()[0]}
+    prog.eval_clock.append(prog.train_time)
+    if train_loss[1] > 0:
+        point["train_loss"] = (train_loss[0] / train_loss[1]).item()
+    point.update(split_metrics)
+    point.update(constraint)
+    point.update(ctx.task.extra_metrics(acc.unwrap_model(ctx.model), ctx.trial.weight_decay,
+                                        current_radius(ctx)))
+    prog.loss_sum, prog.loss_count = 0.0, 0
+    prog.curve.append(point)
+    if ctx.trackers is not None:
+        ctx.trackers.log(point)
+    for key, value in point.items():
+        if not key.startswith(("val_", "train_")) or not math.isfinite(value):
+            continue
+        better = max if key.endswith("accuracy") else min
+        if key not in prog.best or better(value, prog.best[key]) != prog.best[key]:
+            prog.best[key] = value
+            prog.best[f"{key}_step"] = prog.step
+    return point
 
 
 def evaluate(ctx: TrialContext, split: str) -> dict[str, float]:
@@ -87,14 +128,6 @@ def current_radius(ctx: TrialContext) -> float | None:
     moving = implied_radius(ctx.decay_style, ctx.trial.weight_decay,
                             ctx.scheduler.get_last_lr()[0], ctx.trial.lr)
     return moving if moving is not None else ctx.metric_radius
-
-
-def watch_rotation(ctx: TrialContext) -> rotation.RotationWatch:
-    """Keeps W_{t-1} for the evaluation steps t (bench/measures/rotation.py)."""
-    steps, every = ctx.steps, ctx.eval_every
-    return rotation.RotationWatch(ctx.optimizer, ctx.decayed,
-                                  due=lambda t: t % every == 0 or t == steps,
-                                  done_steps=lambda: ctx.scheduler.last_epoch)
 
 
 def rotation_metrics(ctx: TrialContext, step: int) -> dict[str, object]:

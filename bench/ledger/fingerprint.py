@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-ENGINE_FILES = ("bench/engine/runner.py", "bench/measures/metrics.py", "bench/engine/sampling.py",
+ENGINE_FILES = ("bench/engine/runner.py", "bench/engine/context.py", "bench/engine/record.py",
+                "bench/engine/checkpoints.py", "bench/measures/metrics.py",
+                "bench/engine/sampling.py",
                 "bench/trial/schedules.py", "bench/trial/config.py", "bench/engine/divergence.py",
                 "bench/engine/evaluation.py", "bench/measures/geometry.py",
                 "bench/measures/rotation.py",

@@ -46,7 +46,10 @@ import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bench.trial.config import Trial
 
 from bench.trial.config import COLUMNS, FIELDS, config_key
 from bench.trial.fields import VARIANT
@@ -166,6 +169,17 @@ class Ledger:
             if is_fresh(record, current[key]) and record["status"] != "failed":
                 out.add(trial.id)
         return out
+
+    def is_finished(self, trial: Trial) -> bool:
+        """The one test of "this trial needs no run": it has a record made by the current
+        code (a stale record's trial runs again and its record is replaced;
+        bench/ledger/fingerprint.py)."""
+        return trial.id in self.finished_ids([trial])
+
+    def pending(self, trials: list[Trial]) -> list[Trial]:
+        """The `trials` that still need a run, in their order."""
+        done = self.finished_ids(trials)
+        return [t for t in trials if t.id not in done]
 
     def ids(self) -> set[str]:
         if not self.trials_dir.is_dir():

@@ -109,8 +109,8 @@ class TrialField:
         if self.kind in (float, int):
             try:
                 v = number(self.name, value, self.kind, "")
-            except SettingError:  # the words are made only for the error
-                raise SettingError(self.name, value, self.allowed()) from None
+            except SettingError as err:  # the words are made only for the error
+                raise SettingError(self.name, err.value, self.allowed()) from None
             too_low = self.low is not None and (v <= self.low if self.strict else v < self.low)
             if not math.isfinite(v) or too_low:
                 raise SettingError(self.name, value, self.allowed())

@@ -16,8 +16,8 @@ import pytest
 import optimizers
 from bench.engine.runner import run_trial
 from bench.engine.stacked.loop import run_group
-from bench.executors.plan import Group
 from bench.ledger.store import Ledger
+from bench.trial.batch import TrialBatch as Group
 from bench.trial.config import Trial
 from tests.bench.engine.stacked.helpers import F64, MATRIX_F64, largest_difference
 from tests.bench.helpers import REPO
@@ -159,7 +159,7 @@ def test_a_submission_steps_through_views(tmp_path, monkeypatch):
 KILL = """
 import os, sys
 from bench.trial.config import Trial
-from bench.executors.plan import Group
+from bench.trial.batch import TrialBatch as Group
 from bench.engine.stacked.loop import run_group
 import bench.engine.stacked.models as models
 
