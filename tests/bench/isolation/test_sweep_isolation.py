@@ -27,6 +27,17 @@ def _records(out) -> dict[str, dict]:
             for r in (json.loads(p.read_text()) for p in (out / "trials").glob("*.json"))}
 
 
+def _seed_all(seed: int) -> None:
+    import random
+
+    import numpy as np
+    import torch
+
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
+
+
 @pytest.fixture(scope="module")
 def baseline_alone(tmp_path_factory) -> dict:
     """The baseline trial's record from a sweep of its own."""
@@ -45,6 +56,7 @@ def test_a_trial_that_changes_process_state_leaves_the_next_trial_as_it_would_be
                              + BASELINE)
     out = tmp_path / "out"
     with restored_process():
+        _seed_all(98765)  # not the state a seeded trial leaves behind
         saved = process_state.snapshot()
         main(["sweep", suite, "--out", str(out), "--workers", "1", "--quiet"])
         assert process_state.changed(saved) == []
