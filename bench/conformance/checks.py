@@ -349,7 +349,7 @@ def check_closure(subject: Subject) -> Check:
 
 def run_checks(subject: Subject, timeout_s: float | None = None) -> Report:
     """Every probe; with `timeout_s`, each in a forked child under that limit
-    (bench.isolation.time_limit.py), so a hang, a crash or a SystemExit becomes a failed
+    (bench/isolation/time_limit.py), so a hang, a crash or a SystemExit becomes a failed
     check."""
     from bench.conformance.decay_probe import DecayVerdict, measure_decay
 

@@ -27,8 +27,9 @@ def spec(name: str) -> Any:
     import optimizers
 
     module = name.partition(":")[0]
-    if ":" in name and module and module not in sys.modules:
-        _in_child(name, "importing it", _look_up, name)
+    if ":" not in name or not module or module in sys.modules:
+        return optimizers.spec(name)  # nothing new is imported (once per trial of a grid)
+    _in_child(name, "importing it", _look_up, name)
     with preserved_process_state():
         return optimizers.spec(name)
 
@@ -38,7 +39,7 @@ def _look_up(name: str) -> None:
 
     try:
         optimizers.spec(name)
-    except Exception:  # noqa: BLE001, S110 - the parent looks it up again and reports this
+    except Exception:  # noqa: BLE001 - the parent looks it up again and reports this
         pass
 
 
