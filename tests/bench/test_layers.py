@@ -34,9 +34,6 @@ LAYER = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 # imports (importer, imported).
 ALLOWED_CYCLES: dict[frozenset[str], str] = {}
 ALLOWED_UPWARD: dict[tuple[str, str], str] = {
-    ("bench.claims.conditions", "bench.report.verdict_text"):
-        "the claims judge the box preconditions with today's verdict wording; it moves down "
-        "when the report renders the claims' verdicts instead of bench/analysis/verdicts.py",
     ("bench.conformance.audit_page", "bench.report.cells"):
         "the audit page reuses the report's Markdown escaping; a shared text module removes it",
 }
