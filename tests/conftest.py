@@ -1,4 +1,9 @@
 import os
+import socket
+import sys
+import types
+
+import pytest
 
 # Every hub call would otherwise hang ~25 s on this network-less machine.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -7,7 +12,6 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 def pytest_collection_modifyitems(config, items):
     """Tests marked `cuda` need a GPU: skipped with the reason where torch sees none."""
-    import pytest
     import torch
 
     if torch.cuda.is_available():
@@ -16,3 +20,26 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip)
+
+
+class _HubTripwire(types.ModuleType):
+    """Stands in for the `datasets` library: any use of it fails the test."""
+
+    def __getattr__(self, name):
+        if name.startswith("__"):  # introspection (inspect, pickle) walking sys.modules
+            raise AttributeError(name)
+        raise AssertionError(f"the hub client was used (datasets.{name}) where the code "
+                             "should have failed before any hub call")
+
+
+@pytest.fixture
+def no_hub(monkeypatch):
+    """Fail the test on any network connection or use of the `datasets` library: what
+    "fails fast, before any hub call" means, whatever the machine's speed."""
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"a network connection was attempted: {args[1:] or args}")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setitem(sys.modules, "datasets", _HubTripwire("datasets"))

@@ -32,6 +32,8 @@ def _missing() -> str | None:
     return None
 
 
+pytestmark = pytest.mark.browser
+
 if _missing():
     if os.environ.get("WDBENCH_REQUIRE_BROWSER") == "1":  # CI: a skip would hide the gap
         pytest.fail(_missing(), pytrace=False)

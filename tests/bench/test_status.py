@@ -8,7 +8,10 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from bench.claims import ClaimStore
+from bench.cli import main
 from bench.executors import submissions
 from bench.status import collect
 from bench.store import Ledger
@@ -39,19 +42,22 @@ def test_status_counts_records_claims_and_planned_trials(tmp_path):
     assert running["heartbeat_age_s"] < 60
 
 
-def test_status_cli_prints_text_and_json_and_rejects_a_non_sweep_dir(tmp_path):
+def test_status_cli_prints_text_and_json_and_rejects_a_non_sweep_dir(tmp_path, capsys):
     Ledger(tmp_path).write(_record("a1", "done"))
     submissions.write_plan(tmp_path, ["a1", "p1"], "s")
-    text = wdbench("status", str(tmp_path))
-    assert text.returncode == 0, text.stderr
-    assert "2 trials: 1 done, 0 diverged, 0 failed, 0 running, 1 pending" in text.stdout
-    as_json = json.loads(wdbench("status", str(tmp_path), "--json").stdout)
+    assert main(["status", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "2 trials: 1 done, 0 diverged, 0 failed, 0 running, 1 pending" in text
+    assert main(["status", str(tmp_path), "--json"]) == 0
+    as_json = json.loads(capsys.readouterr().out)
     assert as_json["counts"]["pending"] == 1 and as_json["running"] == []
-    bad = wdbench("status", str(tmp_path / "nothing"))
-    assert bad.returncode == 2 and "holds no sweep" in bad.stderr
-    assert len(bad.stderr.strip().splitlines()) == 1
+    assert main(["status", str(tmp_path / "nothing")]) == 2
+    bad = capsys.readouterr().err.strip().splitlines()
+    assert len(bad) == 1 and "holds no sweep" in bad[0], bad
 
 
+@pytest.mark.slurm
+@pytest.mark.e2e
 def test_status_reports_a_running_slurm_sweep(tmp_path):
     require_slurm()
     suite = tmp_path / "suite.yaml"

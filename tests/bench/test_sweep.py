@@ -64,6 +64,7 @@ def _ledger_view(out):
     return {r["id"]: comparable(r) for r in Ledger(out).records()}
 
 
+@pytest.mark.e2e
 def test_sigkilled_sweep_resumes_to_the_uninterrupted_ledger(tmp_path):
     suite = write(tmp_path, SUITE)
     reference = tmp_path / "reference"
@@ -88,6 +89,7 @@ def test_sigkilled_sweep_resumes_to_the_uninterrupted_ledger(tmp_path):
     assert len(frame) == 10 and frame.id.is_unique
 
 
+@pytest.mark.e2e
 def test_two_workers_give_the_same_ledger_as_one(tmp_path):
     suite = write(tmp_path, SUITE.replace("seeds: [0, 1]", "seeds: [0]"))
     one, two = tmp_path / "one", tmp_path / "two"
@@ -97,6 +99,7 @@ def test_two_workers_give_the_same_ledger_as_one(tmp_path):
     assert _ledger_view(one) == _ledger_view(two)
 
 
+@pytest.mark.e2e
 def test_run_json_prints_the_final_record(tmp_path):
     res = wdbench("run", "--task", TOY, "--optimizer", "lion", "--budget", "smoke",
                   "--set", "lr=1e-3", "--set", "weight_decay=0.5", "--out", str(tmp_path),
@@ -127,8 +130,10 @@ def test_trials_per_gpu_is_ignored_with_a_note_without_a_gpu():
     assert "--trials-per-gpu 8 ignored: no GPU visible" in note
 
 
-def test_trials_per_gpu_must_be_positive(tmp_path):
-    result = wdbench("sweep", "--task", "quadratic", "--budget", "smoke", "--trials-per-gpu", "0",
-                 "--out", str(tmp_path))
-    assert result.returncode == 2
-    assert "--trials-per-gpu must be >= 1" in result.stderr
+def test_trials_per_gpu_must_be_positive(tmp_path, capsys):
+    from bench.cli import main
+
+    assert main(["sweep", "--task", "quadratic", "--budget", "smoke", "--trials-per-gpu", "0",
+                 "--out", str(tmp_path / "out")]) == 2
+    assert "--trials-per-gpu must be >= 1" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

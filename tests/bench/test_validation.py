@@ -149,6 +149,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.e2e
 def test_killing_the_sweep_parent_ends_its_workers(tmp_path):
     suite = _suite(tmp_path, f'  "{DEFECTIVE}:HangsInStep": {{lr: [0.01, 0.02], '
                              "weight_decay: 0.1}\n")

@@ -171,6 +171,7 @@ optimizers:
     assert_same_ledgers(tmp_path / "stacked", tmp_path / "alone", 1e-4)  # float32, vmap
 
 
+@pytest.mark.e2e
 def test_a_sigkilled_stacked_sweep_resumes_to_the_uninterrupted_ledger(tmp_path, sweep):
     text = QUADRATIC.replace("steps: 100", "steps: 300").replace(
         "eval_every: 25", "eval_every: 25\ncheckpoint_every: 50")
