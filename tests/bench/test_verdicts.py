@@ -25,67 +25,73 @@ BOX = Evidence(decay="decoupled", norm="linf", weight_decay=0.1, radius=10.0,
 COUPLED = replace(BOX, decay="coupled", radius=None, l2_stationarities=(0.01, 0.02, 0.03))
 
 
-def _is(ev: Evidence, agreement: Agreement, reason: Reason) -> None:
+# One row per way to a reason: the evidence, and the (agreement, reason) judge must give.
+CASES = [
+    (BOX, Agreement.AGREES, Reason.INSIDE_BOX),
+    (replace(BOX, linf_ratios=(0.5, 1.2, 0.9)), Agreement.DISAGREES, Reason.OUTSIDE_BOX),
+    (COUPLED, Agreement.AGREES, Reason.L2_STATIONARY),
+    (replace(COUPLED, l2_stationarities=(0.2, 0.3)), Agreement.DISAGREES,
+     Reason.NOT_L2_STATIONARY),
+    # No claim to check:
+    (replace(BOX, weight_decay=0.0, radius=None), Agreement.NO_CLAIM, Reason.ZERO_DECAY),
+    (replace(COUPLED, weight_decay=0.0), Agreement.NO_CLAIM, Reason.ZERO_DECAY),
+    (replace(BOX, decay="none"), Agreement.NO_CLAIM, Reason.NO_DECAY),
+    (replace(BOX, decay="fixed", radius=None), Agreement.NO_CLAIM, Reason.NO_RADIUS),
+    (replace(BOX, norm="l2"), Agreement.NO_CLAIM, Reason.NON_LINF_DIRECTION),
+    (replace(BOX, schedule="cosine", schedule_theorem=False), Agreement.NO_CLAIM,
+     Reason.NON_THEOREM_SCHEDULE),
+    (replace(BOX, schedule_theorem=None), Agreement.NO_CLAIM, Reason.UNKNOWN_SCHEDULE),
+    # Any style that implies a radius (here a hypothetical one) gets the box claim.
+    (replace(BOX, decay="independent"), Agreement.AGREES, Reason.INSIDE_BOX),
+    (replace(BOX, decay="corrected", linf_ratios=(1.1,)), Agreement.DISAGREES,
+     Reason.OUTSIDE_BOX),
+    # Partial data:
+    (replace(BOX, finished=0, diverged=4, linf_ratios=()), Agreement.NO_DATA,
+     Reason.ALL_DIVERGED),
+    (replace(BOX, finished=0, diverged=1, linf_ratios=()), Agreement.NO_DATA,
+     Reason.NOT_FINISHED),
+    (replace(BOX, linf_ratios=()), Agreement.NO_DATA, Reason.MISSING_METRICS),
+    (replace(COUPLED, l2_stationarities=()), Agreement.NO_DATA, Reason.MISSING_METRICS),
+]
+
+
+@pytest.mark.parametrize("ev, agreement, reason", CASES)
+def test_each_case_gives_its_agreement_and_reason(ev, agreement, reason):
     v = judge(ev)
     assert (v.agreement, v.reason) == (agreement, reason)
 
 
+def test_every_reason_is_reached_and_has_one_agreement():
+    """What judge gives over the cases, not what the table says: a reason judge no longer
+    reaches (or a new one nobody tried) fails here, as does one reason given with two
+    agreements or with another agreement than AGREEMENT's."""
+    given: dict[Reason, set[Agreement]] = {}
+    for ev, _, _ in CASES:
+        v = judge(ev)
+        given.setdefault(v.reason, set()).add(v.agreement)
+    assert set(given) == set(Reason), set(Reason) - set(given)
+    assert {r: len(a) for r, a in given.items() if len(a) != 1} == {}
+    assert {r: given[r] for r in AGREEMENT} == {r: {a} for r, a in AGREEMENT.items()}
+
+
 def test_inside_and_outside_the_box():
     v = judge(BOX)
-    assert (v.agreement, v.reason, v.claim) == (Agreement.AGREES, Reason.INSIDE_BOX, Claim.BOX)
+    assert v.claim is Claim.BOX
     assert v.observed["inside"] == 4 and v.observed["max_linf_ratio"] == 1.0005
-    outside = replace(BOX, linf_ratios=(0.5, 1.2, 0.9))
-    v = judge(outside)
-    assert (v.agreement, v.reason) == (Agreement.DISAGREES, Reason.OUTSIDE_BOX)
+    v = judge(replace(BOX, linf_ratios=(0.5, 1.2, 0.9)))
     assert (v.observed["inside"], v.observed["inside_of"]) == (2, 3)
 
 
-def test_no_claim_reasons():
-    _is(replace(BOX, weight_decay=0.0, radius=None), Agreement.NO_CLAIM, Reason.ZERO_DECAY)
-    _is(replace(COUPLED, weight_decay=0.0), Agreement.NO_CLAIM, Reason.ZERO_DECAY)
-    _is(replace(BOX, decay="none"), Agreement.NO_CLAIM, Reason.NO_DECAY)
-    _is(replace(BOX, decay="fixed", radius=None), Agreement.NO_CLAIM, Reason.NO_RADIUS)
-    _is(replace(BOX, norm="l2"), Agreement.NO_CLAIM, Reason.NON_LINF_DIRECTION)
-    _is(replace(BOX, schedule="cosine", schedule_theorem=False), Agreement.NO_CLAIM,
-        Reason.NON_THEOREM_SCHEDULE)
-    _is(replace(BOX, schedule_theorem=None), Agreement.NO_CLAIM, Reason.UNKNOWN_SCHEDULE)
-    # No claim whatever the data: the box is outside, but cosine is not a theorem schedule.
+def test_no_claim_whatever_the_data():
+    # The box is outside, but cosine is not a theorem schedule.
     v = judge(replace(BOX, schedule_theorem=False, linf_ratios=(1.5,)))
     assert v.agreement is Agreement.NO_CLAIM and v.observed["inside"] == 0
 
 
-def test_a_style_with_a_radius_is_checked_against_it():
-    # Any style that implies a radius (here a hypothetical one) gets the box claim.
-    _is(replace(BOX, decay="independent"), Agreement.AGREES, Reason.INSIDE_BOX)
-    _is(replace(BOX, decay="corrected", linf_ratios=(1.1,)), Agreement.DISAGREES,
-        Reason.OUTSIDE_BOX)
-
-
 def test_coupled_decay_is_checked_for_l2_stationarity():
     v = judge(COUPLED)
-    assert (v.agreement, v.reason, v.claim) == (Agreement.AGREES, Reason.L2_STATIONARY,
-                                                Claim.L2)
+    assert v.claim is Claim.L2
     assert v.observed["l2_stationarity"] == pytest.approx(0.02)
-    _is(replace(COUPLED, l2_stationarities=(0.2, 0.3)), Agreement.DISAGREES,
-        Reason.NOT_L2_STATIONARY)
-
-
-def test_partial_data():
-    _is(replace(BOX, finished=0, diverged=4, linf_ratios=()), Agreement.NO_DATA,
-        Reason.ALL_DIVERGED)
-    _is(replace(BOX, finished=0, diverged=1, linf_ratios=()), Agreement.NO_DATA,
-        Reason.NOT_FINISHED)
-    _is(replace(BOX, linf_ratios=()), Agreement.NO_DATA, Reason.MISSING_METRICS)
-    _is(replace(COUPLED, l2_stationarities=()), Agreement.NO_DATA, Reason.MISSING_METRICS)
-
-
-def test_every_reason_is_covered_and_has_one_agreement():
-    assert set(AGREEMENT.values()) <= set(Agreement)
-    tested = {Reason.INSIDE_BOX, Reason.OUTSIDE_BOX, Reason.L2_STATIONARY,
-              Reason.NOT_L2_STATIONARY, Reason.ZERO_DECAY, Reason.NO_DECAY, Reason.NO_RADIUS,
-              Reason.NON_LINF_DIRECTION, Reason.NON_THEOREM_SCHEDULE, Reason.UNKNOWN_SCHEDULE,
-              Reason.ALL_DIVERGED, Reason.NOT_FINISHED, Reason.MISSING_METRICS}
-    assert tested == set(Reason)
 
 
 def test_evidence_from_records_of_both_schema_versions():
