@@ -1,4 +1,5 @@
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from bench import suite as suites
 from bench.errors import UsageError
 from bench.store import Ledger, load_trials
 from tests.bench.helpers import REPO, TOY, comparable, wdbench
+from tests.bench.traced_toy_task import TRACED, runs
 
 SUITE = f"""
 task: "{TOY}"
@@ -66,24 +68,28 @@ def _ledger_view(out):
 
 @pytest.mark.e2e
 def test_sigkilled_sweep_resumes_to_the_uninterrupted_ledger(tmp_path):
-    suite = write(tmp_path, SUITE)
+    suite = write(tmp_path, SUITE.replace(TOY, TRACED))
     reference = tmp_path / "reference"
     done = wdbench("sweep", str(suite), "--out", str(reference), "--quiet")
     assert done.returncode == 0, done.stderr
-    out = tmp_path / "killed"
+    # The 4th trial hangs at its first step: the sweep is killed inside it, 3 trials done,
+    # whatever the machine's speed.
+    out, trace = tmp_path / "killed", tmp_path / "trace"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+           "WDBENCH_TEST_TRACE": str(trace), "WDBENCH_TEST_HANG_AT_BUILD": "4"}
     proc = subprocess.Popen([sys.executable, "-m", "bench", "sweep", str(suite), "--out",
-                             str(out), "--quiet"], cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while len(Ledger(out).ids()) < 3 and time.time() < deadline and proc.poll() is None:
+                             str(out), "--quiet"], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300  # only against a broken build hanging the suite
+    while len(runs(trace)) < 4 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     partial = Ledger(out).ids()
-    assert 3 <= len(partial) < 10, "the sweep should have been killed mid-way"
+    assert len(runs(trace)) == 4 and len(partial) == 3, "killed inside the 4th trial"
     again = wdbench("sweep", str(suite), "--out", str(out))
     assert again.returncode == 0, again.stderr
-    assert f"{len(partial)} already in" in again.stderr
+    assert "3 already in" in again.stderr
     assert _ledger_view(out) == _ledger_view(reference)
     frame = load_trials(out)
     assert len(frame) == 10 and frame.id.is_unique
