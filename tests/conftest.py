@@ -10,6 +10,17 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 
+def pytest_configure(config):
+    """Under pytest-xdist, each worker takes its share of the cores for torch's intra-op
+    threads: N workers each with a pool the size of the machine oversubscribe it, and the
+    pools' spinning threads then make small ops many times slower on a busy machine."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(workers)))
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked `cuda` need a GPU: skipped with the reason where torch sees none."""
     import torch

@@ -32,6 +32,11 @@ optimizers:
 """
 
 
+# `e2e`: a whole sweep of a real task compared with another whole sweep (the engine-level
+# equivalences, members equal lone runs, are tests/bench/stacked/test_loop.py and
+# test_models.py).
+
+
 class Result:
     def __init__(self, returncode: int, stderr: str) -> None:
         self.returncode, self.stderr = returncode, stderr
@@ -68,6 +73,7 @@ def assert_same_ledgers(stacked: Path, alone: Path, rtol: float) -> None:
         assert worst <= rtol, (trial_id, where, worst)
 
 
+@pytest.mark.e2e
 def test_stacked_sweep_equals_the_no_stack_sweep(tmp_path, sweep):
     suite = write(tmp_path, QUADRATIC)
     res = sweep(str(suite), "--out", str(tmp_path / "stacked"))
@@ -86,6 +92,7 @@ def test_stacked_sweep_equals_the_no_stack_sweep(tmp_path, sweep):
     assert again.returncode == 0 and not list((tmp_path / "stacked").glob("checkpoints/*"))
 
 
+@pytest.mark.e2e
 def test_stack_size_caps_the_groups_and_the_executor_key_sets_it(tmp_path, sweep):
     suite = write(tmp_path, QUADRATIC.replace("steps: 100", "steps: 20")
                   + "executor: {stack_size: 2}\n")
@@ -128,6 +135,7 @@ optimizers:
 """)
 
 
+@pytest.mark.e2e
 def test_an_mlp_task_stacks_in_a_sweep(tmp_path, sweep, mnist_dir):
     suite = image_suite(tmp_path, **{"task.model": "mlp", "task.width": 16})
     common = ("--data-dir", str(mnist_dir))
@@ -139,6 +147,7 @@ def test_an_mlp_task_stacks_in_a_sweep(tmp_path, sweep, mnist_dir):
     assert_same_ledgers(tmp_path / "stacked", tmp_path / "alone", 1e-5)  # float32, vmap
 
 
+@pytest.mark.e2e
 def test_a_batchnorm_task_falls_back_and_says_why_once(tmp_path, sweep, mnist_dir):
     suite = image_suite(tmp_path, **{"task.model": "cnn", "task.width": 2,
                                      "task.norm": "batch", "task.augment": "false"})
@@ -152,6 +161,7 @@ def test_a_batchnorm_task_falls_back_and_says_why_once(tmp_path, sweep, mnist_di
     assert {r["status"] for r in found.values()} == {"done"}
 
 
+@pytest.mark.e2e
 def test_the_smoke_gpt_stacks_in_a_sweep(tmp_path, sweep, corpus_dir):  # noqa: F811
     suite = write(tmp_path, """
 task: wikitext
