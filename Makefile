@@ -41,7 +41,7 @@ test: install
 
 # The edit loop: every test but the kinds marked (pyproject.toml declares them):
 #   slow       long in-process computation (torch.compile, long training runs)
-#   e2e        spawns the wdbench CLI or a trial in a child process, kills and resumes
+#   e2e        the CLI, a trial or a tracker in a child process, whole sweeps, kill/resume
 #   ddp        several processes of one trial        slurm      needs the SLURM cluster
 #   browser    headless Chromium through Playwright   gpu_check  `make gpu-check --dry-run`
 # (`cuda` tests skip themselves without a GPU.) `pytest -m e2e` and so on runs one kind.

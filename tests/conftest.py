@@ -1,3 +1,6 @@
+"""Shared test set-up: no hub, `cuda` tests skipped without a GPU, torch threads under
+pytest-xdist, and the `no_hub` fixture."""
+
 import os
 import socket
 import sys
