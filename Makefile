@@ -39,9 +39,15 @@ TEST_WORKERS ?= 2
 test: install
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -n $(TEST_WORKERS)
 
-# The edit loop: everything but the tests marked slow.
+# The edit loop: every test but the kinds marked (pyproject.toml declares them):
+#   slow       long in-process computation (torch.compile, long training runs)
+#   e2e        the CLI, a trial or a tracker in a child process, whole sweeps, kill/resume
+#   ddp        several processes of one trial        slurm      needs the SLURM cluster
+#   browser    headless Chromium through Playwright   gpu_check  `make gpu-check --dry-run`
+# (`cuda` tests skip themselves without a GPU.) `pytest -m e2e` and so on runs one kind.
+FAST_TESTS := not (slow or e2e or ddp or slurm or browser or gpu_check)
 test-fast: install
-	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -n $(TEST_WORKERS) -m "not slow"
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -n $(TEST_WORKERS) -m "$(FAST_TESTS)"
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -82,13 +82,19 @@ class OffScaleShrink(_Momentum):
 
 
 class HangsInStep(_Momentum):
-    """`step()` never returns: check-optimizer must give a verdict, not hang."""
+    """`step()` never returns: check-optimizer must give a verdict, not hang. With
+    $WDBENCH_TEST_HANG_MARKS set, each process hanging here first creates the file
+    `<that directory>/<pid>`, so a test knows it hangs without waiting a guessed time."""
 
     decay_style = "decoupled"
 
     def step(self, closure=None):
+        import os
         import time
 
+        marks = os.environ.get("WDBENCH_TEST_HANG_MARKS")
+        if marks:
+            open(os.path.join(marks, str(os.getpid())), "w").close()
         while True:
             time.sleep(0.05)
 

@@ -53,6 +53,8 @@ def _without_eager(monkeypatch):
         yield
 
 
+# Tests that run torch.compile (seconds for the first one in a process) are `slow`.
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["signgd_wd", "lion"])
 def test_compiled_step_matches_the_eager_path(name, monkeypatch):
     with _without_eager(monkeypatch):
@@ -71,6 +73,7 @@ def test_every_other_compiled_builtin_matches_the_eager_path(name):
         torch.testing.assert_close(c, e, rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_new_lr_and_weight_decay_do_not_recompile():
     params, opt = _run("lion", "compiled", steps=2)
     with torch._dynamo.config.patch(error_on_recompile=True):
@@ -80,6 +83,7 @@ def test_new_lr_and_weight_decay_do_not_recompile():
     assert all(torch.isfinite(p).all() for p in params)
 
 
+@pytest.mark.slow
 def test_bf16_parameters_step_in_fp32_with_fp32_state():
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(64, generator=gen)

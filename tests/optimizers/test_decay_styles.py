@@ -89,12 +89,14 @@ def transcription(direction: str, hyper: dict, style: str, wd: float):
     return step
 
 
-CASES = [(direction, impl, style) for direction, (_, _, impls) in DIRECTIONS.items()
-         for impl in impls for style in STYLES]
+# impl="compiled" runs torch.compile (seconds for the first one in a process): `slow`.
+CASES = [pytest.param(direction, impl, style, id=f"{direction}-{impl}-{style}",
+                      marks=[pytest.mark.slow] if impl == "compiled" else [])
+         for direction, (_, _, impls) in DIRECTIONS.items() for impl in impls
+         for style in STYLES]
 
 
-@pytest.mark.parametrize("direction,impl,style", CASES,
-                         ids=[f"{d}-{i}-{s}" if i else f"{d}-{s}" for d, i, s in CASES])
+@pytest.mark.parametrize("direction,impl,style", CASES)
 def test_every_direction_and_style_follows_the_formula(direction, impl, style):
     name, hyper, _ = DIRECTIONS[direction]
     wd = WD.get(style, 0.5)

@@ -41,6 +41,7 @@ def test_bad_targets_raise_key_error_naming_them(target, message):
         Registry().spec(target)
 
 
+@pytest.mark.e2e
 def test_a_fresh_process_resolves_the_name_itself():
     code = (f"import optimizers; print(optimizers.spec({SUBMISSION!r}).lr_grid)")
     res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)

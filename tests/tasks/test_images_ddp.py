@@ -37,6 +37,9 @@ def _run(prefix: list[str], data: Path, out: Path, cache: Path) -> dict:
     return json.loads(done.stdout)
 
 
+pytestmark = [pytest.mark.ddp, pytest.mark.e2e]
+
+
 def test_ddp_two_cpu_processes_match_single_process(tmp_path):
     pytest.importorskip("accelerate")
     data = write_image_parquet(tmp_path / "data", "cifar10")

@@ -244,6 +244,7 @@ def test_smoke_training_through_the_data_loader_reduces_the_loss():
 
 
 # --- SPEC §4 behaviour: decoupled decay finds the box, coupled decay the l2 optimum ---------
+# Long training runs (20,000 steps of each optimizer on two instances, ~10 s): `slow`.
 
 @pytest.fixture(scope="module")
 def diagonal_runs():
@@ -259,6 +260,7 @@ def dense_runs():
             for name, hp in {**DECOUPLED, **COUPLED}.items()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(DECOUPLED))
 def test_decoupled_decay_converges_to_the_box_optimum_diagonal(diagonal_runs, name):
     early, final = diagonal_runs[name][2_000], diagonal_runs[name][20_000]
@@ -268,6 +270,7 @@ def test_decoupled_decay_converges_to_the_box_optimum_diagonal(diagonal_runs, na
     assert final["fw_gap_rel"] < early["fw_gap_rel"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("runs", ["diagonal_runs", "dense_runs"])
 def test_coupled_decay_converges_to_the_l2_optimum_outside_the_box(runs, request):
     final = request.getfixturevalue(runs)["adam_l2"][20_000]
@@ -277,6 +280,7 @@ def test_coupled_decay_converges_to_the_l2_optimum_outside_the_box(runs, request
     assert final["l2_stationarity"] < 1e-3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(DECOUPLED))
 def test_spec_sanity_figures_dense_20k(dense_runs, name):
     """SPEC §4: 20-dim dense, lambda = 2, 20k steps, eta_t = 0.05/sqrt(t): linf_ratio 1.000,
@@ -290,6 +294,7 @@ def test_spec_sanity_figures_dense_20k(dense_runs, name):
     assert final["dist_box"] < early["dist_box"] and final["fw_gap_rel"] < early["fw_gap_rel"]
 
 
+@pytest.mark.slow
 def test_spec_sanity_figures_adam_l2_dense(dense_runs):
     final = dense_runs["adam_l2"][20_000]
     task = make(kind="dense", dim=20)

@@ -183,14 +183,13 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, message
     assert not any((tmp_path / "empty").iterdir())
 
 
-def test_unwritable_output_directory(tmp_path):
+def test_unwritable_output_directory(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    res = wdbench("run", "--task", TOY, "--optimizer", "adamw", "--budget", "smoke",
-                  "--out", str(blocker / "out"))
-    assert res.returncode == 2
-    assert "cannot write to output directory" in res.stderr
-    assert len(res.stderr.strip().splitlines()) == 1
+    assert main(["run", "--task", TOY, "--optimizer", "adamw", "--budget", "smoke",
+                 "--out", str(blocker / "out")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "cannot write to output directory" in lines[0], lines
 
 
 def test_help_does_not_import_heavy_libraries():
@@ -263,11 +262,11 @@ def test_run_accepts_an_unregistered_module_attr_optimizer(tmp_path, capsys, mon
     assert "done" in capsys.readouterr().out
 
 
-def test_list_shows_tasks_optimizers_and_suites():
-    res = wdbench("list")
-    assert res.returncode == 0
+def test_list_shows_tasks_optimizers_and_suites(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
     for name in ("quadratic", "adamw", "adam_l2", "signgd_wd", "lion"):
-        assert name in res.stdout
+        assert name in out
 
 
 def test_list_task_prints_budgets_and_declared_options(capsys):
@@ -287,6 +286,7 @@ def test_list_task_prints_budgets_and_declared_options(capsys):
     assert "one of wikitext-2-raw-v1, wikitext-2-v1" in out
 
 
+@pytest.mark.e2e
 def test_sweep_with_submissions_ranks_them_among_the_baselines(tmp_path):
     """The submitter's one command, end to end, with spawned workers (which must resolve the
     module:attr names themselves)."""

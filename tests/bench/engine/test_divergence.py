@@ -77,6 +77,7 @@ def test_device_watch_and_host_watch_give_the_same_record(tmp_path, monkeypatch)
     assert host["final"]["val_loss"] == device["final"]["val_loss"]
 
 
+@pytest.mark.slow
 def test_compile_true_is_recorded_and_trains_the_same_model(tmp_path):
     eager = run_trial(toy(), tmp_path / "eager", show_progress=False)
     compiled = run_trial(toy(settings={"compile": "true"}), tmp_path / "compiled",

@@ -103,6 +103,7 @@ def kill_and_resume(trial: Trial, tmp_path) -> tuple[dict, dict, Ledger]:
     return reference, run_trial(trial, out, show_progress=False), ledger
 
 
+@pytest.mark.e2e
 def test_killed_trial_resumes_from_checkpoint_with_identical_result(tmp_path):
     trial = toy(settings={"checkpoint_every": 10})
     reference, resumed, ledger = kill_and_resume(trial, tmp_path)

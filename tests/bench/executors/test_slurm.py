@@ -18,6 +18,9 @@ import pytest
 
 from tests.bench.slurm_helpers import require_slurm, wait_for
 
+# Every test here submits sweeps to the cluster through the CLI.
+pytestmark = [pytest.mark.slurm, pytest.mark.e2e]
+
 require_slurm()
 
 from bench.engine.runner import run_trial  # noqa: E402
@@ -104,6 +107,7 @@ def requeue(tmp_path_factory):
         subprocess.run(["scancel", "--name", "wdbench-suite"], check=False)
 
 
+@pytest.mark.ddp
 def test_two_process_trial_matches_one_process(tmp_path):
     # First: it needs both CPUs of the node, before the background job takes one.
     suite = suite_file(tmp_path, [0])

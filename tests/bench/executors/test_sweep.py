@@ -1,4 +1,5 @@
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from bench.errors import UsageError
 from bench.ledger.store import Ledger, load_trials
 from bench.trial import suite as suites
 from tests.bench.helpers import REPO, TOY, comparable, wdbench
+from tests.bench.traced_toy_task import TRACED, runs
 
 SUITE = f"""
 task: "{TOY}"
@@ -64,30 +66,36 @@ def _ledger_view(out):
     return {r["id"]: comparable(r) for r in Ledger(out).records()}
 
 
+@pytest.mark.e2e
 def test_sigkilled_sweep_resumes_to_the_uninterrupted_ledger(tmp_path):
-    suite = write(tmp_path, SUITE)
+    suite = write(tmp_path, SUITE.replace(TOY, TRACED))
     reference = tmp_path / "reference"
     done = wdbench("sweep", str(suite), "--out", str(reference), "--quiet")
     assert done.returncode == 0, done.stderr
-    out = tmp_path / "killed"
+    # The 4th trial hangs at its first step: the sweep is killed inside it, 3 trials done,
+    # whatever the machine's speed.
+    out, trace = tmp_path / "killed", tmp_path / "trace"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+           "WDBENCH_TEST_TRACE": str(trace), "WDBENCH_TEST_HANG_AT_BUILD": "4"}
     proc = subprocess.Popen([sys.executable, "-m", "bench", "sweep", str(suite), "--out",
-                             str(out), "--quiet"], cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while len(Ledger(out).ids()) < 3 and time.time() < deadline and proc.poll() is None:
+                             str(out), "--quiet"], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300  # only against a broken build hanging the suite
+    while len(runs(trace)) < 4 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     partial = Ledger(out).ids()
-    assert 3 <= len(partial) < 10, "the sweep should have been killed mid-way"
+    assert len(runs(trace)) == 4 and len(partial) == 3, "killed inside the 4th trial"
     again = wdbench("sweep", str(suite), "--out", str(out))
     assert again.returncode == 0, again.stderr
-    assert f"{len(partial)} already in" in again.stderr
+    assert "3 already in" in again.stderr
     assert _ledger_view(out) == _ledger_view(reference)
     frame = load_trials(out)
     assert len(frame) == 10 and frame.id.is_unique
 
 
+@pytest.mark.e2e
 def test_two_workers_give_the_same_ledger_as_one(tmp_path):
     suite = write(tmp_path, SUITE.replace("seeds: [0, 1]", "seeds: [0]"))
     one, two = tmp_path / "one", tmp_path / "two"
@@ -97,6 +105,7 @@ def test_two_workers_give_the_same_ledger_as_one(tmp_path):
     assert _ledger_view(one) == _ledger_view(two)
 
 
+@pytest.mark.e2e
 def test_run_json_prints_the_final_record(tmp_path):
     res = wdbench("run", "--task", TOY, "--optimizer", "lion", "--budget", "smoke",
                   "--set", "lr=1e-3", "--set", "weight_decay=0.5", "--out", str(tmp_path),
@@ -127,11 +136,13 @@ def test_trials_per_gpu_is_ignored_with_a_note_without_a_gpu():
     assert "--trials-per-gpu 8 ignored: no GPU visible" in note
 
 
-def test_trials_per_gpu_must_be_positive(tmp_path):
-    result = wdbench("sweep", "--task", "quadratic", "--budget", "smoke", "--trials-per-gpu", "0",
-                 "--out", str(tmp_path))
-    assert result.returncode == 2
-    assert "--trials-per-gpu must be >= 1" in result.stderr
+def test_trials_per_gpu_must_be_positive(tmp_path, capsys):
+    from bench.cli import main
+
+    assert main(["sweep", "--task", "quadratic", "--budget", "smoke", "--trials-per-gpu", "0",
+                 "--out", str(tmp_path / "out")]) == 2
+    assert "--trials-per-gpu must be >= 1" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_sweep_that_skipped_trials_held_elsewhere_exits_3_and_says_so(tmp_path, capsys):

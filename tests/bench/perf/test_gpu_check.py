@@ -23,6 +23,8 @@ def _gpu_check(*args, timeout=600):
                                "HF_DATASETS_OFFLINE": "1", "PYTHONPATH": str(REPO)})
 
 
+@pytest.mark.gpu_check
+@pytest.mark.e2e
 def test_dry_run_runs_every_stage_and_writes_both_reports(tmp_path):
     proc = _gpu_check("--dry-run", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -38,6 +40,8 @@ def test_dry_run_runs_every_stage_and_writes_both_reports(tmp_path):
     assert by_name["wikitext"]["data"]["loops"]["bare loop (bf16)"]["tokens_per_s"] > 0
 
 
+@pytest.mark.gpu_check
+@pytest.mark.e2e
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal without a GPU")
 def test_without_a_gpu_the_real_check_refuses_with_the_fix(tmp_path):
     proc = _gpu_check("--out", str(tmp_path), timeout=120)
@@ -45,6 +49,8 @@ def test_without_a_gpu_the_real_check_refuses_with_the_fix(tmp_path):
     assert "--dry-run" in proc.stderr and not (tmp_path / "gpu-check.md").exists()
 
 
+@pytest.mark.gpu_check
+@pytest.mark.e2e
 def test_unknown_stage_is_refused(tmp_path):
     proc = _gpu_check("--dry-run", "--stages", "warp_drive", "--out", str(tmp_path),
                       timeout=120)

@@ -19,6 +19,8 @@ from tests.bench.report.synthetic import write_synthetic_ledger
 
 EVIL = "<script>alert(1)</script>"
 
+pytestmark = pytest.mark.browser
+
 skip_without_browser()
 
 from playwright import sync_api  # noqa: E402

@@ -105,6 +105,7 @@ needs_slurm = pytest.mark.skipif(
     reason=str(slurm_missing()))
 
 
+@pytest.mark.slurm
 @needs_slurm
 def test_unknown_partition_and_gpus_on_a_gpu_less_cluster_are_refused(tmp_path, capsys):
     err = _refused(tmp_path, capsys, "--partition", "nosuch")
@@ -115,6 +116,7 @@ def test_unknown_partition_and_gpus_on_a_gpu_less_cluster_are_refused(tmp_path, 
                                                                         "--gpus", "1")
 
 
+@pytest.mark.slurm
 @needs_slurm
 def test_time_limit_shorter_than_a_measured_trial_is_refused(tmp_path):
     record = {"id": "x", "status": "done", "timing": {"wall_s": 600.0},

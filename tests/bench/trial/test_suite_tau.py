@@ -9,10 +9,11 @@ import json
 
 import pytest
 
+from bench.cli import main
 from bench.errors import UsageError
 from bench.trial import suite, validation
 from bench.trial.config import ID_SALT
-from tests.bench.helpers import TOY, wdbench
+from tests.bench.helpers import TOY
 
 
 def _suite(tmp_path, body: str) -> suite.Suite:
@@ -80,9 +81,10 @@ def test_a_changed_lr_breaks_the_tau_pair():
         validation.validate(trial.with_settings({"lr": 0.02}))
 
 
-def test_cli_refuses_tau_with_weight_decay_with_exit_2():
-    out = wdbench("run", "--task", TOY, "--optimizer", "adamw", "--budget", "smoke",
-                  "--set", "tau=100", "--set", "weight_decay=0.1")
-    assert out.returncode == 2
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and "give one" in lines[0], out.stderr
+def test_cli_refuses_tau_with_weight_decay_with_exit_2(tmp_path, capsys):
+    assert main(["run", "--task", TOY, "--optimizer", "adamw", "--budget", "smoke",
+                 "--set", "tau=100", "--set", "weight_decay=0.1",
+                 "--out", str(tmp_path / "out")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "give one" in lines[0], lines
+    assert not (tmp_path / "out").exists()

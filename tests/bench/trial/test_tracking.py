@@ -35,6 +35,7 @@ def test_tensorboard_event_files_hold_the_ledger_points(tmp_path):
     assert events["linf_ratio"][-1] == (20, pytest.approx(0.99))
 
 
+@pytest.mark.e2e  # wandb.init starts its service process
 def test_wandb_offline_run_is_named_by_the_trial(tmp_path, monkeypatch):
     pytest.importorskip("wandb")
     monkeypatch.setenv("WANDB_MODE", "offline")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import glob
 import math
+import os
+import time
 from typing import Any
 
 import torch
@@ -17,7 +20,9 @@ SKIP = ("timing", "env", "stacked")  # what legitimately differs between the two
 
 class Float64:
     """Mixin: a task in float64 throughout, so that stacked and lone runs differ only by the
-    rounding of differently ordered float64 ops."""
+    rounding of differently ordered float64 ops. With $WDBENCH_TEST_HANG_ONCE=GLOB, a
+    stacked group's next batch waits forever once a file matches GLOB (a sweep stopped at a
+    known point, e.g. after its first checkpoint, to be killed there)."""
 
     def build_model(self, seed: int) -> torch.nn.Module:
         return super().build_model(seed).double()
@@ -26,6 +31,9 @@ class Float64:
         return super().collate(examples).double()
 
     def gather_train(self, indices: torch.Tensor) -> torch.Tensor:
+        pattern = os.environ.get("WDBENCH_TEST_HANG_ONCE")
+        while pattern and glob.glob(pattern):
+            time.sleep(0.05)
         return super().gather_train(indices).double()
 
     def probe_batches(self) -> list[Any]:

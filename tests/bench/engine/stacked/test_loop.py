@@ -177,6 +177,7 @@ run_group(Group(tuple(trials)), sys.argv[2])
 """
 
 
+@pytest.mark.e2e
 def test_a_killed_group_resumes_to_the_uninterrupted_result(tmp_path):
     trials = grid(F64, "adamw", checkpoint_every=20)
     group = Group(tuple(trials))

@@ -4,6 +4,7 @@ its reason said once, and a SIGKILLed stacked sweep resumes to the uninterrupted
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -29,6 +30,11 @@ optimizers:
   adamw: {{lr: [0.01, 0.05], weight_decay: [1.0], betas: [0.9, 0.99]}}
   lion:  {{lr: [0.01, 0.05], weight_decay: [2.0]}}
 """
+
+
+# `e2e`: a whole sweep of a real task compared with another whole sweep (the engine-level
+# equivalences, members equal lone runs, are tests/bench/stacked/test_loop.py and
+# test_models.py).
 
 
 class Result:
@@ -67,6 +73,7 @@ def assert_same_ledgers(stacked: Path, alone: Path, rtol: float) -> None:
         assert worst <= rtol, (trial_id, where, worst)
 
 
+@pytest.mark.e2e
 def test_stacked_sweep_equals_the_no_stack_sweep(tmp_path, sweep):
     suite = write(tmp_path, QUADRATIC)
     res = sweep(str(suite), "--out", str(tmp_path / "stacked"))
@@ -85,6 +92,7 @@ def test_stacked_sweep_equals_the_no_stack_sweep(tmp_path, sweep):
     assert again.returncode == 0 and not list((tmp_path / "stacked").glob("checkpoints/*"))
 
 
+@pytest.mark.e2e
 def test_stack_size_caps_the_groups_and_the_executor_key_sets_it(tmp_path, sweep):
     suite = write(tmp_path, QUADRATIC.replace("steps: 100", "steps: 20")
                   + "executor: {stack_size: 2}\n")
@@ -127,6 +135,7 @@ optimizers:
 """)
 
 
+@pytest.mark.e2e
 def test_an_mlp_task_stacks_in_a_sweep(tmp_path, sweep, mnist_dir):
     suite = image_suite(tmp_path, **{"task.model": "mlp", "task.width": 16})
     common = ("--data-dir", str(mnist_dir))
@@ -138,6 +147,7 @@ def test_an_mlp_task_stacks_in_a_sweep(tmp_path, sweep, mnist_dir):
     assert_same_ledgers(tmp_path / "stacked", tmp_path / "alone", 1e-5)  # float32, vmap
 
 
+@pytest.mark.e2e
 def test_a_batchnorm_task_falls_back_and_says_why_once(tmp_path, sweep, mnist_dir):
     suite = image_suite(tmp_path, **{"task.model": "cnn", "task.width": 2,
                                      "task.norm": "batch", "task.augment": "false"})
@@ -151,6 +161,7 @@ def test_a_batchnorm_task_falls_back_and_says_why_once(tmp_path, sweep, mnist_di
     assert {r["status"] for r in found.values()} == {"done"}
 
 
+@pytest.mark.e2e
 def test_the_smoke_gpt_stacks_in_a_sweep(tmp_path, sweep, corpus_dir):  # noqa: F811
     suite = write(tmp_path, """
 task: wikitext
@@ -171,6 +182,7 @@ optimizers:
     assert_same_ledgers(tmp_path / "stacked", tmp_path / "alone", 1e-4)  # float32, vmap
 
 
+@pytest.mark.e2e
 def test_a_sigkilled_stacked_sweep_resumes_to_the_uninterrupted_ledger(tmp_path, sweep):
     text = QUADRATIC.replace("steps: 100", "steps: 300").replace(
         "eval_every: 25", "eval_every: 25\ncheckpoint_every: 50")
@@ -178,12 +190,16 @@ def test_a_sigkilled_stacked_sweep_resumes_to_the_uninterrupted_ledger(tmp_path,
     reference = tmp_path / "reference"
     assert sweep(str(suite), "--out", str(reference), "--quiet").returncode == 0
     out = tmp_path / "killed"
+    # The group waits before its next batch once its first checkpoint is written: killed
+    # there, mid-group, whatever the machine's speed.
+    checkpoint = str(out / "checkpoints" / "g*" / "latest" / "members.json")
     proc = subprocess.Popen([sys.executable, "-m", "bench", "sweep", str(suite), "--out",
                              str(out), "--quiet"], cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
+                            stderr=subprocess.DEVNULL,
+                            env={**os.environ, "WDBENCH_TEST_HANG_ONCE": checkpoint})
+    deadline = time.monotonic() + 300  # only against a broken build hanging the suite
     while (not list(out.glob("checkpoints/g*/latest/members.json"))
-           and time.time() < deadline and proc.poll() is None):
+           and time.monotonic() < deadline and proc.poll() is None):
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
