@@ -7,7 +7,6 @@ constraint metrics, and writes one record to the ledger.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
@@ -26,6 +25,7 @@ from torch.utils.data import DataLoader
 
 import optimizers
 import tasks
+from bench.engine import checkpoint_files as files
 from bench.engine import environment, evaluation
 from bench.engine.divergence import Diverged, params_finite, watch_for
 from bench.engine.evaluation import current_radius, evaluate, probe_metrics
@@ -49,7 +49,7 @@ def default_budget() -> str:
 
 @dataclass
 class Progress:
-    """Everything about a running trial that a checkpoint must carry besides Accelerate's state."""
+    """Everything about a running trial that a checkpoint carries besides tensor state."""
 
     step: int = 0
     curve: list[dict[str, Any]] = field(default_factory=list)
@@ -106,9 +106,6 @@ def build(trial: Trial, accelerator: Accelerator, data_dir: str | None = None,
         # Only fp16 needs Accelerate's optimizer wrapper (loss scaling); elsewhere it costs
         # ~0.5 ms a step in bookkeeping, more than a whole step of the small tasks.
         optimizer = accelerator.prepare(optimizer)
-    else:
-        accelerator.register_for_checkpointing(optimizer)
-    accelerator.register_for_checkpointing(scheduler)
     probe = [send_to_device(b, accelerator.device) for b in task.probe_batches()]
     ctx = TrialContext(trial, task, spec, accelerator, model, optimizer, scheduler,
                        setup.decayed, setup.style, setup.mask_info, steps,
@@ -182,7 +179,8 @@ def swap_in(incoming: Path, latest: Path) -> None:
 
 
 class Checkpointer:
-    """Mid-trial Accelerate checkpoints under <out>/checkpoints/<id>/latest (atomic swap)."""
+    """Mid-trial checkpoints under <out>/checkpoints/<id>/latest (atomic swap), in files that
+    hold no code (bench/engine/checkpoint_files.py): a results directory is input."""
 
     def __init__(self, ledger: Ledger, ctx: TrialContext) -> None:
         self.dir = ledger.checkpoint_dir(ctx.trial.id)
@@ -194,13 +192,48 @@ class Checkpointer:
         return self.dir / "latest"
 
     def restore(self) -> Progress | None:
-        state = self.latest / "progress.json"
-        if not self.every or not state.exists():
+        """Progress of the latest checkpoint, its state loaded into the trial; None where
+        there is none, or where one of its files does not load safely (the trial starts
+        over, with a warning naming the file)."""
+        if not self.every or not self.latest.exists():
             return None
-        self.ctx.accelerator.load_state(str(self.latest))
-        saved = json.loads(state.read_text())
-        saved.pop("started", None)
-        return Progress(**saved)
+        acc = self.ctx.accelerator
+        try:
+            state, problem = self._read(), None
+        except files.UnsafeCheckpoint as err:
+            state, problem = None, err
+        if acc.num_processes > 1:  # every process resumes, or none does
+            loaded = torch.tensor([float(problem is None)], device=acc.device)
+            if acc.reduce(loaded, reduction="sum").item() < acc.num_processes:
+                state = None
+        if state is None:
+            if problem is not None and acc.is_main_process:
+                files.warn_start_over(problem)
+            return None
+        ctx = self.ctx
+        acc.unwrap_model(ctx.model).load_state_dict(state["model"])
+        ctx.optimizer.load_state_dict(state["optimizer"])
+        ctx.scheduler.load_state_dict(state["scheduler"])
+        if acc.scaler is not None:
+            acc.scaler.load_state_dict(state["scaler"])
+        files.set_rng_state(state["rng"])
+        return state["progress"]
+
+    def _read(self) -> dict[str, Any]:
+        """Every file of the latest checkpoint, read and checked, nothing applied yet."""
+        latest, acc = self.latest, self.ctx.accelerator
+        state = {name: files.load_tensors(latest / f"{name}.pt")
+                 for name in ("model", "optimizer", "scheduler")}
+        if acc.scaler is not None:
+            state["scaler"] = files.load_tensors(latest / "scaler.pt")
+        state["rng"] = files.load_tensors(latest / f"rng_{acc.process_index}.pt")
+        saved = files.load_json(latest / "progress.json")
+        try:
+            saved.pop("started", None)
+            state["progress"] = Progress(**saved)
+        except (AttributeError, TypeError) as err:
+            raise files.UnsafeCheckpoint(latest / "progress.json", str(err)) from None
+        return state
 
     def due(self, prog: Progress) -> bool:
         return bool(self.every) and prog.step % self.every == 0 and prog.step < self.ctx.steps
@@ -208,16 +241,24 @@ class Checkpointer:
     def maybe_save(self, prog: Progress) -> None:
         if not self.due(prog):
             return
-        acc = self.ctx.accelerator
+        acc, ctx = self.ctx.accelerator, self.ctx
         tmp = self.dir / "incoming"
         if acc.is_main_process:
             shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
         acc.wait_for_everyone()
-        acc.save_state(str(tmp))
+        files.save_tensors(files.rng_state(), tmp / f"rng_{acc.process_index}.pt")
+        if acc.is_main_process:
+            files.save_tensors(acc.unwrap_model(ctx.model).state_dict(), tmp / "model.pt")
+            files.save_tensors(ctx.optimizer.state_dict(), tmp / "optimizer.pt")
+            files.save_tensors(ctx.scheduler.state_dict(), tmp / "scheduler.pt")
+            if acc.scaler is not None:
+                files.save_tensors(acc.scaler.state_dict(), tmp / "scaler.pt")
+        acc.wait_for_everyone()
         if acc.is_main_process:
             state = {k: v for k, v in prog.__dict__.items() if k != "started"}
             state["wall_s"] = prog.wall_s + time.perf_counter() - prog.started
-            (tmp / "progress.json").write_text(json.dumps(state))
+            files.save_json(state, tmp / "progress.json")
             swap_in(tmp, self.latest)
         acc.wait_for_everyone()
 

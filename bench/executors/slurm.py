@@ -4,7 +4,7 @@ Each array task runs `trials_per_job` trials one after another under claims (`wo
 one stacked group (bench/engine/stacked: its trials in one process, one tensor op for all); a
 trial with `processes=N` runs as N tasks of its job (DDP from SLURM's environment). On the
 time-limit or preemption signal submitit's Checkpointable protocol requeues the task, which
-resumes its trial from the last Accelerate checkpoint (`checkpoint_every`)."""
+resumes its trial from the last checkpoint (`checkpoint_every`)."""
 
 from __future__ import annotations
 

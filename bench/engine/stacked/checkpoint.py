@@ -1,13 +1,14 @@
 """Group checkpoints: <out>/checkpoints/<group id>/latest (atomic swap, as the runner's).
 
-One file holds the stacked parameters, the stacked optimizer's state, every member's
-progress and status and the RNG states; `members.json` beside it names the members, so
-that a later sweep forms the same group again (bench/executors/plan.py) and resumes it.
+`state.pt` holds the stacked parameters, the stacked optimizer's state and the RNG states
+(read with `weights_only=True`: a results directory is input, never code), `progress.json`
+every member's progress and status; `members.json` beside them names the members, so that a
+later sweep forms the same group again (bench/executors/plan.py) and resumes it. A file that
+does not load safely is not used: the group starts over, with a warning naming it.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from dataclasses import asdict
@@ -16,11 +17,13 @@ from typing import Any
 
 import torch
 
+from bench.engine import checkpoint_files as files
 from bench.engine.runner import Progress, swap_in
 from bench.executors.plan import MANIFEST, Group
 from bench.ledger.store import Ledger
 
 STATE = "state.pt"
+PROGRESS = "progress.json"
 
 
 class GroupCheckpointer:
@@ -47,33 +50,52 @@ class GroupCheckpointer:
             state = {k: v for k, v in asdict(prog).items() if k != "started"}
             state["wall_s"] = prog.wall_s + wall_share
             saved.append(state)
-        torch.save({"step": step, "params": {n: p.detach().cpu() for n, p in params.items()},
-                    "optimizer": optimizer.state_dict(), "progress": saved,
-                    "statuses": statuses, "rng": torch.get_rng_state(),
-                    "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available()
-                    else None}, tmp / STATE)
-        (tmp / MANIFEST).write_text(json.dumps({"members": [t.id for t in self.group.trials],
-                                                "step": step}))
+        files.save_tensors({"params": {n: p.detach().cpu() for n, p in params.items()},
+                            "optimizer": optimizer.state_dict(), "rng": files.rng_state()},
+                           tmp / STATE)
+        files.save_json({"step": step, "progress": saved, "statuses": statuses},
+                        tmp / PROGRESS)
+        files.save_json({"members": [t.id for t in self.group.trials], "step": step},
+                        tmp / MANIFEST)
         swap_in(tmp, self.latest)
 
     def restore(self, params: dict[str, torch.Tensor], optimizer: Any
                 ) -> tuple[int, list[Progress], list[tuple[str | None, int | None]]] | None:
         """Load the latest checkpoint into `params` and `optimizer`; (step, progress,
         statuses), or None where there is none."""
-        path = self.latest / STATE
-        if not self.every or not path.exists():
+        if not self.every or not self.latest.exists():
             return None
-        state = torch.load(path, weights_only=False)
+        try:
+            state, progress = self._read(params)
+        except files.UnsafeCheckpoint as err:
+            files.warn_start_over(err)
+            return None
         with torch.no_grad():
             for name, p in params.items():
                 p.copy_(state["params"][name])
         optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"])
-        if state["cuda_rng"] is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        files.set_rng_state(state["rng"])
+        return progress
+
+    def _read(self, params: dict[str, torch.Tensor]
+              ) -> tuple[dict[str, Any], tuple[int, list[Progress], list[tuple[Any, Any]]]]:
+        """The checkpoint's tensors and its (step, progress, statuses), read and checked,
+        nothing applied yet."""
+        state = files.load_tensors(self.latest / STATE)
+        saved = files.load_json(self.latest / PROGRESS)
         now = time.perf_counter()
-        progs = [Progress(**{**p, "started": now}) for p in state["progress"]]
-        return state["step"], progs, [tuple(s) for s in state["statuses"]]
+        try:
+            missing = set(params) - set(state["params"])
+            if missing:
+                raise ValueError(f"no parameter {sorted(missing)[0]!r}")
+            progs = [Progress(**{**p, "started": now}) for p in saved["progress"]]
+            statuses = [tuple(s) for s in saved["statuses"]]
+            if len(progs) != len(self.group.trials) or len(statuses) != len(progs):
+                raise ValueError(f"{len(progs)} members, the group has "
+                                 f"{len(self.group.trials)}")
+            return state, (int(saved["step"]), progs, statuses)
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise files.UnsafeCheckpoint(self.latest, f"{type(err).__name__}: {err}") from None
 
     def clear(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
