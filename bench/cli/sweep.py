@@ -10,6 +10,7 @@ from pathlib import Path
 from bench.cli import common
 from bench.cli.run import PRECISIONS
 from bench.errors import UsageError
+from bench.ledger import paths
 from bench.trial import suite as suites
 from bench.trial.config import parse_settings
 
@@ -74,6 +75,7 @@ def handle(args: argparse.Namespace) -> int:
     out = common.check_out(args.out) if args.out is not None else Path("results") / suite.name
     executor = _executor(args, suite, path, budget, out, trials)
     common.ensure_writable(out)
+    paths.check_own_folders(out)
     common.check_data(trials[0], args.data_dir)
     workers = _capped_workers(args.workers, len(trials), executor, args.quiet)
     try:

@@ -31,6 +31,7 @@ from bench.engine.divergence import Diverged, params_finite, watch_for
 from bench.engine.evaluation import current_radius, evaluate, probe_metrics
 from bench.engine.param_groups import decay_setup
 from bench.engine.sampling import GlobalBatchSampler, batch_stream
+from bench.ledger import paths
 from bench.ledger.fingerprint import recorded
 from bench.ledger.store import SCHEMA_VERSION, Ledger
 from bench.measures.scoring import to_target
@@ -183,9 +184,16 @@ class Checkpointer:
     hold no code (bench/engine/checkpoint_files.py): a results directory is input."""
 
     def __init__(self, ledger: Ledger, ctx: TrialContext) -> None:
+        self.root = ledger.root
         self.dir = ledger.checkpoint_dir(ctx.trial.id)
         self.every = ctx.trial.checkpoint_every
         self.ctx = ctx
+
+    def _unlink_planted(self) -> None:
+        """Never follow a symbolic link planted on the way to this trial's folders: it would
+        read, write and delete outside the output directory (bench/ledger/paths.py)."""
+        for name in ("latest", "incoming", "old"):
+            paths.unlink_planted(self.root, self.dir / name)
 
     @property
     def latest(self) -> Path:
@@ -195,9 +203,14 @@ class Checkpointer:
         """Progress of the latest checkpoint, its state loaded into the trial; None where
         there is none, or where one of its files does not load safely (the trial starts
         over, with a warning naming the file)."""
-        if not self.every or not self.latest.exists():
-            return None
         acc = self.ctx.accelerator
+        if not self.every:
+            return None
+        if acc.is_main_process:
+            self._unlink_planted()
+        acc.wait_for_everyone()
+        if not self.latest.exists():
+            return None
         try:
             state, problem = self._read(), None
         except files.UnsafeCheckpoint as err:
@@ -244,6 +257,7 @@ class Checkpointer:
         acc, ctx = self.ctx.accelerator, self.ctx
         tmp = self.dir / "incoming"
         if acc.is_main_process:
+            self._unlink_planted()
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
         acc.wait_for_everyone()
@@ -264,6 +278,7 @@ class Checkpointer:
 
     def clear(self) -> None:
         if self.ctx.accelerator.is_main_process:
+            paths.unlink_planted(self.root, self.dir)
             shutil.rmtree(self.dir, ignore_errors=True)
 
 

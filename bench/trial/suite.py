@@ -199,9 +199,14 @@ def load(path: str | Path) -> Suite:
     for key in ("name", "description", "budget"):
         if key in data and not isinstance(data[key], str):
             raise fail(key, f"must be text, got {data[key]!r}")
+    name = data.get("name", path.stem)
+    if not _folder_name(name):
+        raise fail("name", f"{name!r} is not a folder name (the default output directory "
+                           f"is results/<name>); use one name without '/', '\\' or control "
+                           f"characters, not '.' or '..', e.g. name: my_suite")
     settings = dict(data.get("settings") or {})
     settings.update({k: v for k, v in data.items() if k in TRIAL_KEYS and k != "budget"})
-    return Suite(name=data.get("name", path.stem), task=str(data["task"]),
+    return Suite(name=name, task=str(data["task"]),
                  optimizers={k: dict(v) for k, v in data["optimizers"].items()},
                  seeds=tuple(seeds), budget=data.get("budget"), settings=settings,
                  description=data.get("description", ""),
@@ -211,6 +216,13 @@ def load(path: str | Path) -> Suite:
 
 
 MAX_SUITE_BYTES = 1 << 20
+
+
+def _folder_name(name: str) -> bool:
+    """One plain path component: no separator, not `.` or `..`, no control characters (the
+    default --out is results/<name>: it must stay inside results/)."""
+    return (0 < len(name) <= 255 and name not in (".", "..") and "/" not in name
+            and "\\" not in name and not any(ord(c) < 32 or c == "\x7f" for c in name))
 
 
 def _read_text(path: Path) -> str:

@@ -20,6 +20,7 @@ import torch
 from bench.engine import checkpoint_files as files
 from bench.engine.runner import Progress, swap_in
 from bench.executors.plan import MANIFEST, Group
+from bench.ledger import paths
 from bench.ledger.store import Ledger
 
 STATE = "state.pt"
@@ -28,12 +29,18 @@ PROGRESS = "progress.json"
 
 class GroupCheckpointer:
     def __init__(self, ledger: Ledger, group: Group, every: int | None, steps: int) -> None:
+        self.root = ledger.root
         self.dir = ledger.checkpoints_dir / group.id
         self.group, self.every, self.steps = group, every, steps
 
     @property
     def latest(self) -> Path:
         return self.dir / "latest"
+
+    def _unlink_planted(self) -> None:
+        """Never follow a symbolic link planted on the way to the group's folders."""
+        for name in ("latest", "incoming", "old"):
+            paths.unlink_planted(self.root, self.dir / name)
 
     def due(self, step: int) -> bool:
         return bool(self.every) and step % self.every == 0 and step < self.steps
@@ -43,6 +50,7 @@ class GroupCheckpointer:
              wall_share: float) -> None:
         """`wall_share`: each member's share of this process's wall seconds so far."""
         tmp = self.dir / "incoming"
+        self._unlink_planted()
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         saved = []
@@ -63,7 +71,10 @@ class GroupCheckpointer:
                 ) -> tuple[int, list[Progress], list[tuple[str | None, int | None]]] | None:
         """Load the latest checkpoint into `params` and `optimizer`; (step, progress,
         statuses), or None where there is none."""
-        if not self.every or not self.latest.exists():
+        if not self.every:
+            return None
+        self._unlink_planted()
+        if not self.latest.exists():
             return None
         try:
             state, progress = self._read(params)
@@ -98,4 +109,5 @@ class GroupCheckpointer:
             raise files.UnsafeCheckpoint(self.latest, f"{type(err).__name__}: {err}") from None
 
     def clear(self) -> None:
+        paths.unlink_planted(self.root, self.dir)
         shutil.rmtree(self.dir, ignore_errors=True)
