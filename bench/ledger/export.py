@@ -5,6 +5,8 @@
     DIR/per_tensor.parquet   final per-tensor constraint metrics (id, tensor, metrics)
     DIR/README.md            the dataset card: `configs` for `datasets.load_dataset(DIR, name)`,
                              provenance, and the definition of every column
+    DIR/.wdbench-export      marks the folder as an export: only such a folder (or an empty
+                             one) is replaced by the next export to it
 
 `datasets.load_dataset(DIR)` reads the trials; `load_dataset(DIR, "curves")` the curves.
 The ledger stays the source of truth: an export is a snapshot, rebuilt at will.
@@ -13,6 +15,7 @@ The ledger stays the source of truth: an export is a snapshot, rebuilt at will.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import tempfile
@@ -24,7 +27,9 @@ import pandas as pd
 from bench import __version__
 from bench.errors import UsageError
 from bench.ledger.store import load_curves, load_per_tensor, load_trials
+from bench.ledger.swap_dir import replace_dir
 
+MARKER = ".wdbench-export"
 TABLES: Mapping[str, Callable[..., pd.DataFrame]] = {
     "trials": load_trials, "curves": load_curves, "per_tensor": load_per_tensor}
 
@@ -88,32 +93,45 @@ def dataset_card(frames: Mapping[str, pd.DataFrame], sources: list[str],
     return "\n".join(lines)
 
 
+def check_target(target: Path, sources: list[str]) -> None:
+    """UsageError unless `target` is new, an empty folder or an earlier export (MARKER): an
+    export replaces its folder whole, and must never take a ledger or anything else with it."""
+    if target.is_symlink():
+        raise UsageError(f"--to {target} is a symbolic link; pass a folder path")
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"--to {target} is a file; pass a directory path")
+    here = target.resolve()
+    for source in sources:
+        if here == Path(source).resolve() or here in Path(source).resolve().parents:
+            raise UsageError(f"--to {target} holds the results directory {source} that it "
+                             "exports; pass a new folder, e.g. --to exports/results")
+    if target.is_dir() and any(target.iterdir()) and not (target / MARKER).is_file():
+        raise UsageError(f"--to {target} is a folder that is not empty and not an earlier "
+                         "wdbench export (an export replaces its folder whole); pass a new "
+                         "or empty folder")
+
+
 def export_dataset(results: list[str | os.PathLike], to: str | os.PathLike,
                    definitions: Mapping[str, str] | None = None) -> Path:
     """Write the ledger(s) as a dataset directory; returns it. Nothing is half-written: the
-    files go to a temporary directory beside the target, which is then swapped in."""
+    files go to a temporary directory beside the target, which then replaces it in one step
+    (bench/ledger/swap_dir.py). The target must be new, empty or an earlier export."""
     sources = [str(r) for r in results]
     frames = {name: load(*sources) for name, load in TABLES.items()}
     if frames["trials"].empty:
         raise UsageError(f"no trial records under {', '.join(sources)}; run a sweep first or "
                          "pass the results directory that holds trials/")
     target = Path(to)
-    if target.exists() and not target.is_dir():
-        raise UsageError(f"--to {target} is a file; pass a directory path")
+    check_target(target, sources)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
     try:
         for name, frame in frames.items():
             _parquet_safe(frame).to_parquet(tmp / f"{name}.parquet", index=False)
         (tmp / "README.md").write_text(dataset_card(frames, sources, definitions or {}))
-        if target.exists():
-            old = target.with_name(f".{target.name}-old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(target, old)
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
+        (tmp / MARKER).write_text(json.dumps({"wdbench_export": 1, "wdbench": __version__,
+                                              "sources": sources}))
+        replace_dir(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -35,16 +35,66 @@ def test_export_reads_back_with_load_dataset(ledger, tmp_path):
     assert f"- trials: {len(records)}" in card
 
 
-def test_export_replaces_an_old_export_and_refuses_an_empty_ledger(ledger, tmp_path):
+def test_export_replaces_an_earlier_export_and_refuses_an_empty_ledger(ledger, tmp_path):
     root, _ = ledger
-    out = tmp_path / "ds"
-    out.mkdir()
-    (out / "stale.txt").write_text("old")
+    out = export_dataset([root], tmp_path / "ds")
+    (out / "stale.txt").write_text("old")  # inside an earlier export: replaced with it
     export_dataset([root], out)
     assert not (out / "stale.txt").exists() and (out / "trials.parquet").exists()
+    (tmp_path / "empty_dir").mkdir()
+    export_dataset([root], tmp_path / "empty_dir")
+    assert (tmp_path / "empty_dir" / "trials.parquet").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "empty_dir", "results"]
     with pytest.raises(UsageError, match="no trial records"):
         export_dataset([tmp_path / "empty"], tmp_path / "ds2")
     assert not (tmp_path / "ds2").exists()
+
+
+def test_a_failed_export_leaves_the_earlier_one_whole(ledger, tmp_path, monkeypatch):
+    root, records = ledger
+    out = export_dataset([root], tmp_path / "ds")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", broken)
+    with pytest.raises(OSError, match="disk full"):
+        export_dataset([root], out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "results"]
+
+
+def _tree(root):
+    return {str(p.relative_to(root)): p.read_bytes() if p.is_file() else None
+            for p in sorted(root.rglob("*"))}
+
+
+# --to targets an export must not replace: (path, the text of the one-line error)
+REFUSED_TARGETS = [
+    ("{results}", "holds the results directory"),
+    ("{tmp}", "holds the results directory"),
+    ("{results}/trials", "is a folder that is not empty and not an earlier wdbench export"),
+    ("{tmp}/notes", "is a folder that is not empty and not an earlier wdbench export"),
+    ("{tmp}/notes/todo.txt", "is a file; pass a directory path"),
+    ("{tmp}/link", "is a symbolic link"),
+]
+
+
+@pytest.mark.parametrize("to,message", REFUSED_TARGETS)
+def test_export_refuses_a_target_it_would_destroy(ledger, tmp_path, to, message, capsys):
+    from bench.cli import main
+
+    root, _ = ledger
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("mine")
+    (tmp_path / "link").symlink_to(tmp_path / "notes", target_is_directory=True)
+    before = _tree(tmp_path)
+    target = to.format(results=root, tmp=tmp_path)
+    assert main(["export", str(root), "--to", target]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert message in line, line
+    assert _tree(tmp_path) == before
 
 
 def test_card_describes_prefixed_columns():
