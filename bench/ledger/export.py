@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
@@ -28,6 +29,7 @@ from bench import __version__
 from bench.errors import UsageError
 from bench.ledger.store import load_curves, load_per_tensor, load_trials
 from bench.ledger.swap_dir import replace_dir
+from bench.untrusted_text import md_escape
 
 MARKER = ".wdbench-export"
 TABLES: Mapping[str, Callable[..., pd.DataFrame]] = {
@@ -59,8 +61,16 @@ def describe_column(name: str, definitions: Mapping[str, str]) -> str:
     return ""
 
 
+def _column_name(name: str) -> str:
+    """A column name as code, or, where it is not a plain name (a metric named in a record
+    may be anything), as escaped text."""
+    return f"`{name}`" if re.fullmatch(r"[A-Za-z0-9_.\-]+", name) else md_escape(name)
+
+
 def dataset_card(frames: Mapping[str, pd.DataFrame], sources: list[str],
                  definitions: Mapping[str, str]) -> str:
+    """The README.md of an export. Everything that came from the ledger (paths, names,
+    fingerprints, column names) is escaped: the card carries no raw HTML or links."""
     trials = frames["trials"]
     lines = ["---", "configs:"]
     for i, name in enumerate(frames):
@@ -74,21 +84,21 @@ def dataset_card(frames: Mapping[str, pd.DataFrame], sources: list[str],
               "## Provenance", "",
               f"- exported: {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')} "
               f"by wdbench {__version__}",
-              f"- from: {', '.join(sources)}",
+              f"- from: {', '.join(md_escape(s) for s in sources)}",
               f"- trials: {len(trials)}"]
     for col, label in (("task", "tasks"), ("optimizer", "optimizers"), ("status", "statuses"),
                        ("data_fingerprint", "data fingerprints"),
                        ("code_fingerprint", "code fingerprints")):
         if col in trials and not trials.empty:
-            values = ", ".join(sorted(str(v) for v in trials[col].dropna().unique()))
+            values = ", ".join(sorted(md_escape(v) for v in trials[col].dropna().unique()))
             lines.append(f"- {label}: {values}")
     lines += ["", "Load with `datasets.load_dataset(PATH)` (trials) or "
               "`datasets.load_dataset(PATH, \"curves\")`.", ""]
     for name, frame in frames.items():
         lines += [f"## Columns of `{name}`", "", "| column | definition |", "|---|---|"]
         for col in frame.columns:
-            text = describe_column(str(col), definitions).replace("|", "\\|")
-            lines.append(f"| `{col}` | {text} |")
+            text = md_escape(describe_column(str(col), definitions))
+            lines.append(f"| {_column_name(str(col))} | {text} |")
         lines.append("")
     return "\n".join(lines)
 

@@ -125,3 +125,18 @@ def test_cli_export_and_offline_push(ledger, tmp_path, monkeypatch, capsys):
     assert err.count("\n") == 1 and "HF_HUB_OFFLINE" in err
     assert main(["export", str(tmp_path / "nothing"), "--to", str(tmp_path / "ds3")]) == 2
     assert not (tmp_path / "ds3").exists()
+
+
+def test_the_card_carries_no_html_or_links_from_the_results(tmp_path):
+    from tests.bench.report.synthetic import synthetic_records
+    from tests.bench.report_ledgers import write
+
+    records = synthetic_records(tasks=("quadratic",), optimizers=("adamw", "lion"), grid=2,
+                                evals=2, names={"lion": "<script>alert(1)</script>"})
+    records[0]["final"]["<img src=x onerror=alert(2)>"] = 1.0
+    records[0]["task"]["data_fingerprint"] = "[click](javascript:alert(3))"
+    root = write(tmp_path / "<b>results</b>", records)
+    card = (export_dataset([root], tmp_path / "ds") / "README.md").read_text()
+    assert "<" not in card and "[click](" not in card
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in card
+    assert "| `lr` |" in card  # plain column names stay code
