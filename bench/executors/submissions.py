@@ -10,15 +10,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from bench.ledger.shared_files import temp_file
+
 
 def _write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    fd, tmp = temp_file(path.parent, suffix=".json")
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(data, f, indent=1)

@@ -19,7 +19,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import pandas as pd
 
 from bench import __version__
 from bench.errors import UsageError
+from bench.ledger.shared_files import temp_dir
 from bench.ledger.store import load_curves, load_per_tensor, load_trials
 from bench.ledger.swap_dir import replace_dir
 from bench.untrusted_text import md_escape
@@ -134,7 +134,7 @@ def export_dataset(results: list[str | os.PathLike], to: str | os.PathLike,
     target = Path(to)
     check_target(target, sources)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
+    tmp = temp_dir(target.parent, prefix=f".{target.name}-")
     try:
         for name, frame in frames.items():
             _parquet_safe(frame).to_parquet(tmp / f"{name}.parquet", index=False)

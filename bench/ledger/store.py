@@ -39,11 +39,12 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from bench.ledger.shared_files import temp_file
 
 SCHEMA_VERSION = 2
 RECORD_KEYS = ("id", "config", "status")
@@ -96,7 +97,7 @@ class Ledger:
         self.trials_dir.mkdir(parents=True, exist_ok=True)
         target = self.path(record["id"])
         text = json.dumps(_finite(record), indent=1, sort_keys=True, default=str)
-        fd, tmp = tempfile.mkstemp(dir=self.trials_dir, prefix=".tmp-", suffix=".json")
+        fd, tmp = temp_file(self.trials_dir, suffix=".json")
         try:
             with os.fdopen(fd, "w") as f:
                 f.write(text)

@@ -16,13 +16,14 @@ import _thread
 import json
 import os
 import socket
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from bench.ledger.shared_files import temp_file
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,7 @@ class ClaimStore:
 
 
 def _write_atomic(target: Path, claim: Claim, exclusive: bool) -> bool:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
+    fd, tmp = temp_file(target.parent, suffix=".json")
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(asdict(claim), f)
