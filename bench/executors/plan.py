@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench import input_files
 from bench.trial.config import Trial
 
 # What may differ inside a group: a `tau` trial carries the λ its τ gives at its lr.
@@ -121,9 +122,11 @@ def _resumable(trials: list[Trial], checkpoints: Path | None) -> list[Group]:
     out, used = [], set()
     for manifest in sorted(checkpoints.glob(f"g*/latest/{MANIFEST}")):
         try:
-            ids = json.loads(manifest.read_text())["members"]
+            ids = json.loads(input_files.read_text(manifest, 1 << 24))["members"]
         except (OSError, ValueError, KeyError, TypeError):
             continue  # a damaged checkpoint: its trials start over
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            continue
         if len(ids) > 1 and all(i in by_id and i not in used for i in ids):
             group = Group(tuple(by_id[i] for i in ids))
             if group.id == manifest.parent.parent.name:

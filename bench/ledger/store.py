@@ -44,12 +44,15 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from bench import input_files
+from bench.ledger import record_types
 from bench.ledger.shared_files import temp_file
 
 SCHEMA_VERSION = 2
 RECORD_KEYS = ("id", "config", "status")
 STATUSES = ("done", "diverged", "failed")
 DAMAGED_DIR = "damaged"
+MAX_RECORD_BYTES = 1 << 30  # a bound, far above any record (a FIFO or /dev/zero is refused)
 CONFIG_COLUMNS = ("task", "optimizer", "lr", "weight_decay", "schedule", "warmup", "mask",
                   "seed", "budget", "steps", "mixed_precision", "grad_accum", "compile", "tau")
 # Trial fields that do not define a configuration for selection purposes (the rest, e.g.
@@ -174,8 +177,8 @@ def read_record(path: Path) -> dict[str, Any]:
     """A record file in the current schema; ValueError naming the file when it does not parse
     or is not a record (truncated by a full disk, edited by hand, another program's file)."""
     try:
-        record = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        record = json.loads(input_files.read_text(path, MAX_RECORD_BYTES))
+    except (OSError, UnicodeDecodeError, ValueError) as err:  # JSONDecodeError, Unreadable
         raise ValueError(f"damaged record {path} ({type(err).__name__}: "
                          f"{str(err).splitlines()[0] if str(err) else ''})") from None
     missing = [k for k in RECORD_KEYS if not isinstance(record, dict) or k not in record]
@@ -186,6 +189,9 @@ def read_record(path: Path) -> dict[str, Any]:
                                                  else f"schema {schema!r})"))
     if not isinstance(record["config"], dict) or record["status"] not in STATUSES:
         raise ValueError(f"damaged record {path} (config or status of the wrong type)")
+    wrong = record_types.problem(record)
+    if wrong:
+        raise ValueError(f"damaged record {path} ({wrong})")
     return migrate(record)
 
 
