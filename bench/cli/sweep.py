@@ -153,6 +153,9 @@ def _executor(args: argparse.Namespace, suite: suites.Suite, path: Path, budget:
 
 def _subset(suite: suites.Suite, wanted_text: str) -> suites.Suite:
     wanted = [o.strip() for o in wanted_text.split(",") if o.strip()]
+    if not wanted:
+        raise UsageError(f"--optimizers {wanted_text!r} names no optimizer; give a "
+                         f"comma-separated subset of: {', '.join(suite.optimizers)}")
     unknown = [o for o in wanted if o not in suite.optimizers]
     if unknown:
         raise UsageError(f"optimizer(s) {', '.join(unknown)} not in suite {suite.name}; "

@@ -20,7 +20,7 @@ from bench.errors import UsageError
 from bench.executors import squeue, submissions
 from bench.executors.worker import WorkerSettings, run_batch
 from bench.trial.config import Trial
-from bench.trial.executor_options import ExecutorOptions
+from bench.trial.executor_options import REQUEUE_WARNING_S, ExecutorOptions
 
 
 class TrialBatch(submitit.helpers.Checkpointable):
@@ -88,7 +88,7 @@ def submit(pending: list[Trial], options: ExecutorOptions, settings: WorkerSetti
         # submitit's default warning 90 s before the limit (SLURM may send it up to 60 s
         # early): the task requeues and its trial loses only the steps since its last
         # checkpoint.
-        "signal_delay_s": 90,
+        "signal_delay_s": REQUEUE_WARNING_S,
     }
     if options.partition:
         params["partition"] = options.partition

@@ -52,7 +52,7 @@ _NUMBERS: dict[str, tuple[type, float, bool, str]] = {
     "lr": (float, 0.0, True, "a finite number > 0, e.g. 1e-3"),
     "weight_decay": (float, 0.0, False, "a finite number >= 0, e.g. 0.1"),
     "tau": (float, 0.0, True, "a finite number of steps > 0, e.g. 1000, or null"),
-    "seed": (int, 0, False, "a non-negative integer"),
+    "seed": (int, 0, False, "a non-negative integer below 2**32"),  # numpy seeds with 32 bits
     "warmup": (int, 0, False, "a non-negative integer (steps)"),
     "steps": (int, 1, False, "an integer >= 1 or null (the budget's)"),
     "eval_every": (int, 1, False, "an integer >= 1 or null (the budget's)"),
@@ -60,6 +60,7 @@ _NUMBERS: dict[str, tuple[type, float, bool, str]] = {
     "grad_accum": (int, 1, False, "an integer >= 1 dividing the batch size"),
 }
 NULLABLE = {"steps", "eval_every", "checkpoint_every", "mask", "tau"}
+HIGHEST = {"seed": 2**32 - 1}  # key -> highest allowed value
 
 
 def coerce(key: str, value: Any) -> Any:
@@ -69,7 +70,8 @@ def coerce(key: str, value: Any) -> Any:
     if key in _NUMBERS:
         kind, low, strict, allowed = _NUMBERS[key]
         v = number(key, value, kind, allowed)
-        if not math.isfinite(v) or (v <= low if strict else v < low):
+        if not math.isfinite(v) or (v <= low if strict else v < low) \
+                or v > HIGHEST.get(key, math.inf):
             raise SettingError(key, value, allowed)
         return v
     if key == "schedule":
@@ -166,7 +168,8 @@ def _check_task(trial: Any) -> None:
     budget = cls.budgets[trial.budget]
     given = dict(trial.task_options)
     try:
-        parse_options(cls.name, cls.declared_options, {**budget.options, **given})
+        cls.check_options(parse_options(cls.name, cls.declared_options,
+                                        {**budget.options, **given}))
     except ValueError as err:
         bad = next((k for k in given if f"task.{k}=" in str(err)), None)
         if bad is None:
