@@ -8,13 +8,16 @@
     DIR/.wdbench-export      marks the folder as an export: only such a folder (or an empty
                              one) is replaced by the next export to it
 
-`datasets.load_dataset(DIR)` reads the trials; `load_dataset(DIR, "curves")` the curves.
+`datasets.load_dataset(DIR)` reads the trials; `load_dataset(DIR, "curves")` the curves: always
+the rows of this export (the card's configs carry a hash of its files, which `datasets`' cache
+key includes).
 The ledger stays the source of truth: an export is a snapshot, rebuilt at will.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -68,15 +71,21 @@ def _column_name(name: str) -> str:
 
 
 def dataset_card(frames: Mapping[str, pd.DataFrame], sources: list[str],
-                 definitions: Mapping[str, str]) -> str:
+                 definitions: Mapping[str, str], content: str | None = None) -> str:
     """The README.md of an export. Everything that came from the ledger (paths, names,
-    fingerprints, column names) is escaped: the card carries no raw HTML or links."""
+    fingerprints, column names) is escaped: the card carries no raw HTML or links.
+
+    `content` (a hash of the Parquet files) goes into every config's description: `datasets`
+    keys its cache on the folder's name and the configs, not on the files, so without it
+    `load_dataset(DIR)` served the rows of an earlier export to a folder of the same name."""
     trials = frames["trials"]
     lines = ["---", "configs:"]
     for i, name in enumerate(frames):
         lines += [f"- config_name: {name}", f"  data_files: {name}.parquet"]
         if i == 0:
             lines.append("  default: true")
+        if content:
+            lines.append(f"  description: 'wdbench export, content sha256 {content}'")
     lines += ["tags:", "- optimization", "- weight-decay", "- benchmark", "---", "",
               "# wdbench results", "",
               "Trials of [wdbench](https://github.com/) (decoupled vs coupled weight decay), "
@@ -101,6 +110,15 @@ def dataset_card(frames: Mapping[str, pd.DataFrame], sources: list[str],
             lines.append(f"| {_column_name(str(col))} | {text} |")
         lines.append("")
     return "\n".join(lines)
+
+
+def content_hash(folder: Path, frames: Mapping[str, pd.DataFrame]) -> str:
+    """sha256 over the export's Parquet files, in table order."""
+    digest = hashlib.sha256()
+    for name in frames:
+        digest.update(name.encode() + b"\0")
+        digest.update((folder / f"{name}.parquet").read_bytes())
+    return digest.hexdigest()
 
 
 def check_target(target: Path, sources: list[str]) -> None:
@@ -138,9 +156,11 @@ def export_dataset(results: list[str | os.PathLike], to: str | os.PathLike,
     try:
         for name, frame in frames.items():
             _parquet_safe(frame).to_parquet(tmp / f"{name}.parquet", index=False)
-        (tmp / "README.md").write_text(dataset_card(frames, sources, definitions or {}))
+        content = content_hash(tmp, frames)
+        (tmp / "README.md").write_text(dataset_card(frames, sources, definitions or {},
+                                                    content))
         (tmp / MARKER).write_text(json.dumps({"wdbench_export": 1, "wdbench": __version__,
-                                              "sources": sources}))
+                                              "sources": sources, "sha256": content}))
         replace_dir(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -140,3 +140,20 @@ def test_the_card_carries_no_html_or_links_from_the_results(tmp_path):
     assert "<" not in card and "[click](" not in card
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in card
     assert "| `lr` |" in card  # plain column names stay code
+
+
+def test_load_dataset_returns_this_exports_rows_after_an_earlier_export_was_loaded(tmp_path):
+    """datasets' cache is keyed on the folder's name and the card's configs: a re-export to
+    the same folder must not be served from the cache of the earlier one (offline)."""
+    cache = tmp_path / "hf-cache"
+    first = write_synthetic_ledger(tmp_path / "a", tasks=("quadratic",), optimizers=("adamw",),
+                                   grid=2, evals=3, failed=0)
+    second = write_synthetic_ledger(tmp_path / "b", tasks=("quadratic",),
+                                    optimizers=("adamw", "lion"), grid=2, evals=3, failed=0)
+    out = tmp_path / "ds"
+    for records, source in ((first, "a"), (second, "b"), (first, "a")):
+        export_dataset([tmp_path / source], out)
+        trials = datasets.load_dataset(str(out), split="train", cache_dir=str(cache))
+        assert sorted(trials["id"]) == sorted(r["id"] for r in records)
+        curves = datasets.load_dataset(str(out), "curves", split="train", cache_dir=str(cache))
+        assert curves.num_rows == sum(len(r["curve"]) for r in records)
