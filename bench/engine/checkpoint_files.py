@@ -18,6 +18,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from bench import input_files
+
+MAX_JSON_BYTES = 1 << 30  # far above any progress file: a bound, not a limit
+
 
 class UnsafeCheckpoint(Exception):
     """A checkpoint file that is missing, damaged, or not loadable without running code."""
@@ -33,8 +37,8 @@ def save_tensors(obj: Any, path: Path) -> None:
 
 def load_tensors(path: Path) -> Any:
     """A file written by `save_tensors`: tensors, numbers, strings and containers only."""
-    if not path.is_file():
-        raise UnsafeCheckpoint(path, "missing")
+    if not path.is_file():  # torch.load would block on a named pipe
+        raise UnsafeCheckpoint(path, "not a regular file" if path.exists() else "missing")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # UnpicklingError for code, RuntimeError for a damaged zip...
@@ -46,8 +50,9 @@ def save_json(obj: Any, path: Path) -> None:
 
 
 def load_json(path: Path) -> Any:
+    """A file written by `save_json`: regular, bounded, JSON (a named pipe never hangs)."""
     try:
-        return json.loads(path.read_text())
+        return json.loads(input_files.read_text(path, MAX_JSON_BYTES))
     except FileNotFoundError:
         raise UnsafeCheckpoint(path, "missing") from None
     except (OSError, UnicodeDecodeError, ValueError) as err:

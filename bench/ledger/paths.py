@@ -18,7 +18,7 @@ from bench.errors import UsageError
 
 # Folders wdbench writes directly under --out (ledger, claims, executors, trackers, report).
 OWN_FOLDERS = ("trials", "trials/damaged", "checkpoints", "claims", "plans", "submissions",
-               "slurm", "trackers", "report")
+               "slurm", "trackers", "report", "progress")
 
 
 def check_own_folders(out: Path) -> None:

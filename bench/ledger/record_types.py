@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bench.trial.config import FIELDS
+
 
 @dataclass(frozen=True)
 class Kind:
@@ -45,13 +47,11 @@ def _optional(kind: Kind) -> Kind:
     return kind.or_null()
 
 
-CONFIG: Mapping[str, Kind] = {
-    "task": _text, "optimizer": _text, "lr": _number, "weight_decay": _number,
-    "seed": _integer, "budget": _text, "steps": _optional(_integer), "schedule": _text,
-    "warmup": _integer, "mask": _optional(_text), "mixed_precision": _text,
-    "grad_accum": _integer, "compile": _flag, "tau": _optional(_number),
-    "eval_every": _optional(_integer), "checkpoint_every": _optional(_integer),
-    "optimizer_options": _mapping, "task_options": _mapping}
+# A record's config: each Trial field in the type its declaration gives (bench/trial/config.py).
+_BY_KIND: Mapping[type, Kind] = {float: _number, int: _integer, str: _text, bool: _flag,
+                                 tuple: _mapping}  # options: a mapping in a record
+CONFIG: Mapping[str, Kind] = {f.name: _BY_KIND[f.kind].or_null() if f.nullable
+                              else _BY_KIND[f.kind] for f in FIELDS.values()}
 # Sections with named fields: {section: {field: check}} (a section may be absent or null).
 SECTIONS: Mapping[str, Mapping[str, Kind]] = {
     "optimizer": {"decay": _optional(_text), "direction": _optional(_text),

@@ -9,7 +9,7 @@ process (one thread, as every trial runs):
 - an MNIST-MLP grid of 16 and a smoke-budget GPT grid of 8 (the WikiText smoke model).
 
 Both runs write real records (into a temporary directory); the last column is the largest
-relative difference of their final metrics, the end-point tolerance the README states
+relative difference of their final metrics, the end-point tolerance docs/results/stacked.md states
 (continuous metrics: an accuracy moves in steps of one example, so a rounding-level change
 of the weights can flip one prediction). MNIST
 is not available offline: without `--mnist-dir` the grid runs on MNIST-shaped synthetic
@@ -46,7 +46,7 @@ def run_both(trials: list[Trial], out: Path, data_dir: str | None = None
     metrics, of any final metric)."""
     from bench.engine.runner import run_trial
     from bench.engine.stacked.loop import run_group
-    from bench.executors.plan import Group, plan
+    from bench.executors.plan import plan
 
     t0 = time.process_time()
     alone = {t.id: run_trial(t, out / "sequential", data_dir=data_dir, show_progress=False)
@@ -55,10 +55,11 @@ def run_both(trials: list[Trial], out: Path, data_dir: str | None = None
     t0 = time.process_time()
     stacked: dict[str, dict[str, Any]] = {}
     for unit in plan(trials, 64).units:
-        if isinstance(unit, Group):
+        if unit.stacked:
             records = run_group(unit, str(out / "stacked"), data_dir=data_dir)
         else:
-            records = [run_trial(unit, out / "stacked", data_dir=data_dir, show_progress=False)]
+            records = [run_trial(unit.trials[0], out / "stacked", data_dir=data_dir,
+                                 show_progress=False)]
         stacked.update({r["id"]: r for r in records})
     return (sequential, time.process_time() - t0,
             _largest_final_difference(alone, stacked, HEADLINE),
@@ -113,14 +114,14 @@ def group_step_us(size: int, short: int = 1000, long: int = 5000) -> float:
     model): the difference of a `long`- and a `short`-step run, so set-up, the first and
     last evaluations and the records cancel out."""
     from bench.engine.stacked.loop import run_group
-    from bench.executors.plan import Group
+    from bench.trial.batch import TrialBatch
 
     def run(steps: int) -> float:
         trials = [Trial("quadratic", "adamw", lr=0.01 * (1 + i), weight_decay=1.0, seed=i,
                         budget="cpu", steps=steps, eval_every=steps) for i in range(size)]
         with tempfile.TemporaryDirectory(prefix="wdbench-perf-group-") as out:
             t0 = time.process_time()
-            run_group(Group(tuple(trials)), out)
+            run_group(TrialBatch(tuple(trials)), out)
             return time.process_time() - t0
 
     run(min(short, 100))  # warm-up: imports, kernels

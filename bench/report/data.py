@@ -2,7 +2,8 @@
 
 A group is (task, budget, data fingerprint): results from different budgets or data are never
 compared in one leaderboard. Inside a group a *configuration* is every Trial field but the
-seed; `variant` names the fields besides lr and weight_decay that vary (e.g. the schedule)."""
+seed and the bookkeeping ones (bench/trial/config.py); `variant` names the fields besides lr and
+weight_decay that vary (e.g. the schedule). One record per (configuration, seed) counts."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from bench.analysis.ranking import Selection, selection_for, variants
-from bench.ledger.freshness import newest_code
+from bench.ledger.freshness import newest_code, one_per_sample
 from bench.ledger.store import Ledger, flatten
 
 GROUP_KEYS = ("task", "budget", "data_fingerprint")
@@ -30,6 +31,7 @@ class Group:
     trials: pd.DataFrame  # rows of this group only
     slug: str
     stale: int = 0  # records of older code left out (bench/ledger/freshness.py)
+    superseded: int = 0  # records of a (configuration, seed) counted once already
     cache: dict[str, Any] = field(default_factory=dict, repr=False)  # derived tables
 
     @property
@@ -93,11 +95,13 @@ def _groups(trials: pd.DataFrame) -> list[Group]:
     groups = []
     for key, frame in trials.groupby(list(GROUP_KEYS), sort=True, dropna=False):
         frame, stale = newest_code(frame)
+        frame, superseded = one_per_sample(frame)
         frame = frame.copy()
         frame["variant"] = variants(frame)
         task, budget, fingerprint = (str(k) for k in key)
         groups.append(Group(task, budget, fingerprint, selection_for(task, frame), frame,
-                            slug=slugify(f"{task}-{budget}-{fingerprint}"), stale=stale))
+                            slug=slugify(f"{task}-{budget}-{fingerprint}"), stale=stale,
+                            superseded=superseded))
     return groups
 
 

@@ -27,14 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import UsageError
-from bench.trial.config import TRIAL_KEYS, Trial
+from bench.trial.config import FIELDS, TRIAL_KEYS, Trial
+from bench.trial.fields import SettingError
 
 SUITES_DIR = Path(__file__).parents[1] / "suites"
 SEQUENCE_OPTIONS = {"betas"}
 # A grid this large is a mistake (a sweep of it would run for years): refused in one line,
 # before a trial is built (validating one takes ~1 ms).
 MAX_TRIALS = 100_000
-MAX_SEED = 2**32 - 1  # numpy's and torch's seeding take at most 32 bits
 TOP_KEYS = {"name", "task", "budget", "seeds", "settings", "optimizers", "description",
             "executor", "log_with"} | set(TRIAL_KEYS)
 
@@ -225,9 +225,8 @@ def load(path: str | Path) -> Suite:
     seeds = seeds if isinstance(seeds, list) else [seeds]
     if not seeds:
         raise fail("seeds", "the list is empty; give at least one seed, e.g. seeds: [0]")
-    if any(not isinstance(s, int) or isinstance(s, bool) or not 0 <= s <= MAX_SEED
-           for s in seeds):
-        raise fail("seeds", f"must be an integer in [0, 2**32 - 1] or a list of them, got "
+    if not all(map(_seed, seeds)):
+        raise fail("seeds", f"must be {FIELDS['seed'].allowed()}, or a list of them, got "
                             f"{data['seeds']!r}")
     if not isinstance(data.get("settings") or {}, dict):
         raise fail("settings", "must be a mapping of --set-style keys, e.g. "
@@ -254,6 +253,17 @@ def load(path: str | Path) -> Suite:
 
 
 MAX_SUITE_BYTES = 1 << 20
+
+
+def _seed(value: Any) -> bool:
+    """An integer in the range the Trial's `seed` field declares (bench/trial/config.py)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return False
+    try:
+        FIELDS["seed"].coerce(value)
+    except SettingError:
+        return False
+    return True
 
 
 def _folder_name(name: str) -> bool:

@@ -5,7 +5,7 @@ through `torch.func.functional_call`, either vectorized (`vmap`) or one member a
 - vmap: one batched op per model op for all T trials (what fills a GPU). Member i's loss and
   gradient equal its lone run's to rounding (batched matmuls may sum in another order).
   On CPU the batched kernels and vmap's layouts cost more than they save on compute-bound
-  models (README, "Stacked trials per task").
+  models (docs/results/stacked.md, "Model side").
 - loop: member i runs ITS OWN module (own buffers) with its parameters swapped for its slices,
   exactly the ops of its lone run, so its loss and gradient are bitwise the lone ones; the
   gradients reach the stacked leaves through one `unbind` (one stack in backward). Saves the

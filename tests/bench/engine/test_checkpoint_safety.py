@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from bench.engine.checkpoints import MANIFEST
 from bench.engine.runner import run_trial
 from bench.engine.stacked.loop import run_group
-from bench.executors.plan import MANIFEST, Group
 from bench.ledger.store import Ledger
+from bench.trial.batch import TrialBatch
 from tests.bench.engine.stacked.helpers import F64
 from tests.bench.engine.stacked.test_loop import grid
 from tests.bench.engine.test_runner import toy
@@ -99,7 +100,7 @@ def test_a_damaged_progress_file_starts_the_trial_over(tmp_path, capsys):
 
 def test_a_planted_group_checkpoint_is_never_run_and_the_group_starts_over(tmp_path, capsys):
     trials = grid(F64, "adamw", checkpoint_every=20)
-    group = Group(tuple(trials))
+    group = TrialBatch(tuple(trials))
     out = tmp_path / "out"
     latest = Ledger(out).checkpoints_dir / group.id / "latest"
     latest.mkdir(parents=True)

@@ -112,8 +112,11 @@ DAMAGED_FILES = [
     ("plans/cccc.json", '{"suite": "s", "trials": [[1]]}'),
     ("submissions/1.json", '{"job_id": "1", "tasks": [], "logs": ""}'),
     ("checkpoints/gabc/latest/members.json", '{"members": [[1], 2]}'),
+    ("progress/gbad.json", '{"trials": ["{id}"], "step": "many", "steps": 10}'),
+    ("progress/gworse.json", '{"trials": "{id}", "step": 1, "steps": null}'),
 ]
-FIFOS = ["claims/{id}.000007.json", "plans/dddd.json", "trials/{id}.json"]
+FIFOS = ["claims/{id}.000007.json", "plans/dddd.json", "trials/{id}.json",
+         "progress/gpipe.json", "checkpoints/gdef/latest/members.json"]
 
 
 def _plant(out, trial_id: str) -> None:

@@ -10,8 +10,8 @@ import pytest
 from bench.cli import main
 from bench.engine.runner import run_trial
 from bench.engine.stacked.loop import run_group
-from bench.executors.plan import Group
 from bench.ledger.store import Ledger
+from bench.trial.batch import TrialBatch
 from tests.bench.engine.stacked.helpers import F64
 from tests.bench.engine.stacked.test_loop import grid
 from tests.bench.engine.test_runner import toy
@@ -59,7 +59,7 @@ def test_a_symlinked_checkpoint_folder_is_not_followed(link, tmp_path, capsys):
 
 def test_a_symlinked_group_checkpoint_folder_is_not_followed(tmp_path, capsys):
     outside, before = outside_tree(tmp_path)
-    group = Group(tuple(grid(F64, "adamw", checkpoint_every=20)))
+    group = TrialBatch(tuple(grid(F64, "adamw", checkpoint_every=20)))
     out = tmp_path / "out"
     plant(Ledger(out).checkpoints_dir / group.id, ".", outside)
 
@@ -70,7 +70,7 @@ def test_a_symlinked_group_checkpoint_folder_is_not_followed(tmp_path, capsys):
     assert "was a symbolic link" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("folder", ["trials", "checkpoints", "claims", "plans"])
+@pytest.mark.parametrize("folder", ["trials", "checkpoints", "claims", "plans", "progress"])
 def test_a_symlinked_top_level_folder_is_refused_before_any_work(folder, tmp_path, capsys):
     outside = tmp_path / "outside"
     outside.mkdir()

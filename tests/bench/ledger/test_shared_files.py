@@ -1,6 +1,6 @@
 """What wdbench writes into a results directory honours the umask (a group-writable shared
-directory under umask 002 gets group-writable records, claims, plans and exports), where
-`tempfile.mkstemp` alone made every file 0600."""
+directory under umask 002 gets group-writable records, claims, plans, progress files, claim
+verdicts and exports), where `tempfile.mkstemp` alone made every file 0600."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from bench.claims.runner import write_results
 from bench.executors import submissions
 from bench.ledger.export import export_dataset
+from bench.ledger.progress import BatchProgress, ProgressFiles
 from bench.ledger.store import Ledger
 from bench.ledger.trial_claims import ClaimStore
 from tests.bench.report.synthetic import synthetic_records
@@ -40,9 +42,11 @@ def test_records_claims_plans_and_exports_are_group_writable_under_umask_002(tmp
     claims.refresh(claim, step=3)
     submissions.write_plan(out, [record["id"]], "suite")
     submissions.write_submission(out, "42", {"42_0": [record["id"]]}, "logs")
+    ProgressFiles(out).write("g1", BatchProgress([record["id"]], 1, 10))
+    claim_verdicts = write_results(out, "smoke", [])
     files = [path, *(out / "claims").iterdir(), *(out / "plans").iterdir(),
-             *(out / "submissions").iterdir()]
-    assert len(files) == 4
+             *(out / "submissions").iterdir(), *(out / "progress").iterdir(), claim_verdicts]
+    assert len(files) == 6
     for f in files:
         assert _mode(f) == 0o664, (f, oct(_mode(f)))
     exported = export_dataset([out], tmp_path / "ds")
