@@ -183,14 +183,25 @@ COLUMNS: tuple[Quantity, ...] = (
     _r("tasks_reached", "Tasks on which some configuration reached the target", fmt="int"),
     _r("tasks_fastest", "Tasks on which the optimizer was the fastest to the target", fmt="int"),
     _r("tasks_scored", "Tasks (report groups) that declare a target", fmt="int"),
-    _r("inside", "Finished trials with linf_ratio ≤ 1.001 (— where no box is predicted)",
-       fmt="int"),
-    _r("max_linf_ratio", "Largest final linf_ratio over lrs and seeds"),
-    _r("fw_gap_rel_median", "Median final fw_gap_rel over lrs and seeds", better="lower"),
-    _r("l2_stationarity_median", "Median final l2_stationarity over lrs and seeds"),
-    _r("verdict", "Against SPEC §1: agrees / disagrees / no claim, and why; hover for the "
-       "observed values", fmt="text"),
-    _r("lambdas", "λ values checked", symbol="λ", fmt="int"),
+    _r("inside", "Finished trials with linf_ratio ≤ 1.001, over every lr, λ and seed (— where "
+       "no box is predicted)", fmt="int"),
+    _r("max_linf_ratio", "Largest final linf_ratio over lrs, λ and seeds"),
+    _r("configurations", "Configurations (settings, lr, λ) the claims judged", fmt="int"),
+    _r("claim", "A claim of the literature as code (bench/claims, `wdbench claims list`): its "
+       "id and title", fmt="text"),
+    _r("verdict", "The claims' verdicts (SPEC §3b): holds, violated, inconclusive or "
+       "not-applicable, each decided by the claim's own code from the records; hover for the "
+       "reasons and numbers", fmt="text"),
+    _r("statistic", "The claim's statistic, mean over seeds with its 95% t-interval, at the "
+       "configuration that decides the claim's verdict (the worst violation, the first "
+       "inconclusive case, or the holding case closest to the threshold)", fmt="text"),
+    _r("threshold", "Where the statistic must lie for the claim to hold: its 95% interval "
+       "inside this band holds, wholly outside it is violated (fixed in the claim's code)",
+       fmt="text"),
+    _r("cases", "Configurations judged, by verdict", fmt="text"),
+    _r("evidence", "The verdict's reason as the claim's code wrote it from its numbers",
+       fmt="text"),
+    _r("figure", "The figure that shows the claim's statistic per configuration", fmt="text"),
     _r("best_wd_by_lr", "lr → λ with the best mean selection metric", fmt="text"),
     _r("wd_shift_steps", "How many λ grid steps the best λ moves across lrs: 0 = separable"),
     _r("wd_shift_decades", "log10(max/min) of the best λ across lrs"),

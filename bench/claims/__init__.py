@@ -5,6 +5,7 @@ inconclusive / not-applicable, with a one-line reason, the numbers and the trial
 
 Layout:
     base.py        Claim, SuiteRun, Statistic, Outcome, CaseVerdict, ClaimVerdict (plain data)
+    theory.py      which target SPEC §1 names for a setting (box, ℓ2 stationarity, or none: why)
     records.py     ledger records as TrialViews, grouped into cases (configurations)
     conditions.py  the shared tests and their thresholds: preconditions, finished, seeds,
                    converged, binds (never re-derive these in a claim)

@@ -5,7 +5,7 @@ arXiv 2404.04454). There is no box to end in.
 
 Cases: Adam-direction configurations with coupled decay at λ > 0. Gate: converged.
 Statistic: the final l2_stationarity = ‖g + λx‖/(‖g‖ + λ‖x‖), mean over seeds; holds when its
-95% interval lies at or below STATIONARY_TOL (bench/analysis/verdicts.py, the report's).
+95% interval lies at or below STATIONARY_TOL (bench/claims/theory.py).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 thresholds fixed here, before any run:
 
 - `linf_theorem`: Xie & Li's preconditions (an ℓ∞-steepest direction, a decay style with a
-  radius, a non-increasing schedule with divergent sum: bench/analysis/verdicts.py:claim_of;
+  radius, a non-increasing schedule with divergent sum: bench/claims/theory.py:target_of;
   for Adam β1 ≤ β2; full-batch gradients). Failing one: not-applicable.
 - `finished`: every seed finished (a diverged or failed seed: inconclusive).
 - `enough_seeds`: at least MIN_SEEDS finished seeds recorded the statistic (else the interval
@@ -25,9 +25,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.analysis.verdicts import INSIDE_TOL, STATIONARY_TOL, Agreement, Verdict, claim_of
-from bench.analysis.verdicts import Claim as TheoryClaim
+from bench.claims import theory
 from bench.claims.records import Case, TrialView, number, twins
+from bench.claims.theory import INSIDE_TOL, STATIONARY_TOL
 
 MIN_SEEDS = 3  # fewer finished seeds: no interval worth the name
 KKT_TOL = 1e-2  # kkt_residual at or below: the Frank-Wolfe gap fell to 1% of its start
@@ -78,18 +78,13 @@ def adam_betas(trial: TrialView) -> tuple[float, float]:
 
 def linf_theorem(case: Case) -> Check:
     """Xie & Li's preconditions for the box and KKT claims (SPEC §3b)."""
-    from bench.analysis.verdicts import evidence
-
     first = case.first
-    theory, reason = claim_of(evidence([t.row for t in case.trials]))
-    if theory is TheoryClaim.L2:
+    setting = theory.setting(first.row)
+    target, outside = theory.target_of(setting)
+    if target is theory.Target.L2:
         return Check(False, "coupled decay: its target is ℓ2 stationarity, not the box")
-    if theory is not TheoryClaim.BOX:
-        from bench.report.verdict_text import why_no_claim
-
-        context = {"schedule": first.row.get("schedule"), "norm": first.row.get("norm"),
-                   "decay": first.row.get("decay")}
-        return Check(False, why_no_claim(Verdict(Agreement.NO_CLAIM, reason, None), context))
+    if target is not theory.Target.BOX:
+        return Check(False, theory.why_outside(outside, setting))
     if first.row.get("direction") == "adam":
         beta1, beta2 = adam_betas(first)
         if beta1 > beta2:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bench.analysis.verdicts import as_flag
+from bench.claims.theory import as_flag
 
 # Config fields that name the λ axis: a trial's λ = 0 twin differs from it only in these.
 DECAY_FIELDS = ("weight_decay", "tau")

@@ -4,8 +4,9 @@ bench/suites/claims/), and their verdicts from the records, written to DIR/claim
 claims.json (written atomically; a later run at the same budget replaces the claims it
 judged and keeps the others):
     {"budget": "cpu", "git_rev": "...", "written": ISO date,
+     "machine": {platform, cpus} (where it was judged),
      "claims": [{id, slug, source, statement, verdict, reason, statistic, statistic_name,
-                 interval, threshold, trials, cases: [...]}, ...]}   (registry order)
+                 interval, threshold, trials, cases: [...], command}, ...]}   (registry order)
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import platform
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -62,9 +64,9 @@ def judge(claims: Sequence[Claim], trials: Mapping[str, Sequence[Trial]],
 
 
 def write_results(out: Path, budget: str, results: Sequence[tuple[Claim, ClaimVerdict]],
-                  git_rev: str | None = None) -> Path:
+                  git_rev: str | None = None, command: str | None = None) -> Path:
     """DIR/claims.json, atomically; claims of the same budget judged before and not now
-    are kept."""
+    are kept. `command`: the line that judged them (kept with each claim)."""
     from bench.claims.registry import claims as registered
 
     path = out / RESULTS_FILE
@@ -76,11 +78,13 @@ def write_results(out: Path, budget: str, results: Sequence[tuple[Claim, ClaimVe
                 kept = {str(c["id"]): c for c in old.get("claims", [])}
         except (OSError, ValueError, AttributeError, KeyError, TypeError):
             kept = {}  # a damaged file is replaced
-    kept.update({claim.id: claim.result(verdict) for claim, verdict in results})
+    kept.update({claim.id: {**claim.result(verdict), "command": command}
+                 for claim, verdict in results})
     order = [c.id for c in registered()]
     body = {"budget": budget, "git_rev": git_rev,
             "written": datetime.datetime.now(datetime.timezone.utc).isoformat(
                 timespec="seconds"),
+            "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
             "claims": [kept[i] for i in order if i in kept]}
     out.mkdir(parents=True, exist_ok=True)
     fd, tmp = temp_file(out, prefix=".tmp-claims-", suffix=".json")  # mode as umask allows

@@ -2,15 +2,18 @@
 
     wdbench claims list [--json]
     wdbench claims run [ID ...|--all] [--budget smoke|cpu|full] [--out DIR] [sweep options]
+    wdbench claims pages DIR [--to docs/results/claims]
 
 `run` runs the trials of the claims' suites that the ledger in DIR lacks (resume as always,
 through the sweep machinery: bench/executors/sweep.py), judges each claim from the records,
-writes DIR/claims.json and renders the report into DIR (unless --no-report)."""
+writes DIR/claims.json and renders the report into DIR (unless --no-report). `pages` turns
+DIR/claims.json into one Markdown page per claim (bench/report/claim_pages.py)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -18,17 +21,21 @@ from bench.cli import common
 from bench.errors import UsageError
 
 DEFAULT_OUT = Path("results") / "claims"
+DEFAULT_PAGES = Path("docs") / "results" / "claims"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("claims", help="the literature's claims: list them, or run and judge")
-    verbs = p.add_subparsers(dest="claims_command", required=True, help="list | run")
+    verbs = p.add_subparsers(dest="claims_command", required=True, help="list | run | pages")
     lister = verbs.add_parser("list", help="each claim: id, source, statement, preconditions, "
                                            "budgets")
     lister.add_argument("--json", action="store_true", help="machine-readable output")
     lister.set_defaults(handler=handle)
+    from bench.cli.sweep import EXIT_STATUS, add_trial_run_arguments
+
     runner = verbs.add_parser("run", help="run what the claims need, judge them, write "
-                                          "claims.json and the report")
+                                          "claims.json and the report", epilog=EXIT_STATUS,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
     runner.add_argument("ids", nargs="*", metavar="ID", help="claim ids or slugs "
                                                             "(wdbench claims list)")
     runner.add_argument("--all", action="store_true", help="every claim")
@@ -39,14 +46,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     runner.add_argument("--no-report", action="store_true",
                         help="write claims.json only, not the report (`wdbench report DIR` "
                              "renders it later)")
-    from bench.cli.sweep import add_trial_run_arguments
-
     add_trial_run_arguments(runner)
     runner.set_defaults(handler=handle)
+    pages = verbs.add_parser("pages", help="one Markdown page per claim from DIR/claims.json "
+                                           "(command, commit, data and machine stated)")
+    pages.add_argument("results", metavar="DIR", help="the --out of `wdbench claims run`")
+    pages.add_argument("--to", default=None,
+                       help=f"where the pages go (default {DEFAULT_PAGES})")
+    pages.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
-    return {"list": handle_list, "run": handle_run}[args.claims_command](args)
+    return {"list": handle_list, "run": handle_run,
+            "pages": handle_pages}[args.claims_command](args)
 
 
 def handle_list(args: argparse.Namespace) -> int:
@@ -82,7 +94,12 @@ def _band(threshold: dict) -> str:
 def handle_run(args: argparse.Namespace) -> int:
     from bench.claims import runner
     from bench.claims.registry import select
-    from bench.cli.sweep import capped_workers, check_run_arguments, executor_options
+    from bench.cli.sweep import (
+        capped_workers,
+        check_run_arguments,
+        executor_options,
+        held_elsewhere,
+    )
 
     chosen = select(args.ids, args.all)
     budget = common.resolve_budget(args.budget)
@@ -110,7 +127,7 @@ def handle_run(args: argparse.Namespace) -> int:
     from bench.ledger.store import Ledger
 
     results = runner.judge(chosen, by_claim, Ledger(out).records())
-    path = runner.write_results(out, budget, results, _git_rev())
+    path = runner.write_results(out, budget, results, _git_rev(), _command(args, chosen, out))
     for claim, verdict in results:
         print(f"claim {claim.id} ({claim.slug}): {verdict.outcome.value}: {verdict.reason}")
     if not args.quiet:
@@ -121,7 +138,7 @@ def handle_run(args: argparse.Namespace) -> int:
         page = render([out], out)
         if not args.quiet:
             print(f"report: {page}", file=sys.stderr)
-    return 1 if counts["failed"] or counts["pending"] else 0
+    return 1 if counts["failed"] or counts["pending"] else held_elsewhere(counts)
 
 
 def _sweep(trials: list, out: Path, workers: int, executor: object, log_with: tuple,
@@ -139,6 +156,31 @@ def _sweep(trials: list, out: Path, workers: int, executor: object, log_with: tu
         print("interrupted: finished trials are kept; run the same command to resume",
               file=sys.stderr)
         return None
+
+
+def handle_pages(args: argparse.Namespace) -> int:
+    from bench.report.claim_pages import write_pages
+
+    results = Path(args.results)
+    if not results.is_dir():
+        raise UsageError(f"results directory {results} does not exist; pass the --out of "
+                         "`wdbench claims run` (it holds claims.json)")
+    to = common.check_out(args.to) if args.to is not None else DEFAULT_PAGES
+    command = f"wdbench claims pages {shlex.quote(str(results))} --to {shlex.quote(str(to))}"
+    for path in write_pages(results, to, command):
+        print(path)
+    return 0
+
+
+def _command(args: argparse.Namespace, chosen: tuple, out: Path) -> str:
+    """The `wdbench claims run` line that reproduces this judgement (ids, budget, out and
+    settings; the executor options do not change a verdict)."""
+    words = ["wdbench", "claims", "run",
+             *(["--all"] if args.all else [c.id for c in chosen]),
+             "--budget", common.resolve_budget(args.budget), "--out", str(out)]
+    for setting in args.set or []:
+        words += ["--set", setting]
+    return shlex.join(words)
 
 
 def _git_rev() -> str | None:

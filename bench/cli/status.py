@@ -9,8 +9,8 @@ from pathlib import Path
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("status", help="counts of done/diverged/failed/running/pending trials "
-                                      "and who runs what")
+    p = sub.add_parser("status", help="counts of done/diverged/stale/failed/running/pending "
+                                      "trials and who runs what")
     p.add_argument("out", help="results directory of a sweep")
     p.add_argument("--json", action="store_true", help="print the status as JSON")
     p.add_argument("--stale-after-s", type=float, default=300.0,
@@ -33,7 +33,8 @@ def handle(args: argparse.Namespace) -> int:
         return 0
     c = status["counts"]
     print(f"{status['out']}: {status['total']} trials: {c['done']} done, {c['diverged']} "
-          f"diverged, {c['failed']} failed, {c['running']} running, {c['pending']} pending"
+          f"diverged, {c['stale']} stale (older code: rerun by the next sweep), "
+          f"{c['failed']} failed, {c['running']} running, {c['pending']} pending"
           + (f" ({status['queued_in_slurm']} queued in SLURM)" if status["slurm"] else ""))
     for r in status["running"]:
         step = f"step {r['step']}" + (f"/{r['steps']}" if r["steps"] else "")

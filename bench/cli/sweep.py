@@ -14,9 +14,21 @@ from bench.ledger import paths
 from bench.trial import suite as suites
 from bench.trial.config import parse_settings
 
+HELD_ELSEWHERE = 3  # exit status: trials another sweep holds were skipped; rerun later
+EXIT_STATUS = f"""exit status:
+  0    every trial of the suite has a result
+  1    a trial failed, or is left pending (a cancelled SLURM task)
+  2    bad input (one line naming the key, the value and the fix)
+  {HELD_ELSEWHERE}    trials another sweep holds (running or queued elsewhere) were skipped:
+       run the same command again later to finish them
+  130  interrupted (finished trials are kept: run the same command to resume)
+With --detach: 0 once the job array is submitted."""
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sweep", help="run a suite: optimizers x lr x weight_decay x seeds")
+    p = sub.add_parser("sweep", help="run a suite: optimizers x lr x weight_decay x seeds",
+                       epilog=EXIT_STATUS,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("suite", nargs="?", help="suite YAML file or name under bench/suites/")
     p.add_argument("--task", default=None, help="use the task's default suite")
     p.add_argument("--optimizers", default=None,
@@ -117,7 +129,19 @@ def handle(args: argparse.Namespace) -> int:
     if failed and not counts["failed"] and not args.quiet:
         print(f"{failed} of this suite's trials failed in an earlier sweep and were not "
               "re-run here", file=sys.stderr)
-    return 1 if counts["failed"] or counts["pending"] or failed else 0
+    return 1 if counts["failed"] or counts["pending"] or failed else held_elsewhere(counts)
+
+
+def held_elsewhere(counts: dict[str, int]) -> int:
+    """HELD_ELSEWHERE, with one line saying so, where trials that another sweep holds were
+    skipped (their results are not in yet); else 0."""
+    held = counts.get("elsewhere", 0)
+    if not held:
+        return 0
+    print(f"{held} trial(s) held by another sweep (running or queued elsewhere) were "
+          f"skipped: run the same command again later to finish them (exit status "
+          f"{HELD_ELSEWHERE})", file=sys.stderr)
+    return HELD_ELSEWHERE
 
 
 def capped_workers(workers: int, n_trials: int, executor: object, quiet: bool) -> int:

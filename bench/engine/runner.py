@@ -147,11 +147,14 @@ def run_trial(trial: Trial, out_dir: str | os.PathLike, data_dir: str | None = N
               cache_dir: str | None = None, show_progress: bool = True,
               suite: str | None = None, accelerator: Accelerator | None = None,
               log_with: Sequence[str] = (),
-              on_step: OnStep | None = None) -> dict[str, Any]:
+              on_step: OnStep | None = None,
+              still_claimed: Callable[[str], bool] | None = None) -> dict[str, Any]:
     """Run (or resume) one trial and write its record; returns the record.
 
     Exceptions inside the task or optimizer mark the trial `failed` (traceback kept);
-    non-finite losses or parameters mark it `diverged`. Only the main process writes.
+    non-finite losses or parameters mark it `diverged`. Only the main process writes, and
+    only where `still_claimed(trial id)`, asked right before, says its claim was not lost
+    (bench/executors/claimed.py: another sweep took the trial over and writes it).
     `log_with` names experiment trackers that also receive every evaluation point."""
     ledger = Ledger(out_dir)
     acc = accelerator or Accelerator(mixed_precision=trial.mixed_precision)
@@ -175,7 +178,7 @@ def run_trial(trial: Trial, out_dir: str | os.PathLike, data_dir: str | None = N
             rec["error"] = traceback.format_exc()
             final = record.last_point(prog)
         record.complete(rec, ctx, prog, final, time.perf_counter() - started, acc)
-    if acc.is_main_process:
+    if acc.is_main_process and (still_claimed is None or still_claimed(trial.id)):
         ledger.write(rec)
     acc.wait_for_everyone()
     return rec

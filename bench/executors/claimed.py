@@ -4,7 +4,7 @@ trial, the progress a running batch writes, and a lone trial's run (`run_claimed
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,10 +89,11 @@ def run_claimed(trial: Trial, settings: WorkerSettings, accelerator: Any = None
         record = run_trial(trial, settings.out, data_dir=settings.data_dir,
                            cache_dir=settings.cache_dir, show_progress=False,
                            suite=settings.suite, accelerator=accelerator,
-                           log_with=settings.log_with, on_step=progress)
+                           log_with=settings.log_with, on_step=progress,
+                           still_claimed=confirmed(beat) if beat else None)
     except KeyboardInterrupt:
         if beat and beat.lost:
-            return summary(trial, "claimed", "lost its claim to another sweep")
+            return summary(trial, "claimed", LOST)
         raise
     finally:
         if progress:
@@ -101,4 +102,16 @@ def run_claimed(trial: Trial, settings: WorkerSettings, accelerator: Any = None
             beat.__exit__(None, None, None)
         if claim:
             store.release(claim)
+    if beat and beat.lost:
+        return summary(trial, "claimed", LOST)
     return summary(trial, record["status"], record.get("error") or "")
+
+
+LOST = "lost its claim to another sweep"
+
+
+def confirmed(*beats: Heartbeat) -> Callable[[str], bool]:
+    """The engine's question right before it writes a record: is the trial's claim still
+    ours (refreshed now, nobody took it over)? Else another sweep runs it and writes it."""
+    by_id = {beat.claim.trial_id: beat for beat in beats}
+    return lambda trial_id: by_id[trial_id].confirm()

@@ -1,16 +1,17 @@
 """The local executor: jobs in this process (workers <= 1, each run when its result is
-asked) or in a pool of spawned processes, with submitit's `Executor` shape
-(bench/executors/protocol.py). A pool worker gets one CPU thread share, or one GPU where there
-are several, and ends with the sweep's parent."""
+asked) or in supervised spawned processes (bench/executors/process_pool.py), with submitit's
+`Executor` shape (bench/executors/protocol.py). A worker gets one CPU thread share, or one GPU
+where there are several, and ends with the sweep's parent; a worker that dies mid-job fails
+that job with `WorkerDied` and is replaced."""
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
-import signal
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import Future
 from typing import Any
+
+from bench.executors.process_pool import ProcessPool
 
 
 def worker_plan(workers: int, trials_per_gpu: int | None,
@@ -35,8 +36,9 @@ class LocalJob:
     """A job of the local executor: a pool future, or a call made when its result is asked."""
 
     def __init__(self, job_id: str, future: Future | None = None,
-                 call: Callable[[], Any] | None = None) -> None:
-        self.job_id, self._future, self._call = job_id, future, call
+                 call: Callable[[], Any] | None = None, pool: ProcessPool | None = None
+                 ) -> None:
+        self.job_id, self._future, self._call, self._pool = job_id, future, call, pool
         self._outcome: tuple[bool, Any] | None = None  # (raised, value) of an inline call
 
     def done(self) -> bool:
@@ -44,6 +46,8 @@ class LocalJob:
 
     def result(self) -> Any:
         if self._future is not None:
+            while not self._future.done():
+                self._pool.pump()
             return self._future.result()
         if self._outcome is None:
             try:
@@ -67,7 +71,7 @@ class LocalExecutor:
 
     def __init__(self, workers: int = 1, gpus: list[int] | None = None) -> None:
         self.workers, self.gpus = workers, gpus
-        self.pool: ProcessPoolExecutor | None = None
+        self.pool: ProcessPool | None = None
         self._jobs: list[LocalJob] = []
 
     def __enter__(self) -> LocalExecutor:
@@ -76,22 +80,17 @@ class LocalExecutor:
         return self
 
     def __exit__(self, kind: Any, *exc: Any) -> None:
-        if self.pool is None:
-            return
-        if kind is not None:
-            for job in self._jobs:
-                job.cancel()
+        if self.pool is not None:
             # Ctrl-C: stop the running trials now rather than wait for them to finish.
-            for process in list(getattr(self.pool, "_processes", {}).values()):
-                process.terminate()
-        self.pool.shutdown(wait=True)
+            self.pool.shutdown(terminate=kind is not None)
 
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> LocalJob:
         job_id = f"local_{len(self._jobs)}"
         if self.pool is None:
             job = LocalJob(job_id, call=lambda: fn(*args, **kwargs))
         else:
-            job = LocalJob(job_id, future=self.pool.submit(fn, *args, **kwargs))
+            job = LocalJob(job_id, future=self.pool.submit(fn, *args, **kwargs),
+                           pool=self.pool)
         self._jobs.append(job)
         return job
 
@@ -99,55 +98,26 @@ class LocalExecutor:
         return [self.submit(fn, *args) for args in zip(*iterables)]
 
     def completed(self, jobs: list[LocalJob]) -> Iterator[LocalJob]:
-        """The jobs as they end (in this process: in order, each run as it comes)."""
-        if self.pool is None:
-            yield from jobs
-            return
-        by_future = {job._future: job for job in jobs}
-        for future in as_completed(by_future):
-            yield by_future[future]
+        """The jobs as they end (in this process: in order, each run as it comes). Jobs
+        appended to `jobs` meanwhile are waited for too."""
+        seen: set[str] = set()
+        while True:
+            todo = [job for job in jobs if job.job_id not in seen]
+            if not todo:
+                return
+            ended = todo if self.pool is None else [job for job in todo if job.done()]
+            for job in ended:
+                seen.add(job.job_id)
+                yield job
+            if not ended:
+                self.pool.pump()
 
 
-def _pool(workers: int, gpus: list[int] | None) -> ProcessPoolExecutor:
+def _pool(workers: int, gpus: list[int] | None) -> ProcessPool:
     import torch
 
-    ctx = mp.get_context("spawn")
-    devices = None
     n_gpu = torch.cuda.device_count()
     if gpus is None and n_gpu > 1:
         gpus = [i % n_gpu for i in range(workers)]
-    if gpus is not None:
-        devices = ctx.Manager().Queue()
-        for gpu in gpus:
-            devices.put(gpu)
     threads = max(1, (os.cpu_count() or 1) // workers)
-    return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                               initargs=(threads, devices, os.getpid()))
-
-
-def _init_worker(threads: int, devices: Any, parent_pid: int) -> None:
-    """One CPU thread share per worker on CPU; one GPU per worker when there are several;
-    the worker ends with the sweep's parent."""
-    follow_parent(parent_pid)
-    if devices is not None:
-        os.environ["CUDA_VISIBLE_DEVICES"] = str(devices.get())
-    import torch
-
-    torch.set_num_threads(threads)
-
-
-def follow_parent(parent_pid: int, poll_s: float = 1.0) -> None:
-    """In a local pool worker: exit as soon as the sweep's parent process is gone (SIGKILL,
-    SIGTERM), instead of training on and then hanging on a dead pipe; and leave Ctrl-C to
-    the parent, which prints one line (workers would each print a traceback)."""
-    import threading
-    import time
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(poll_s)
-        os._exit(1)  # the claim expires with its heartbeat; the next sweep re-runs the trial
-
-    threading.Thread(target=watch, name="follow-parent", daemon=True).start()
+    return ProcessPool(workers, gpus, threads)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,8 @@ import submitit
 from bench.errors import UsageError
 from bench.executors import squeue, submissions, worker
 from bench.executors.claimed import WorkerSettings, claim_store
+from bench.ledger.record_stamps import Stamp, stamps, written_since
+from bench.ledger.store import Ledger
 from bench.trial.batch import TrialBatch
 from bench.trial.config import Trial
 from bench.trial.executor_options import REQUEUE_WARNING_S, ExecutorOptions
@@ -79,6 +81,13 @@ class Submitted:
     batches: dict[str, list[str]]  # SLURM job id of each task ('12_3', or '12') -> trial ids
     logs: Path
     trials: dict[str, Trial]  # by id
+    # Their records before the submission (bench/ledger/record_stamps.py): a failed or stale
+    # record being rerun is no result of this submission until it is replaced.
+    before: dict[str, Stamp | None] = field(default_factory=dict)
+
+    def written(self, ledger: Ledger) -> set[str]:
+        """The trials with a record written since the submission."""
+        return written_since(ledger, {i: self.before.get(i) for i in self.trials})
 
 
 def array_tasks(units: list[TrialBatch], per_job: int) -> list[list[TrialBatch]]:
@@ -118,6 +127,7 @@ def submit(units: list[TrialBatch], options: ExecutorOptions, settings: WorkerSe
     out = Path(settings.out)
     logs = out / "slurm"
     tasks = array_tasks(units, options.trials_per_job)
+    before = stamps(Ledger(out), [t.id for unit in units for t in unit.trials])
     try:
         jobs = executor(options, logs, name).map_array(worker.run, tasks,
                                                        [settings] * len(tasks))
@@ -131,7 +141,7 @@ def submit(units: list[TrialBatch], options: ExecutorOptions, settings: WorkerSe
            for job, task in zip(jobs, tasks)}
     submissions.write_submission(out, array_id, ids, str(logs))
     return Submitted(array_id, jobs, ids, logs,
-                     {t.id: t for unit in units for t in unit.trials})
+                     {t.id: t for unit in units for t in unit.trials}, before)
 
 
 def wait(sub: Submitted, settings: WorkerSettings, options: ExecutorOptions,
@@ -139,7 +149,6 @@ def wait(sub: Submitted, settings: WorkerSettings, options: ExecutorOptions,
     """Show finished/running/pending/failed until every array task has ended; then explain
     failed tasks in their trials' records. Returns counts of this submission's trials."""
     from bench.executors.sweep_bar import SweepBar
-    from bench.ledger.store import Ledger
 
     ledger = Ledger(settings.out)
     store = claim_store(settings)
@@ -152,7 +161,7 @@ def wait(sub: Submitted, settings: WorkerSettings, options: ExecutorOptions,
         while True:
             states = squeue.array_states(sub.array_id)
             queued = squeue.live_job_ids() or set()
-            finished = ledger.ids() & set(ids)
+            finished = sub.written(ledger) & set(ids)
             running = {c.trial_id for c in store.live()} & set(ids) - finished
             now = time.time()
             for task in sub.batches:
@@ -179,19 +188,21 @@ def wait(sub: Submitted, settings: WorkerSettings, options: ExecutorOptions,
     for line in left_pending:
         print(line, file=sys.stderr)
     counts = {"done": 0, "diverged": 0, "failed": 0, "pending": 0}
-    present = ledger.ids()
+    written = sub.written(ledger)
     for i in ids:
-        counts[ledger.read(i)["status"] if i in present else "pending"] += 1
+        counts[ledger.read(i)["status"] if i in written else "pending"] += 1
     return counts
 
 
 def explain_failures(sub: Submitted, states: dict[str, squeue.TaskState],
                      settings: WorkerSettings) -> list[str]:
-    """A failed array task's unfinished trials get a `failed` record saying why in one line;
-    a cancelled task's trials stay pending (the next sweep runs them). Returns messages."""
-    from bench.ledger.store import Ledger
+    """A failed array task's trials without a record of this submission get a `failed`
+    record saying why in one line (bench/executors/crashed.py); a cancelled task's trials
+    stay pending (the next sweep runs them). Returns messages."""
+    from bench.executors.crashed import record_failed
 
-    ledger, store, messages = Ledger(settings.out), claim_store(settings), []
+    ledger, messages = Ledger(settings.out), []
+    written = sub.written(ledger)
     logs = {str(job.job_id): str(job.paths.stderr) for job in sub.jobs}
     for task_id, trial_ids in sub.batches.items():
         state = states.get(task_id)
@@ -200,37 +211,17 @@ def explain_failures(sub: Submitted, states: dict[str, squeue.TaskState],
         log = logs[task_id]
         line = state.explain(log)
         for trial_id in trial_ids:
-            if ledger.has(trial_id):
+            if trial_id in written:
                 continue
             if state.state == "CANCELLED":
                 messages.append(f"trial {trial_id} left pending: {line}")
-                continue
-            claim = store.acquire(trial_id)
-            if claim is None:
-                continue  # another sweep runs it now
-            try:
-                if not ledger.has(trial_id):
-                    ledger.write(failed_record(sub, trial_id, line, settings))
-                    messages.append(f"trial {trial_id} failed: {line}")
-            finally:
-                store.release(claim)
+            elif record_failed(sub.trials[trial_id], line, settings):
+                messages.append(f"trial {trial_id} failed: {line}")
     return messages
-
-
-def failed_record(sub: Submitted, trial_id: str, line: str,
-                  settings: WorkerSettings) -> dict[str, Any]:
-    from bench.ledger.store import SCHEMA_VERSION
-
-    return {"id": trial_id, "schema": SCHEMA_VERSION, "suite": settings.suite,
-            "config": sub.trials[trial_id].to_dict(), "status": "failed", "diverged_at": None,
-            "error": line,
-            "final": {}, "best": {}, "curve": [], "timing": {}, "env": {}}
 
 
 def measured_trial_s(out: Path, trial: Trial) -> float | None:
     """The shortest finished trial of this task and budget already in the ledger (seconds)."""
-    from bench.ledger.store import Ledger
-
     times = [r.get("timing", {}).get("wall_s") for r in Ledger(out).records()
              if r.get("status") == "done" and r["config"].get("task") == trial.task
              and r["config"].get("budget") == trial.budget]

@@ -7,7 +7,14 @@ from __future__ import annotations
 import traceback
 from typing import Any
 
-from bench.executors.claimed import WorkerSettings, claim_store, progress_writer, summary
+from bench.executors.claimed import (
+    LOST,
+    WorkerSettings,
+    claim_store,
+    confirmed,
+    progress_writer,
+    summary,
+)
 from bench.ledger.store import Ledger
 from bench.ledger.trial_claims import Heartbeat
 from bench.trial.batch import TrialBatch
@@ -34,13 +41,15 @@ def run_group_claimed(group: TrialBatch, settings: WorkerSettings) -> list[dict[
     try:
         for beat in beats.values():
             beat.__enter__()
-        out.extend(_run(mine, settings, beats))
+        for trial, result in zip(mine, _run(mine, settings, beats)):
+            if beats[trial.id].lost:  # its record was left to the sweep that took it over
+                result = {**result, **summary(trial, "claimed", LOST)}
+            out.append(result)
     except KeyboardInterrupt:
         lost = [t for t in mine if beats[t.id].lost]
         if lost:
             return out + [summary(t, "claimed" if t in lost else "pending",
-                                  "lost its claim to another sweep" if t in lost else
-                                  "its group stopped") for t in mine]
+                                  LOST if t in lost else "its group stopped") for t in mine]
         raise
     finally:
         for beat in beats.values():
@@ -65,14 +74,15 @@ def _run(trials: list[Trial], settings: WorkerSettings, beats: dict[str, Heartbe
         try:
             records = run_group(group, settings.out, data_dir=settings.data_dir,
                                 cache_dir=settings.cache_dir, suite=settings.suite,
-                                on_step=progress)
+                                on_step=progress, still_claimed=confirmed(*beats.values()))
             return [summary(t, r["status"], r.get("error") or "")
                     for t, r in zip(group.trials, records)]
         except tasks_errors():
             raise
         except NotStackable as err:
             note = f"stacking: task {group.trials[0].task} runs one by one: {err}"
-        except Exception:
+        except BaseException:  # SystemExit from a submission's step() too: as a lone
+            # trial's, it fails the trials (each on its own run), never the sweep.
             last = traceback.format_exc().strip().splitlines()[-1]
             note = f"stacking: a stacked group failed ({last}); its trials run one by one"
         finally:
@@ -93,7 +103,8 @@ def _solo(trial: Trial, settings: WorkerSettings, beat: Heartbeat) -> dict[str, 
     try:
         record = run_trial(trial, settings.out, data_dir=settings.data_dir,
                            cache_dir=settings.cache_dir, show_progress=False,
-                           suite=settings.suite, log_with=settings.log_with, on_step=progress)
+                           suite=settings.suite, log_with=settings.log_with, on_step=progress,
+                           still_claimed=confirmed(beat))
     finally:
         progress.close()
     return summary(trial, record["status"], record.get("error") or "")

@@ -11,8 +11,9 @@ from typing import Any
 
 def collect(out: Path, stale_after_s: float = 300.0) -> dict[str, Any]:
     """Counts and the running trials, each with its step (of steps; in a stacked group with
-    the group's size and members diverged); `pending` counts planned trials neither finished
-    nor running (queued in SLURM or not submitted at all)."""
+    the group's size and members diverged); `stale` counts done or diverged records of code
+    that has changed since (a sweep reruns them, bench/ledger/fingerprint.py); `pending`
+    planned trials neither finished nor running (queued in SLURM or not submitted at all)."""
     from bench.executors import squeue, submissions
     from bench.ledger.progress import ProgressFiles
     from bench.ledger.store import Ledger
@@ -21,8 +22,11 @@ def collect(out: Path, stale_after_s: float = 300.0) -> dict[str, Any]:
     live_jobs = squeue.live_job_ids()
     store = ClaimStore(out, stale_after_s, live_jobs=lambda: live_jobs)
     records = {}
+    current = Fingerprints()
     for record in Ledger(out).records():
-        records[record["id"]] = record["status"]
+        # A result of code that changed since is no result any more: the next sweep reruns it.
+        stale = record["status"] != "failed" and not current.made(record)
+        records[record["id"]] = "stale" if stale else record["status"]
     me, now = Owner.current(), time.time()
     running = [c for c in store.all_current()
                if c.trial_id not in records and not store.is_stale(c, me, now, live_jobs)]
@@ -30,7 +34,7 @@ def collect(out: Path, stale_after_s: float = 300.0) -> dict[str, Any]:
     progress = ProgressFiles(out).by_trial()
     universe = submissions.planned_ids(out) | set(records) | {c.trial_id for c in running}
     counts = {s: sum(1 for v in records.values() if v == s)
-              for s in ("done", "diverged", "failed")}
+              for s in ("done", "diverged", "stale", "failed")}
     counts["running"] = len(running)
     pending = universe - set(records) - {c.trial_id for c in running}
     counts["pending"] = len(pending)
@@ -55,3 +59,21 @@ def _running(claim: Any, progress: Any, now: float) -> dict[str, Any]:
                    group_size=len(progress.trials), diverged=progress.diverged,
                    evaluating=progress.evaluating)
     return out
+
+
+class Fingerprints:
+    """The current code's fingerprint of each (task, optimizer), computed once each."""
+
+    def __init__(self) -> None:
+        self.known: dict[tuple[str, str], str | None] = {}
+
+    def made(self, record: dict[str, Any]) -> bool:
+        """Whether the current code made `record` (as the sweep decides what to rerun)."""
+        from bench.ledger.fingerprint import recorded
+        from bench.ledger.store import is_fresh
+
+        config = record["config"]
+        key = (str(config.get("task")), str(config.get("optimizer")))
+        if key not in self.known:
+            self.known[key] = recorded(*key)
+        return self.known[key] is not None and is_fresh(record, self.known[key])

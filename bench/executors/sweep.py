@@ -114,19 +114,37 @@ def _local_plan(opts: SweepOptions) -> tuple[int, list[int] | None]:
 
 def _run_local(units: list[TrialBatch], opts: SweepOptions,
                counts: dict[str, int], workers: int, gpus: list[int] | None) -> None:
-    from bench.executors import worker
+    """Run the units on local workers. A unit whose worker process died (os._exit, a
+    segfault, the out-of-memory killer) fails the trials it was running, with the reason;
+    its trials that had not started run again; the other units go on."""
+    from bench.executors import crashed, worker
     from bench.executors.local import LocalExecutor
+    from bench.executors.process_pool import JobExited, WorkerDied
     from bench.executors.sweep_bar import SweepBar
+    from bench.ledger.record_stamps import stamps
 
     settings = opts.worker_settings()
     bar = SweepBar(opts.out, [t for unit in units for t in unit.trials], counts,
                    quiet=opts.quiet)
+    before = stamps(Ledger(opts.out), [t.id for unit in units for t in unit.trials])
     try:
         with bar.ticking(), LocalExecutor(workers, gpus) as executor:
             jobs = executor.map_array(worker.run, [[u] for u in units],
                                       [settings] * len(units))
+            unit_of = {job.job_id: unit for job, unit in zip(jobs, units)}
             for job in executor.completed(jobs):
-                for result in job.result():
+                try:
+                    results = job.result()
+                except (WorkerDied, JobExited) as died:
+                    after = crashed.settle(unit_of[job.job_id], str(died), settings, before,
+                                           getattr(died, "pid", None))
+                    results = after.summaries
+                    for trial in after.again:
+                        unit = TrialBatch.of(trial)
+                        [again] = executor.map_array(worker.run, [[unit]], [settings])
+                        unit_of[again.job_id] = unit
+                        jobs.append(again)
+                for result in results:
                     bar.account(result)
     finally:
         bar.close()

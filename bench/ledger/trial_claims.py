@@ -17,6 +17,7 @@ import json
 import math
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -240,32 +241,89 @@ def _write_atomic(target: Path, claim: Claim, exclusive: bool) -> bool:
 
 
 class Heartbeat:
-    """Refresh a claim every `interval_s` from a thread; on a lost claim interrupt the main
-    thread (the trial stops; `lost` tells the caller why)."""
+    """Refresh a claim every `interval_s` from a thread. A write that fails (a full disk, a
+    read-only remount, an NFS hiccup) is retried at the next beat, with one warning, for as
+    long as the claim is ours; a lost claim (another process took it over) calls `on_lost`,
+    by default an interrupt of the main thread: the trial stops, and `lost` tells the caller
+    why. `confirm` asks, right before the trial's record is written, whether it may be."""
 
-    def __init__(self, store: ClaimStore, claim: Claim, interval_s: float) -> None:
-        self.store, self.claim, self.interval_s = store, claim, interval_s
+    def __init__(self, store: ClaimStore, claim: Claim, interval_s: float,
+                 on_lost: Callable[[], None] = _thread.interrupt_main) -> None:
+        self.store, self.claim, self.interval_s, self.on_lost = store, claim, interval_s, on_lost
         self.step = 0
         self.lost = False
+        self.failing: str | None = None  # the write error, while writes fail
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, daemon=True, name="wdbench-claim")
 
     def set_step(self, step: int) -> None:
         self.step = step
 
-    def _beat(self) -> None:
-        while not self._stop.wait(self.interval_s):
+    def beat(self) -> bool:
+        """One refresh; False once the claim is lost. A failed write leaves the claim ours
+        unless a rival's took its place."""
+        try:
             fresh = self.store.refresh(self.claim, self.step)
+        except OSError as err:
+            self._failed(err)
+            return self._still_held()
+        self.failing = None
+        if fresh is None:
+            self.lost = True
+            return False
+        self.claim = fresh
+        return True
+
+    def confirm(self, tries: int = 3, pause_s: float = 0.5) -> bool:
+        """Whether this process may write the trial's record: the beats stop, the claim is
+        refreshed now (a failed write tried `tries` times) and nobody took it over. A
+        refresh that keeps failing still answers from the claims' listing."""
+        self._halt()
+        for attempt in range(tries):
+            if self.lost:
+                return False
+            try:
+                fresh = self.store.refresh(self.claim, self.step)
+            except OSError as err:
+                self._failed(err)
+                if attempt + 1 < tries:
+                    time.sleep(pause_s)
+                continue
             if fresh is None:
                 self.lost = True
-                _thread.interrupt_main()
-                return
+                return False
             self.claim = fresh
+            return True
+        return self._still_held()
+
+    def _still_held(self) -> bool:
+        try:
+            held = self.store.holds(self.claim)
+        except OSError:
+            return True  # the listing fails too: cannot tell, ask again at the next beat
+        self.lost = self.lost or not held
+        return held
+
+    def _failed(self, err: OSError) -> None:
+        if self.failing is None:
+            print(f"wdbench: warning: the claim of trial {self.claim.trial_id} could not be "
+                  f"refreshed ({type(err).__name__}: {err}); retrying", file=sys.stderr)
+        self.failing = str(err)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            if not self.beat():
+                self.on_lost()
+                return
+
+    def _halt(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join()
 
     def __enter__(self) -> Heartbeat:
         self._thread.start()
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self._stop.set()
-        self._thread.join()
+        self._halt()

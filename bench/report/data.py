@@ -46,18 +46,24 @@ class ReportData:
     per_tensor: pd.DataFrame
     groups: list[Group]
     sources: list[str]
+    records: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)  # id -> record
+
+    def records_of(self, group: Group) -> list[dict[str, Any]]:
+        """The ledger records of a group's trials (stale ones left out, as in its frame)."""
+        return [self.records[i] for i in group.trials["id"] if i in self.records]
 
 
 def load(dirs: Iterable[str | os.PathLike]) -> ReportData:
     """Read every record once (the store's loaders would read the files three times)."""
     dirs = expand(dirs)
     seen: set[str] = set()
-    rows, curve_rows, tensor_rows = [], [], []
+    rows, curve_rows, tensor_rows, records = [], [], [], {}
     for d in dirs:
         for record in Ledger(d).records():
             if record.get("id") in seen:  # the same trial in two directories counts once
                 continue
             seen.add(record["id"])
+            records[record["id"]] = record
             rows.append(_row(record))
             curve_rows.extend({"id": record["id"], **p} for p in record.get("curve") or [])
             tensor_rows.extend({"id": record["id"], "tensor": name, **m}
@@ -66,7 +72,7 @@ def load(dirs: Iterable[str | os.PathLike]) -> ReportData:
     curves = pd.DataFrame(curve_rows)
     per_tensor = pd.DataFrame(tensor_rows)
     groups = _groups(trials) if len(trials) else []
-    return ReportData(trials, curves, per_tensor, groups, dirs)
+    return ReportData(trials, curves, per_tensor, groups, dirs, records)
 
 
 def expand(dirs: Iterable[str | os.PathLike]) -> list[str]:

@@ -100,3 +100,58 @@ class ExitsInStep(_Momentum):
 
     def step(self, closure=None):
         raise SystemExit(0)
+
+
+class ExitsHardInStep(_Momentum):
+    """`step()` calls os._exit(3): no exception, no cleanup, the process is gone. A sweep must
+    record the trial failed with the exit code and go on with the others."""
+
+    decay_style = "decoupled"
+
+    def step(self, closure=None):
+        import os
+
+        os._exit(3)
+
+
+class SegfaultsInStep(_Momentum):
+    """`step()` dereferences a null pointer (as a bug in a native extension would)."""
+
+    decay_style = "decoupled"
+
+    def step(self, closure=None):
+        import ctypes
+        import faulthandler
+
+        faulthandler.disable()  # the crash, not a dump of every thread, is the point
+        ctypes.string_at(0)
+
+
+class KilledInStep(_Momentum):
+    """`step()` gets SIGKILL, as from the kernel's out-of-memory killer."""
+
+    decay_style = "decoupled"
+
+    def step(self, closure=None):
+        import os
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class ExitsHardAloneAtLargeLr(_Momentum):
+    """Refuses to run stacked (its group falls back to one trial after another in one worker);
+    alone, os._exit(3) at lr >= 0.05: a worker dies mid-way through a group's trials."""
+
+    decay_style = "decoupled"
+
+    def step(self, closure=None):
+        import os
+
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.untyped_storage().nbytes() > p.numel() * p.element_size():
+                    raise RuntimeError("a slice of a stacked tensor: not for me")
+            if group["lr"] >= 0.05:
+                os._exit(3)
+        return super().step(closure)

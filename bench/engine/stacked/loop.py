@@ -12,7 +12,7 @@ still training, its own evaluation seconds.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,15 +45,18 @@ class Member:
 
 def run_group(group: TrialBatch, out_dir: str, data_dir: str | None = None,
               cache_dir: str | None = None, suite: str | None = None,
-              on_step: OnStep | None = None) -> list[dict[str, Any]]:
+              on_step: OnStep | None = None,
+              still_claimed: Callable[[str], bool] | None = None) -> list[dict[str, Any]]:
     """Run (or resume) the group and write each member's record; returns the records.
 
     Raises NotStackable (bench/engine/stacked/models.py) before anything is written where the
     task's model cannot stack; any other exception leaves the members without records (the
     caller runs them one by one). `on_step` after each step and before each member's
-    evaluation (bench/engine/context.py::OnStep)."""
+    evaluation (bench/engine/context.py::OnStep). A member's record is written only where
+    `still_claimed(its id)` says its claim was not lost (as bench/engine/runner.py's)."""
     with environment.pinned_threads():  # as run_trial: results must not depend on it
-        return _run(group, Ledger(out_dir), data_dir, cache_dir, suite, on_step)
+        return _run(group, Ledger(out_dir), data_dir, cache_dir, suite, on_step,
+                    still_claimed)
 
 
 def _build(group: TrialBatch, acc: Accelerator, data_dir: str | None, cache_dir: str | None,
@@ -83,7 +86,8 @@ def _build(group: TrialBatch, acc: Accelerator, data_dir: str | None, cache_dir:
 
 
 def _run(group: TrialBatch, ledger: Ledger, data_dir: str | None, cache_dir: str | None,
-         suite: str | None, on_step: OnStep | None) -> list[dict[str, Any]]:
+         suite: str | None, on_step: OnStep | None,
+         still_claimed: Callable[[str], bool] | None) -> list[dict[str, Any]]:
     acc = Accelerator(mixed_precision="no")
     started = time.perf_counter()
     model, optimizer, members, multiplier = _build(group, acc, data_dir, cache_dir, suite)
@@ -173,11 +177,13 @@ def _run(group: TrialBatch, ledger: Ledger, data_dir: str | None, cache_dir: str
             on_step(step, steps, len(members) - len(active))
     for i in active:
         settle(i)
-    return _write_records(members, group, ledger, acc, started)
+    return _write_records(members, group, ledger, acc, started, still_claimed)
 
 
 def _write_records(members: Sequence[Member], group: TrialBatch, ledger: Ledger,
-                   acc: Accelerator, started: float) -> list[dict[str, Any]]:
+                   acc: Accelerator, started: float,
+                   still_claimed: Callable[[str], bool] | None = None
+                   ) -> list[dict[str, Any]]:
     out = []
     for i, m in enumerate(members):
         final = record.finish(m.record, m.ctx, m.prog, m.status or "done", m.diverged_at)
@@ -186,6 +192,7 @@ def _write_records(members: Sequence[Member], group: TrialBatch, ledger: Ledger,
                         stacked={"group": group.id, "size": group.size, "index": i})
         out.append(m.record)
     for rec in out:  # all at once, after every member's final evaluation
-        ledger.write(rec)
+        if still_claimed is None or still_claimed(rec["id"]):
+            ledger.write(rec)
     GroupCheckpointer(ledger, group).clear()
     return out

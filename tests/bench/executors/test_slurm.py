@@ -142,7 +142,8 @@ def test_two_sweeps_started_at_once_run_each_trial_once(tmp_path):
     procs = [subprocess.Popen(sweep_cmd(suite, out, "--trials-per-job", "2"), cwd=REPO,
                               env=env, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     for proc in procs:
-        assert proc.wait(timeout=180) == 0, proc.stderr.read()[-3000:]
+        # 3: it found the other sweep's trials queued or running (and said to rerun later).
+        assert proc.wait(timeout=180) in (0, 3), proc.stderr.read()[-3000:]
     assert Counter(r[0] for r in runs(trace)) == Counter(range(4))
     assert len(Ledger(out).ids()) == 4
 
@@ -209,3 +210,26 @@ def test_a_stacked_group_is_one_array_task(tmp_path):
         run_trial(trial, tmp_path / "local", show_progress=False, suite="suite")
         alone = Ledger(tmp_path / "local").read(trial.id)  # as stored: NaN reads as None
         assert largest_difference(alone, stacked[trial.id])[0] <= 1e-10
+
+
+@pytest.mark.parametrize("old", ["failed", "stale"])
+def test_a_rerun_waits_for_its_job_not_for_the_record_it_replaces(tmp_path, old):
+    from bench.executors import submissions
+    from bench.executors.crashed import failed_record
+    from bench.executors.squeue import live_job_ids
+
+    suite = suite_file(tmp_path, [6])
+    [trial] = suites.load(suite).trials("smoke")
+    out = tmp_path / "out"
+    earlier = failed_record(trial, "suite", "an earlier failure")
+    if old == "stale":  # finished, by code that has changed since
+        earlier.update(status="done", error=None, code_fingerprint="0ld0ld0ld0ld+0ld0ld0ld0ld")
+    Ledger(out).write(earlier)
+    done = run_sweep(suite, out, env=env_for(None, WDBENCH_TEST_STEP_SLEEP="0.2"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "an earlier failure" not in done.stderr
+    record = Ledger(out).read(trial.id)
+    assert record["status"] == "done" and record["curve"]  # this run's, not the earlier
+    [submission] = submissions.submissions(out)
+    running = {j.split("_")[0] for j in live_job_ids() or ()}
+    assert str(submission["job_id"]) not in running  # the sweep waited for its job

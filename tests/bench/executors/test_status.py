@@ -10,16 +10,19 @@ import sys
 
 from bench.executors import submissions
 from bench.executors.status import collect
+from bench.ledger.fingerprint import recorded
 from bench.ledger.store import Ledger
 from bench.ledger.trial_claims import ClaimStore
-from tests.bench.helpers import REPO, wdbench
+from tests.bench.helpers import REPO, TOY, wdbench
 from tests.bench.slurm_helpers import require_slurm, wait_for
 from tests.bench.traced_toy_task import TRACED
 
 
-def _record(trial_id: str, status: str) -> dict:
-    return {"id": trial_id, "status": status, "config": {"task": "toy", "seed": 0},
-            "final": {}, "curve": []}
+def _record(trial_id: str, status: str, fingerprint: str | None = None) -> dict:
+    """A record of the toy task made by the current code (or by the code `fingerprint`)."""
+    return {"id": trial_id, "status": status,
+            "config": {"task": TOY, "optimizer": "adamw", "seed": 0},
+            "code_fingerprint": fingerprint or recorded(TOY, "adamw"), "final": {}, "curve": []}
 
 
 def test_status_counts_records_claims_and_planned_trials(tmp_path):
@@ -27,13 +30,17 @@ def test_status_counts_records_claims_and_planned_trials(tmp_path):
     for trial_id, status in (("a1", "done"), ("a2", "done"), ("b1", "diverged"),
                              ("c1", "failed")):
         ledger.write(_record(trial_id, status))
-    submissions.write_plan(tmp_path, ["a1", "a2", "b1", "c1", "r1", "p1", "p2"], "s")
+    # Results of code that has changed since: the next sweep reruns them.
+    ledger.write(_record("s1", "done", "0ld0ld0ld0ld+0ld0ld0ld0ld"))
+    ledger.write(_record("s2", "diverged", "0ld0ld0ld0ld+0ld0ld0ld0ld"))
+    submissions.write_plan(tmp_path, ["a1", "a2", "b1", "c1", "s1", "s2", "r1", "p1", "p2"],
+                           "s")
     claim = ClaimStore(tmp_path).acquire("r1")
     ClaimStore(tmp_path).refresh(claim, step=42)
     status = collect(tmp_path)
-    assert status["counts"] == {"done": 2, "diverged": 1, "failed": 1, "running": 1,
-                                "pending": 2}
-    assert status["total"] == 7
+    assert status["counts"] == {"done": 2, "diverged": 1, "stale": 2, "failed": 1,
+                                "running": 1, "pending": 2}
+    assert status["total"] == 9
     [running] = status["running"]
     assert running["id"] == "r1" and running["step"] == 42 and running["pid"] == os.getpid()
     assert running["heartbeat_age_s"] < 60
@@ -44,7 +51,8 @@ def test_status_cli_prints_text_and_json_and_rejects_a_non_sweep_dir(tmp_path):
     submissions.write_plan(tmp_path, ["a1", "p1"], "s")
     text = wdbench("status", str(tmp_path))
     assert text.returncode == 0, text.stderr
-    assert "2 trials: 1 done, 0 diverged, 0 failed, 0 running, 1 pending" in text.stdout
+    assert "2 trials: 1 done, 0 diverged, 0 stale (older code: rerun by the next sweep), " \
+        "0 failed, 0 running, 1 pending" in text.stdout
     as_json = json.loads(wdbench("status", str(tmp_path), "--json").stdout)
     assert as_json["counts"]["pending"] == 1 and as_json["running"] == []
     bad = wdbench("status", str(tmp_path / "nothing"))

@@ -132,3 +132,26 @@ def test_trials_per_gpu_must_be_positive(tmp_path):
                  "--out", str(tmp_path))
     assert result.returncode == 2
     assert "--trials-per-gpu must be >= 1" in result.stderr
+
+
+def test_a_sweep_that_skipped_trials_held_elsewhere_exits_3_and_says_so(tmp_path, capsys):
+    from bench.cli import main
+    from bench.ledger.trial_claims import ClaimStore
+
+    suite = write(tmp_path, SUITE.replace("seeds: [0, 1]", "seeds: [0]"))
+    out = tmp_path / "out"
+    held_id = suites.load(suite).trials("smoke")[0].id
+    held = ClaimStore(out).acquire(held_id)  # a live claim: another sweep runs it
+    assert main(["sweep", str(suite), "--out", str(out), "--quiet"]) == 3
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("1 trial(s) held by another sweep") and "again later" in line
+    assert len(Ledger(out).ids()) == 4 and held_id not in Ledger(out).ids()
+    ClaimStore(out).release(held)
+    assert main(["sweep", str(suite), "--out", str(out), "--quiet"]) == 0
+    assert len(Ledger(out).ids()) == 5
+
+
+def test_the_sweep_help_documents_the_exit_status():
+    res = wdbench("sweep", "--help")
+    assert res.returncode == 0
+    assert "exit status:" in res.stdout and "  3    trials another sweep holds" in res.stdout

@@ -155,7 +155,8 @@ def test_status_and_sweep_survive_damaged_claims_plans_and_pipes(tmp_path):
     status = subprocess.run([sys.executable, "-m", "bench", "status", str(out)], cwd=REPO,
                             capture_output=True, text=True, timeout=120)
     assert status.returncode == 0, status.stderr
-    assert "2 trials: 0 done, 0 diverged, 0 failed, 0 running, 2 pending" in status.stdout
+    assert ("2 trials: 0 done, 0 diverged, 0 stale (older code: rerun by the next sweep), "
+            "0 failed, 0 running, 2 pending") in status.stdout
     _each_warned_once(status.stderr)
     sweep = subprocess.run([sys.executable, "-m", "bench", "sweep", str(suite), "--out",
                             str(out), "--quiet"], cwd=REPO, capture_output=True, text=True,

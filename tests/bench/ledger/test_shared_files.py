@@ -16,6 +16,7 @@ from bench.ledger.export import export_dataset
 from bench.ledger.progress import BatchProgress, ProgressFiles
 from bench.ledger.store import Ledger
 from bench.ledger.trial_claims import ClaimStore
+from bench.report import claim_verdicts
 from tests.bench.report.synthetic import synthetic_records
 
 
@@ -43,10 +44,11 @@ def test_records_claims_plans_and_exports_are_group_writable_under_umask_002(tmp
     submissions.write_plan(out, [record["id"]], "suite")
     submissions.write_submission(out, "42", {"42_0": [record["id"]]}, "logs")
     ProgressFiles(out).write("g1", BatchProgress([record["id"]], 1, 10))
-    claim_verdicts = write_results(out, "smoke", [])
+    judged = write_results(out, "smoke", [])
+    verdicts = claim_verdicts.write(out / "report", [])
     files = [path, *(out / "claims").iterdir(), *(out / "plans").iterdir(),
-             *(out / "submissions").iterdir(), *(out / "progress").iterdir(), claim_verdicts]
-    assert len(files) == 6
+             *(out / "submissions").iterdir(), *(out / "progress").iterdir(), judged, verdicts]
+    assert len(files) == 7
     for f in files:
         assert _mode(f) == 0o664, (f, oct(_mode(f)))
     exported = export_dataset([out], tmp_path / "ds")
