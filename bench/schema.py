@@ -134,6 +134,8 @@ COLUMNS: tuple[Quantity, ...] = (
        "loss + λ/2‖x‖²"),
     _c("dist_box", "Distance to the box optimum, relative to ‖c‖ (quadratic task)",
        better="lower"),
+    _c("dist_opt", "Distance to the unconstrained minimizer c, ‖x − c‖/‖c‖ (quadratic task; "
+       "where cautious decay should end, arXiv 2510.12402)"),
     _c("ball_ratio", "‖x‖ / r with each tensor in the norm its direction is steepest for "
        "(ℓ∞ for Adam, SignGD, Lion; spectral for Muon's matrices; ℓ2 for SGD); the largest "
        "over tensors (≤ 1: inside the optimizer's own ball)"),

@@ -39,6 +39,7 @@ with bit for bit the shrink the eager path and the numba kernels use.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -95,6 +96,12 @@ def _no_box(wd: float, lr: float, lr_max: float) -> None:
     return None
 
 
+def _corrected_radius(wd: float, lr: float, lr_max: float) -> float:
+    """η_max/(λη_t); infinite where η_t = 0 (the end of a cosine schedule: λ_t = 0, no
+    decay, no box), its limit, rather than a division by zero."""
+    return lr_max / (wd * lr) if lr > 0 else math.inf
+
+
 STYLES: dict[DecayStyle, Style] = {
     DecayStyle.COUPLED: Style(rate=_zero, radius=_no_box, coupled=True),
     DecayStyle.DECOUPLED: Style(rate=lambda wd, lr, lr_max: wd,
@@ -104,7 +111,7 @@ STYLES: dict[DecayStyle, Style] = {
     DecayStyle.FIXED: Style(rate=lambda wd, lr, lr_max: wd / lr,
                             radius=lambda wd, lr, lr_max: lr / wd),
     DecayStyle.CORRECTED: Style(rate=lambda wd, lr, lr_max: wd * lr / lr_max,
-                                radius=lambda wd, lr, lr_max: lr_max / (wd * lr)),
+                                radius=_corrected_radius),
     DecayStyle.CAUTIOUS: Style(rate=lambda wd, lr, lr_max: wd, radius=_no_box, cautious=True),
     DecayStyle.NONE: Style(rate=_zero, radius=_no_box),
 }

@@ -228,6 +228,8 @@ class MatrixQuadraticTask(Task):
     def spectral_optimum(self, weight_decay: float, radius: float | None = None) -> Tensor:
         """argmin f over σ_max(W) <= spectral_scale * r, float64."""
         r = self._radius(weight_decay, radius) * self.options["spectral_scale"]
+        if math.isinf(r):  # no ball (AdamC's radius at η_t = 0): the unconstrained optimum
+            return self.c.clone()
         key = ("spectral", r)
         if key not in self._cache:
             self._cache[key] = (project_spectral(self.c, r) if self.left is None
@@ -237,6 +239,8 @@ class MatrixQuadraticTask(Task):
     def box_optimum(self, weight_decay: float, radius: float | None = None) -> Tensor:
         """argmin f over |W_ij| <= r, float64 (the box QP on vec(W) for the anisotropic kind)."""
         r = self._radius(weight_decay, radius)
+        if math.isinf(r):  # no box: the unconstrained optimum
+            return self.c.clone()
         key = ("box", r)
         if key not in self._cache:
             if self.left is None:

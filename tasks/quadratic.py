@@ -252,13 +252,14 @@ class QuadraticTask(Task):
 
     def extra_metrics(self, model: nn.Module, weight_decay: float,
                       radius: float | None) -> dict[str, float]:
-        """Distances to the box optimum (radius, default 1/lambda) and the l2 optimum,
-        relative to ||c||."""
+        """Distances to the box optimum (radius, default 1/lambda), the l2 optimum and the
+        unconstrained minimizer c, relative to ||c||."""
         x = model.x.detach().to("cpu", torch.float64)
         scale = float(self.c.norm())
         return {
             "dist_box": float((x - self.box_optimum(weight_decay, radius)).norm()) / scale,
             "dist_l2": float((x - self.l2_optimum(weight_decay)).norm()) / scale,
+            "dist_opt": float((x - self.c).norm()) / scale,
         }
 
     # --- exact answers --------------------------------------------------------------------
@@ -273,9 +274,10 @@ class QuadraticTask(Task):
         return self.rotation @ (self.spectrum * (self.rotation.T @ v))
 
     def box_optimum(self, weight_decay: float, radius: float | None = None) -> Tensor:
-        """argmin L over ||x||_inf <= radius (default 1/weight_decay; no box at 0), float64."""
+        """argmin L over ||x||_inf <= radius (default 1/weight_decay; no box at 0 or at an
+        infinite radius, e.g. AdamC's at η_t = 0), float64."""
         r = radius if radius is not None else (1.0 / weight_decay if weight_decay > 0 else None)
-        if r is None:
+        if r is None or math.isinf(r):
             return self.c.clone()
         key = (float(weight_decay), float(r))
         if key not in self._box_cache:

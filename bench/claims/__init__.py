@@ -10,6 +10,11 @@ Layout:
     conditions.py  the shared tests and their thresholds: preconditions, finished, seeds,
                    converged, binds (never re-derive these in a claim)
     judging.py     decide one case from its checks and statistic; aggregate a claim's cases
+    pairs.py       a case's partner runs (same config, another optimizer: claims 7, 10, 11)
+    grids.py       lr × λ (or size × τ) grids scored per seed through measures/separability
+                   (claims 8, 9)
+    layers.py      per-tensor curve statistics: scale-invariant layers, angular-update spread,
+                   ‖g‖/‖x‖ (claims 10, 11)
     registry.py    CLAIMS in their fixed order; `select(ids)` for the CLI
     runner.py      trials of the selected claims at a budget; claims.json from a ledger
     <claim>.py     one module per claim, e.g. xie_li_box.py
@@ -22,7 +27,9 @@ How to add a claim:
     trials it judges, and for each `records.cases(...)`: a precondition Check (conditions.py
     or one of your own, returning `Check(ok, phrase)`), the gates (conditions.converged,
     binds_box, ...), then `judging.decide(case, STATISTIC, applicable, gates)`; end with
-    `judging.aggregate(CLAIM_ID, STATISTIC, case_verdicts)`.
+    `judging.aggregate(CLAIM_ID, STATISTIC, case_verdicts)`. A statistic derived from curves
+    or grids rather than read from a final metric goes in as `decide(..., values=per_seed)`;
+    a contrast with a partner run as `judging.combine(mine, theirs)`.
  3. Declare `CLAIM = Claim(id, slug, title, source, statement, preconditions, STATISTIC,
     runs={"smoke": (SuiteRun(...),), "cpu": (...), "full": (...)}, judge=judge)`, with its
     suites under bench/suites/claims/ (smoke: seconds; cpu: ~2 minutes on 2 cores).

@@ -163,10 +163,11 @@ def _max_linf_norm(trial: TrialView) -> float | None:
     return max(values) if values else None
 
 
-def binds_box(case: Case, trials: Sequence[TrialView]) -> Check:
+def binds_box(case: Case, trials: Sequence[TrialView], radius: float | None = None) -> Check:
     """The same configuration at λ = 0 leaves the ℓ∞ ball of radius r (its largest ‖x‖∞ over
-    the run, mean over the case's seeds, above r)."""
-    radius = case.first.radius
+    the run, mean over the case's seeds, above r). r: the record's radius, or `radius` for a
+    style that predicts none (cautious decay, tested against decoupled decay's box 1/λ)."""
+    radius = case.first.radius if radius is None else radius
     if radius is None:
         return Check(False, "no radius recorded")
     used = [t for t in twins(case, trials) if t.status == "done"

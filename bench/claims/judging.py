@@ -75,9 +75,12 @@ def observed(metric: str, mean: float | None, interval: tuple[float, float] | No
 
 
 def decide(case: Case, statistic: Statistic, applicable: Check, gates: Sequence[Check] = (),
-           numbers: Mapping[str, Any] | None = None) -> CaseVerdict:
-    """The verdict on one case (see the module doc)."""
-    values = case.values(statistic.metric)
+           numbers: Mapping[str, Any] | None = None,
+           values: Sequence[float] | None = None) -> CaseVerdict:
+    """The verdict on one case (see the module doc). `values`: the statistic per seed where
+    the claim derives it (from curves, or from a grid of configurations) instead of reading
+    the final metric `statistic.metric` of each finished seed."""
+    values = case.values(statistic.metric) if values is None else list(values)
     mean, interval = interval_of(values)
     seen = observed(statistic.metric, mean, interval)
     all_numbers = {statistic.metric: mean, "values": values, **(numbers or {}),
@@ -108,10 +111,12 @@ def decide(case: Case, statistic: Statistic, applicable: Check, gates: Sequence[
 
 
 def label(case: CaseVerdict) -> str:
-    """'adamw (betas=[0.9, 0.99]) lr=0.05 λ=2'"""
+    """'adamw (betas=[0.9, 0.99]) lr=0.05 λ=2' (lr and λ left out where the case is a grid
+    over them)"""
     variant = f" ({case.variant})" if case.variant else ""
     lr = f" lr={case.lr:g}" if case.lr is not None else ""
-    return f"{case.optimizer}{variant}{lr} λ={case.weight_decay:g}"
+    wd = f" λ={case.weight_decay:g}" if case.weight_decay is not None else ""
+    return f"{case.optimizer}{variant}{lr}{wd}"
 
 
 def aggregate(claim_id: str, statistic: Statistic, cases: Sequence[CaseVerdict]

@@ -10,7 +10,9 @@ from bench.claims.base import Claim
 from bench.errors import UsageError
 
 # bench/claims/<module>.py, each defining CLAIM; append new claims at the end.
-MODULES = ("xie_li_box", "xie_li_kkt", "beta_contrast", "adam_l2", "lion_k", "muon_ball")
+MODULES = ("xie_li_box", "xie_li_kkt", "beta_contrast", "adam_l2", "lion_k", "muon_ball",
+           "cautious", "lh_separability", "wa_timescale", "kosson_rotation", "adamc_ratio",
+           "lion_sfw")
 
 
 def claims() -> tuple[Claim, ...]:

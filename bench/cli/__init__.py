@@ -28,6 +28,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    code = _run(argv)
+    if argv is None:  # the program itself, not a caller: it must end even if threads linger
+        from bench.isolation.threads import exit_despite_lingering
+
+        exit_despite_lingering(code)
+    return code
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)

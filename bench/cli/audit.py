@@ -46,7 +46,7 @@ def _summary(audit) -> str:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from bench.conformance.probe_limit import DEFAULT_TIMEOUT_S
+    from bench.isolation.time_limit import DEFAULT_TIMEOUT_S
 
     timeout = DEFAULT_TIMEOUT_S if args.probe_timeout_s is None else args.probe_timeout_s
     if not timeout > 0:

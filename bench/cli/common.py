@@ -67,12 +67,13 @@ def check_task(task: str) -> None:
 
 
 def check_optimizers(names: list[str]) -> None:
-    """Each name is registered or an importable `module:attr`."""
-    import optimizers
+    """Each name is registered or an importable `module:attr` (imported in a child process
+    under a time limit first: bench/trial/untrusted_optimizer.py)."""
+    from bench.trial.untrusted_optimizer import spec
 
     for name in names:
         try:
-            optimizers.spec(name)
+            spec(name)
         except KeyError as err:
             raise UsageError(err.args[0]) from None
         except ValueError as err:  # e.g. a bad decay_style attribute on a module:attr

@@ -3,10 +3,10 @@ at its defaults and with each decay-related boolean flag flipped once, beside th
 flags, class or documentation declare.
 
 Each (optimizer, settings) is one decay probe (`decay_probe.measure_decay`, λ = 0.1) in a
-forked child under the probe time limit (`probe_limit`). `--workers` children run at once,
-driven from one thread that waits on all their pipes: forking (not a fresh interpreter) per
-probe, and an optimizer that hangs, kills its process, raises SystemExit or prints without end
-costs its own row only."""
+forked child under the probe time limit (`bench/isolation/time_limit.py`). `--workers`
+children run at once, driven from one thread that waits on all their pipes: forking (not a
+fresh interpreter) per probe, and an optimizer that hangs, kills its process, raises
+SystemExit or prints without end costs its own row only."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from bench.conformance.audit_discovery import (
     wrapper_kwargs,
 )
 from bench.conformance.decay_probe import ProbeSettings
-from bench.conformance.probe_limit import ProbeFailed, RunningProbe, start_probe
+from bench.isolation.time_limit import ProbeFailed, RunningProbe, start_probe
 
 NOT_PROBED = "not probed"
 

@@ -4,7 +4,8 @@ decay really enters (the `wdbench check-optimizer OPTIMIZER` verb is
 
 OPTIMIZER is a registered name or `module:attr` (an Optimizer class or a factory called as
 `make(params, lr=..., weight_decay=..., **extra)`). Exit 0 when every check passes, 1 when one
-fails, 2 when OPTIMIZER cannot be imported or constructed.
+fails, 2 when OPTIMIZER cannot be imported or constructed (it raises an error saying why).
+The command imports and constructs it in a forked child first (bench/conformance/bounded.py).
 """
 
 from __future__ import annotations
@@ -74,17 +75,26 @@ def _one_line(err: BaseException) -> str:
 
 
 def resolve(text: str, settings: dict[str, Any]) -> Subject:
-    """A registered name or module:attr -> Subject; UsageError when it cannot be used."""
+    """A registered name or module:attr -> Subject, imported and constructed in this process;
+    UsageError when it cannot be used."""
+    subject = import_subject(text, settings)
+    _try_construct(subject)
+    return subject
+
+
+def import_subject(text: str, settings: dict[str, Any]) -> Subject:
+    """`resolve` without the construction."""
+    refuse_reserved(settings)
+    if ":" in text:
+        return _resolve_import(text, settings)
+    return _resolve_registered(text, settings)
+
+
+def refuse_reserved(settings: dict[str, Any]) -> None:
     reserved = sorted(set(settings) & set(RESERVED))
     if reserved:
         raise UsageError(f"--set {', '.join(reserved)} is not allowed: the probes choose lr and "
                          "weight_decay themselves; pass only other constructor arguments")
-    if ":" in text:
-        subject = _resolve_import(text, settings)
-    else:
-        subject = _resolve_registered(text, settings)
-    _try_construct(subject)
-    return subject
 
 
 def _resolve_registered(name: str, settings: dict[str, Any]) -> Subject:
@@ -339,14 +349,14 @@ def check_closure(subject: Subject) -> Check:
 
 def run_checks(subject: Subject, timeout_s: float | None = None) -> Report:
     """Every probe; with `timeout_s`, each in a forked child under that limit
-    (bench/conformance/probe_limit.py), so a hang, a crash or a SystemExit becomes a failed
+    (bench/isolation/time_limit.py), so a hang, a crash or a SystemExit becomes a failed
     check."""
     from bench.conformance.decay_probe import DecayVerdict, measure_decay
 
     def bounded(name: str, fn: Callable[..., Any], *args: Any) -> Any:
         if timeout_s is None:
             return fn(*args)
-        from bench.conformance.probe_limit import ProbeFailed, call_with_limit
+        from bench.isolation.time_limit import ProbeFailed, call_with_limit
 
         try:
             return call_with_limit(fn, args, timeout_s)

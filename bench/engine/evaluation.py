@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from bench.engine.context import Progress, TrialContext
-from bench.measures import geometry, kkt, metrics, timescale
+from bench.measures import geometry, grad_ratio, kkt, metrics, timescale
 from optimizers.decay import implied_radius
 
 
@@ -114,6 +114,7 @@ def probe_metrics(ctx: TrialContext, prog: Progress, per_tensor: bool = False
         for n in tensors:
             tensors[n].update(ball_tensors[n])
     kkt.attach(prog.kkt_start, radius, geometries, names, overall, tensors)
+    overall.update(grad_ratio.point(named_params, named_grads))  # per tensor ‖g‖/‖x‖ (AdamC)
     for n, p in model.named_parameters():
         p.grad = saved_grads[n]
     with torch.no_grad():

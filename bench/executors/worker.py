@@ -15,6 +15,7 @@ from typing import Any
 from bench.executors import slurm_task
 from bench.executors.claimed import WorkerSettings, run_claimed
 from bench.executors.stacked_unit import run_group_claimed
+from bench.isolation.process_state import preserved_process_state
 from bench.trial.batch import TrialBatch
 
 
@@ -30,7 +31,9 @@ def run(batches: Sequence[TrialBatch], settings: WorkerSettings) -> list[dict[st
 def run_batch(batch: TrialBatch, settings: WorkerSettings, accelerator: Any = None
               ) -> list[dict[str, Any]]:
     """A stacked group in one process, or its trials one by one (a lone trial; any batch
-    under DDP, which does not stack)."""
-    if batch.stacked and accelerator is None:
-        return run_group_claimed(batch, settings)
-    return [run_claimed(t, settings, accelerator) for t in batch.trials]
+    under DDP, which does not stack). What its code changes in the process (default dtype,
+    seeds, thread count) is put back after it (bench/isolation/process_state.py)."""
+    with preserved_process_state():
+        if batch.stacked and accelerator is None:
+            return run_group_claimed(batch, settings)
+        return [run_claimed(t, settings, accelerator) for t in batch.trials]

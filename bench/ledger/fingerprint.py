@@ -27,7 +27,7 @@ ENGINE_FILES = ("bench/engine/runner.py", "bench/engine/context.py", "bench/engi
                 "bench/engine/sampling.py",
                 "bench/trial/schedules.py", "bench/trial/config.py", "bench/engine/divergence.py",
                 "bench/engine/evaluation.py", "bench/measures/geometry.py",
-                "bench/measures/rotation.py",
+                "bench/measures/rotation.py", "bench/measures/grad_ratio.py",
                 "bench/measures/timescale.py", "bench/engine/param_groups.py",
                 # A stacked member's record must equal its lone run's: its code counts too.
                 "bench/engine/stacked/loop.py", "bench/engine/stacked/members.py",

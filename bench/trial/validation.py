@@ -3,8 +3,10 @@
 Every Trial key is checked for type and range as its field declares (bench/trial/config.py),
 τ against its λ, task options against the task's `TaskOption`s, and optimizer options against
 what the optimizer's constructor accepts (its signature, then a construction on a one-element
-parameter, which runs the optimizer's own range checks: betas, momentum, decay style, impl).
-Errors name the key, the bad value, the allowed values and where the value came from."""
+parameter, which runs the optimizer's own range checks: betas, momentum, decay style, impl; a
+submission is imported and constructed in a child process under a time limit first:
+bench/trial/untrusted_optimizer.py). Errors name the key, the bad value, the allowed values and
+where the value came from."""
 
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ from typing import Any
 from bench.errors import UsageError
 from bench.trial.config import FIELDS, TRIAL_KEYS, Trial, coerce
 from bench.trial.fields import SettingError
+from bench.trial.untrusted_optimizer import construction_error
+from bench.trial.untrusted_optimizer import spec as optimizer_spec
 
 
 def validate(trial: Any, sources: Mapping[str, str] | None = None) -> None:
@@ -42,10 +46,9 @@ def _check_tau(trial: Any) -> None:
     weight_decay after the derivation would break the pair)."""
     if trial.tau is None:
         return
-    import optimizers
     from bench.measures import timescale
     try:
-        wd = timescale.weight_decay_for(decay_style(trial, optimizers.spec(trial.optimizer)),
+        wd = timescale.weight_decay_for(decay_style(trial, optimizer_spec(trial.optimizer)),
                                         trial.tau, trial.lr)
     except (KeyError, ValueError):
         return  # the optimizer's own check names the problem
@@ -102,10 +105,8 @@ def accepted_options(factory: Any) -> tuple[list[str], bool]:
 
 
 def _check_optimizer(trial: Any) -> None:
-    import optimizers
-
     try:
-        spec = optimizers.spec(trial.optimizer)
+        spec = optimizer_spec(trial.optimizer)
     except KeyError as err:
         raise UsageError(err.args[0]) from None
     options = dict(trial.optimizer_options)
@@ -123,38 +124,28 @@ def _construct(spec: Any, trial: Any, options: dict[str, Any]) -> None:
     """Build the optimizer over one tiny tensor: its own checks run, no model is made. A
     failure that the trial's own options do not cause (the optimizer wants matrices, say) is
     left to the trial."""
-    error = _construction_error(spec, trial, options)
-    if error is None or not options or _construction_error(spec, trial, {}) is not None:
+    text = _construction_error(spec, trial, options)
+    if text is None or not options or _construction_error(spec, trial, {}) is not None:
         return
-    text = str(error).splitlines()[0] if str(error) else type(error).__name__
     key = next((k for k in options if k in text), None)
     if key is None:
         raise UsageError(f"optimizer {trial.optimizer!r} rejects these settings: {text}")
     raise SettingError(key, options[key], f"what {trial.optimizer} accepts ({text})")
 
 
-def _construction_error(spec: Any, trial: Any, options: dict[str, Any]) -> Exception | None:
-    import torch
-
-    try:
-        spec.factory([torch.zeros(1, requires_grad=True)],
-                     **{**spec.defaults, "lr": trial.lr, "weight_decay": trial.weight_decay,
-                        **options})
-    except (ValueError, TypeError, KeyError) as err:
-        return err
-    return None
+def _construction_error(spec: Any, trial: Any, options: dict[str, Any]) -> str | None:
+    return construction_error(spec, {**spec.defaults, "lr": trial.lr,
+                                     "weight_decay": trial.weight_decay, **options})
 
 
 def build(task: str, optimizer: str, settings: Mapping[str, Any],
           sources: Mapping[str, str] | None = None) -> Any:
     """The Trial of these `--set`-style settings (lr and weight_decay default to the
     optimizer's), validated whole; errors name the source of the bad key."""
-    import optimizers
-
     sources = sources or {}
     settings = dict(settings)
     try:
-        spec = optimizers.spec(optimizer)
+        spec = optimizer_spec(optimizer)
     except KeyError as err:
         raise UsageError(err.args[0]) from None
     defaults = spec.defaults

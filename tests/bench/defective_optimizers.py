@@ -155,3 +155,91 @@ class ExitsHardAloneAtLargeLr(_Momentum):
             if group["lr"] >= 0.05:
                 os._exit(3)
         return super().step(closure)
+
+
+# --- construction: `wdbench check-optimizer`, validation (`sweep --with`, `run`) ----------
+
+class HangsOnConstruction(_Momentum):
+    """`__init__` never returns: validation and check-optimizer must answer, not hang."""
+
+    decay_style = "decoupled"
+
+    def __init__(self, params, lr=1e-2, weight_decay=0.0):
+        import time
+
+        while True:
+            time.sleep(0.05)
+
+
+class ExitsOnConstruction(_Momentum):
+    """`__init__` raises SystemExit(0): not a refusal of the settings, not the end of wdbench."""
+
+    decay_style = "decoupled"
+
+    def __init__(self, params, lr=1e-2, weight_decay=0.0):
+        raise SystemExit(0)
+
+
+class KillsOnConstruction(_Momentum):
+    """`__init__` ends its process at once (as a segfault or the OOM killer would)."""
+
+    decay_style = "decoupled"
+
+    def __init__(self, params, lr=1e-2, weight_decay=0.0):
+        import os
+
+        os._exit(3)
+
+
+# --- process-wide state: what one trial's code changes must not reach the next trial ------
+
+def _changes_process_state(name: str, change) -> type:
+    """A conforming optimizer whose `__init__` also calls `change()` (process-wide state)."""
+
+    def __init__(self, params, lr=1e-2, weight_decay=0.0, momentum=0.9):
+        change()
+        _Momentum.__init__(self, params, lr, weight_decay, momentum)
+
+    return type(name, (_Momentum,), {"__init__": __init__, "decay_style": "decoupled",
+                                     "__module__": __name__, "__qualname__": name})
+
+
+def _seed_numpy() -> None:
+    import numpy as np
+
+    np.random.seed(1234)
+
+
+def _seed_python() -> None:
+    import random
+
+    random.seed(1234)
+
+
+# name -> what its __init__ changes; each class is importable as module:name
+PROCESS_STATE_CHANGES = {
+    "SetsDefaultDtype": lambda: torch.set_default_dtype(torch.float64),
+    "SetsDefaultDevice": lambda: torch.set_default_device("meta"),
+    "DisablesGrad": lambda: torch.set_grad_enabled(False),
+    "SeedsTorch": lambda: torch.manual_seed(1234),
+    "SeedsNumpy": _seed_numpy,
+    "SeedsPython": _seed_python,
+    "SetsThreads": lambda: torch.set_num_threads(torch.get_num_threads() + 3),
+    "SetsDeterministic": lambda: torch.use_deterministic_algorithms(True),
+}
+for _name, _change in PROCESS_STATE_CHANGES.items():
+    globals()[_name] = _changes_process_state(_name, _change)
+
+
+class StartsThread(_Momentum):
+    """Starts a non-daemon thread that never ends: Python would wait for it at exit."""
+
+    decay_style = "decoupled"
+    lr_grid = (0.01,)  # `sweep --with` adds one trial per seed
+    weight_decay_grid = (0.1,)
+
+    def __init__(self, params, lr=1e-2, weight_decay=0.0, momentum=0.9):
+        import threading
+
+        threading.Thread(target=threading.Event().wait, name="submission-thread").start()
+        super().__init__(params, lr, weight_decay, momentum)

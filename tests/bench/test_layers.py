@@ -2,7 +2,7 @@
 modules import each other in a cycle. Read from the source with `ast` (nothing is imported),
 counting every import: at the top, inside functions, and under TYPE_CHECKING.
 
-    errors < measures < trial/schema < ledger < engine < executors
+    errors < isolation < measures < trial/schema < ledger < engine < executors
                   < analysis/conformance < claims < report < perf/cli
 
 A known exception that waits on another change is listed in ALLOWED below, with why; the test
@@ -19,6 +19,7 @@ LAYERS = (
     # "": the package itself (bench/__init__.py: its version); reading hostile files and
     # escaping text that came from them, which every layer above may need
     ("", "errors", "untrusted_text", "input_files"),
+    ("isolation",),  # user code in a child under a time limit, process state: uses no bench
     ("measures",),
     ("trial", "schema"),  # the schema's trial columns come from the Trial fields' declaration
     ("ledger",),

@@ -19,8 +19,8 @@ from tests.bench.report_ledgers import write
 
 # Columns only some tasks record (the toy task of the engine tests has none of them).
 TASK_SPECIFIC = {"val_accuracy", "test_accuracy", "train_accuracy", "val_perplexity",
-                 "test_perplexity", "dist_box", "dist_l2", "dist_spectral", "tokens_per_s", "error",
-                 "diverged_at", "violation"}
+                 "test_perplexity", "dist_box", "dist_l2", "dist_opt", "dist_spectral",
+                 "tokens_per_s", "error", "diverged_at", "violation"}
 
 
 class Headers(HTMLParser):

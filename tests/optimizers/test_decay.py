@@ -1,5 +1,7 @@
 """The decay stage on its own: each style's terms and radius, from the table."""
 
+import math
+
 import pytest
 import torch
 
@@ -66,6 +68,11 @@ def test_radius_is_the_fixed_point_of_shrink_and_a_unit_step(style, lr):
     terms = decay_terms(style, WD, lr, LR_MAX)
     assert lr / (1.0 - terms.shrink) == pytest.approx(implied_radius(style, WD, lr, LR_MAX),
                                                       rel=1e-12)
+
+
+def test_corrected_radius_at_zero_lr_is_infinite():
+    # The end of a cosine schedule: λ_t = λη_t/η_max = 0, no decay, no box (not 1/0).
+    assert implied_radius("corrected", WD, 0.0, LR_MAX) == math.inf
 
 
 def test_only_fixed_and_corrected_radii_move_with_the_lr():

@@ -93,6 +93,14 @@ def test_the_three_optima_are_exact(kind):
     assert task.loss_value(spectral) < task.loss_value(l2_in_the_ball)
 
 
+@pytest.mark.parametrize("kind", ["isotropic", "anisotropic"])
+def test_an_infinite_radius_has_the_unconstrained_optimum(kind):
+    # AdamC's radius at η_t = 0 (the end of a cosine schedule): no ball, no box.
+    task = make(kind=kind)
+    torch.testing.assert_close(task.spectral_optimum(LAMBDA, math.inf), task.c)
+    torch.testing.assert_close(task.box_optimum(LAMBDA, math.inf), task.c)
+
+
 def test_isotropic_spectral_optimum_clips_the_singular_values():
     task = make()
     u, s, vh = torch.linalg.svd(task.c)

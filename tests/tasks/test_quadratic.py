@@ -160,6 +160,14 @@ def test_extra_metrics_measure_distances_relative_to_c():
     # An explicit radius moves the box target (e.g. the independent decay style).
     assert task.extra_metrics(model, LAMBDA, 0.25)["dist_box"] != pytest.approx(
         task.extra_metrics(model, LAMBDA, None)["dist_box"])
+    # dist_opt: to the unconstrained minimizer c, whatever λ (cautious decay's target).
+    assert task.extra_metrics(model, LAMBDA, None)["dist_opt"] == pytest.approx(1.0)
+    with torch.no_grad():
+        model.x.copy_(task.c)
+    at_c = task.extra_metrics(model, LAMBDA, None)
+    assert at_c["dist_opt"] < 1e-7 and at_c["dist_box"] > 0.1
+    # An infinite radius (AdamC's at η_t = 0) has no box: its optimum is c.
+    assert task.extra_metrics(model, LAMBDA, math.inf)["dist_box"] < 1e-7
 
 
 # --- the Task protocol as the runner drives it ----------------------------------------------

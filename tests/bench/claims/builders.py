@@ -13,7 +13,7 @@ from typing import Any
 KINDS = {"adamw": ("adam", "decoupled", "linf"), "adam_l2": ("adam", "coupled", "linf"),
          "signgd_wd": ("sign", "decoupled", "linf"), "signgd_l2": ("sign", "coupled", "linf"),
          "lion": ("lion", "decoupled", "linf"), "muon": ("muon", "decoupled", "spectral"),
-         "adamw_cautious": ("adam", "cautious", "linf")}
+         "adamw_cautious": ("adam", "cautious", "linf"), "adamc": ("adam", "corrected", "linf")}
 THEOREM_SCHEDULES = {"constant": True, "inverse_sqrt": True, "cosine": False}
 
 
@@ -35,15 +35,18 @@ def record(optimizer: str = "adamw", *, weight_decay: float = 2.0, lr: float = 0
            schedule: str = "inverse_sqrt", steps_per_epoch: float = 1,
            optimizer_options: Mapping[str, Any] | None = None, task: str = "quadratic",
            task_options: Mapping[str, Any] | None = None,
-           instance: Mapping[str, Any] | None = None, change: float = 0.0) -> dict[str, Any]:
+           instance: Mapping[str, Any] | None = None, change: float = 0.0,
+           tau: float | None = None, timescale: Mapping[str, Any] | None = None,
+           steps: int | None = None) -> dict[str, Any]:
     """One trial's record. `points`: its curve (default: two points ending at `final` whose
-    numbers changed by `change` relative over the last window; 0: settled)."""
+    numbers changed by `change` relative over the last window; 0: settled). `timescale`:
+    the record's tau_iter / tau_epoch (default none), `steps`: the steps it ran."""
     direction, decay, norm = KINDS[optimizer]
     if optimizer_options is None:
         optimizer_options = {"betas": [0.9, 0.99]} if direction == "adam" else {}
     final = {"train_loss": 4.6, "linf_norm": 0.5, **(final or {})}
     config = {"task": task, "optimizer": optimizer, "lr": lr, "weight_decay": weight_decay,
-              "tau": None, "schedule": schedule, "warmup": 0, "mask": None, "seed": seed,
+              "tau": tau, "schedule": schedule, "warmup": 0, "mask": None, "seed": seed,
               "budget": "cpu", "steps": None, "eval_every": None, "checkpoint_every": None,
               "mixed_precision": "no", "grad_accum": 1, "compile": False,
               "optimizer_options": dict(optimizer_options),
@@ -58,7 +61,9 @@ def record(optimizer: str = "adamw", *, weight_decay: float = 2.0, lr: float = 0
                       "metric_radius": radius or (1.0 / weight_decay if weight_decay else None),
                       "lr_max": lr, "source": "builtin"},
         "schedule": {"name": schedule, "schedule_theorem": THEOREM_SCHEDULES[schedule]},
-        "timescale": {"steps_per_epoch": steps_per_epoch, "tau_iter": None, "tau_epoch": None},
+        "timescale": {"steps_per_epoch": steps_per_epoch, "tau_iter": None, "tau_epoch": None,
+                      **(timescale or {})},
+        "timing": {"steps_done": steps} if steps is not None else {},
         "task": {"options": dict(task_options or {}), "instance": dict(instance or {})},
         "final": final if status == "done" else {},
         "curve": list(points) if points is not None else curve(final, change=change),

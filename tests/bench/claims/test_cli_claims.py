@@ -11,7 +11,10 @@ import pytest
 from bench.claims.registry import MODULES, claims
 from bench.cli import main
 from bench.ledger.store import Ledger
+from tests.tasks.image_fixtures import shared_data_dir
 from tests.tasks.test_wikitext import HELDOUT
+
+CIFAR10 = shared_data_dir() / "cifar10-jpeg"
 
 OUTCOMES = {"holds", "violated", "inconclusive", "not-applicable"}
 
@@ -23,6 +26,11 @@ def test_list_json_names_every_claim_in_order(capsys):
     by_id = {c["id"]: c for c in listed}
     assert "arXiv 2404.04454" in by_id["1"]["source"]
     assert "arXiv 2310.05898" in by_id["5"]["source"]
+    for claim_id, arxiv in (("7", "2510.12402"), ("8", "1711.05101"), ("9", "2405.13698"),
+                            ("10", "2305.17212"), ("11", "2506.02285"), ("12", "2506.04192")):
+        assert f"arXiv {arxiv}" in by_id[claim_id]["source"], claim_id
+    assert by_id["9"]["threshold"] == {"low": -0.5, "high": 0.5}
+    assert [r["suite"] for r in by_id["9"]["budgets"]["cpu"]] == ["wa_timescale"] * 3
     assert by_id["1"]["threshold"] == {"low": None, "high": 1.001}
     assert by_id["6"]["threshold"] == {"low": 0.99, "high": 1.01}
     assert any("β1 ≤ β2" in p for p in by_id["1"]["preconditions"])
@@ -58,11 +66,17 @@ def test_bad_run_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, a
 @pytest.fixture(scope="module")
 def smoke_out(tmp_path_factory):
     """One ledger the claims' smoke runs share (later claims resume the earlier ones' trials);
-    WikiText from the shared held-out copy, its tokenizer cached in a temporary folder."""
+    WikiText and CIFAR-10 from the shared copies (each task's WDBENCH_DATA_<TASK>: one
+    --data-dir cannot serve two tasks), the tokenizer and decoded images cached in a
+    temporary folder."""
     if not (HELDOUT / "wiki.train.tokens").is_file():
         pytest.skip(f"real WikiText files not found at {HELDOUT} (set WDBENCH_SHARED_DATA)")
+    if not CIFAR10.is_dir():
+        pytest.skip(f"CIFAR-10 not found at {CIFAR10} (set WDBENCH_SHARED_DATA)")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("WDBENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
+        mp.setenv("WDBENCH_DATA_WIKITEXT", str(HELDOUT))
+        mp.setenv("WDBENCH_DATA_CIFAR10", str(CIFAR10))
         yield tmp_path_factory.mktemp("claims")
 
 
@@ -71,7 +85,7 @@ def test_claims_run_smoke_end_to_end(smoke_out, claim_id, capsys):
     # The report is rendered once, by the last claim's run (the report has its own tests).
     last = claim_id == str(len(MODULES))
     rc = main(["claims", "run", claim_id, "--budget", "smoke", "--out", str(smoke_out),
-               "--data-dir", str(HELDOUT), "--quiet", *([] if last else ["--no-report"])])
+               "--quiet", *([] if last else ["--no-report"])])
     assert rc == 0
     said = capsys.readouterr().out
     assert said.startswith(f"claim {claim_id} (")

@@ -97,10 +97,11 @@ def test_twins_pair_the_same_configuration_and_seed_at_lambda_0():
 
 def test_registry_ids_follow_the_module_order_and_select_by_id_or_slug():
     everything = registry.claims()
-    assert [c.id for c in everything] == ["1", "2", "3", "4", "5", "6"]
+    assert [c.id for c in everything] == [str(i) for i in range(1, 13)]
     assert [c.id for c in registry.select(["muon-spectral-ball", "1"])] == ["1", "6"]
+    assert [c.id for c in registry.select(["12", "cautious-keeps-loss"])] == ["7", "12"]
     with pytest.raises(UsageError, match="unknown claim id"):
-        registry.select(["7"])
+        registry.select(["13"])
 
 
 def test_claims_json_is_replaced_atomically_and_keeps_other_claims(tmp_path):

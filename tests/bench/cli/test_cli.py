@@ -357,6 +357,7 @@ def test_sweep_with_submissions_ranks_them_among_the_baselines(tmp_path):
                   "adamw", "--with", SUBMISSION, "--with", FACTORY, "--workers", "2",
                   "--out", str(out), "--quiet", timeout=600)
     assert res.returncode == 0, res.stderr
+    assert "still running at exit" not in res.stderr  # no thread of ours outlives a sweep
     records = [json.loads(p.read_text()) for p in (out / "trials").glob("*.json")]
     by_optimizer: dict[str, list] = {}
     for record in records:

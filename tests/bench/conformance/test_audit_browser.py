@@ -8,20 +8,15 @@ missing."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from bench.conformance.audit import Audit, AuditRow
 from bench.conformance.audit_page import write_outputs
-from tests.bench.report.test_report_browser import ARGS, CHROMIUM, _missing
+from tests.bench.report.browser import launch, skip_without_browser
 
 EVIL = "<script>alert(1)</script>"
 
-if _missing():
-    if os.environ.get("WDBENCH_REQUIRE_BROWSER") == "1":  # CI: a skip would hide the gap
-        pytest.fail(_missing(), pytrace=False)
-    pytest.skip(_missing(), allow_module_level=True)
+skip_without_browser()
 
 from playwright import sync_api  # noqa: E402
 
@@ -52,7 +47,7 @@ def page_url(tmp_path_factory):
 @pytest.fixture(scope="module")
 def page(page_url):
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = launch(p)
         tab = browser.new_page()
         problems: list[str] = []
         tab.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning")

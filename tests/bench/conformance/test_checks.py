@@ -10,6 +10,7 @@ from bench.errors import UsageError
 from optimizers.builtins import GRID
 
 DEFECTS = "tests.bench.defective_optimizers"
+IMPORTS = "tests.bench.defective_imports"
 
 
 @pytest.mark.parametrize("name,declared", [(row.name, row.decay) for row in GRID],
@@ -109,6 +110,33 @@ def test_unusable_spec_exits_2_with_one_line(spec, capsys):
     assert captured.out == ""
     assert len(captured.err.strip().splitlines()) == 1
     assert captured.err.startswith("wdbench: error:")
+
+
+# An optimizer whose import or constructor hangs, ends its process or raises SystemExit: a
+# verdict (the `construction` check fails; nothing else can be probed), never a hang and never
+# the end of wdbench. (optimizer, --probe-timeout-s, what the check says happened)
+UNCONSTRUCTIBLE = [
+    (f"{DEFECTS}:HangsOnConstruction", "3", "did not return within 3 s (hangs? raise "
+                                            "--probe-timeout-s if it is only slow)"),
+    (f"{DEFECTS}:ExitsOnConstruction", "60", "raised SystemExit: 0"),
+    (f"{DEFECTS}:KillsOnConstruction", "60", "its process died (exit code 3)"),
+    (f"{IMPORTS}.hangs:Conforming", "3", "did not return within 3 s"),
+    (f"{IMPORTS}.exits:Conforming", "60", "raised SystemExit: 0"),
+    (f"{IMPORTS}.kills:Conforming", "60", "its process died (exit code 3)"),
+]
+
+
+@pytest.mark.parametrize("spec,timeout,detail", UNCONSTRUCTIBLE,
+                         ids=[row[0].rpartition(".")[2] for row in UNCONSTRUCTIBLE])
+def test_an_import_or_constructor_that_hangs_or_ends_its_process_fails_a_check(
+        spec, timeout, detail, capsys):
+    assert main(["check-optimizer", spec, "--probe-timeout-s", timeout]) == 1
+    out = capsys.readouterr().out
+    assert f"FAIL  construction             importing and constructing it failed: {detail}" in out
+    assert out.endswith("verdict: FAIL (construction)\n")
+    assert main(["check-optimizer", spec, "--probe-timeout-s", timeout, "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["passed"] is False and list(report["checks"]) == ["construction"]
 
 
 def test_probe_controlled_settings_are_refused():

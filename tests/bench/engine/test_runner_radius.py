@@ -23,3 +23,16 @@ def test_moving_radii_follow_the_scheduled_lr(tmp_path, style, radius_at):
         expected = radius_at(point["scheduled_lr"], 1e-2, wd)
         assert point["radius_t"] == pytest.approx(expected)
         assert point["linf_ratio"] == pytest.approx(point["linf_norm"] / expected)
+
+
+def test_corrected_decay_runs_a_schedule_to_zero(tmp_path):
+    """AdamC's radius η_max/(λη_t) at the last point of a cosine schedule (η_t = 0) is infinite,
+    its limit (it was a division by zero that failed the trial): no box, nothing outside it."""
+    trial = toy(weight_decay=0.1, schedule="cosine", settings={"decay": "corrected"})
+    record = run_trial(trial, tmp_path, show_progress=False)
+    assert record["status"] == "done", record["error"]
+    last = record["curve"][-1]
+    assert last["scheduled_lr"] == 0.0 and last["radius_t"] == float("inf")
+    assert last["linf_ratio"] == 0.0 and last["violation"] == 0.0
+    assert record["curve"][-2]["radius_t"] == pytest.approx(
+        1e-2 / (0.1 * record["curve"][-2]["scheduled_lr"]))

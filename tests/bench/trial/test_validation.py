@@ -12,13 +12,17 @@ import pytest
 
 from bench.cli import main
 from bench.errors import UsageError
+from bench.isolation import process_state
 from bench.ledger.store import Ledger
 from bench.report.cells import md_escape
 from bench.trial import suite as suites
-from bench.trial import validation
+from bench.trial import untrusted_optimizer, validation
+from tests.bench.defective_optimizers import PROCESS_STATE_CHANGES
 from tests.bench.helpers import REPO, TOY
+from tests.bench.isolation.restore import restored_process
 
 DEFECTIVE = "tests.bench.defective_optimizers"
+IMPORTS = "tests.bench.defective_imports"
 
 
 def _suite(tmp_path, grid: str, extra: str = "") -> str:
@@ -196,3 +200,60 @@ def test_an_optimizer_that_wants_matrices_is_not_refused_by_the_tiny_constructio
     trial = Trial(task="quadratic", optimizer="m", lr=0.1, weight_decay=0.1, budget="smoke",
                   optimizer_options=(("beta", 0.5),))
     validation._construct(spec, trial, {"beta": 0.5})  # passes: not the options' fault
+
+
+# A submission whose import or constructor hangs, ends its process or raises SystemExit, as
+# validation meets it (run, sweep --with): one line naming it and what happened, exit 2,
+# nothing written. (optimizer, time limit of its child, the error after the optimizer's name)
+UNUSABLE = [
+    (f"{DEFECTIVE}:HangsOnConstruction", 3.0, "constructing it on a one-element parameter "
+                                              "failed: did not return within 3 s (does it hang?"),
+    (f"{DEFECTIVE}:ExitsOnConstruction", 60.0, "constructing it on a one-element parameter "
+                                               "failed: raised SystemExit: 0"),
+    (f"{DEFECTIVE}:KillsOnConstruction", 60.0, "constructing it on a one-element parameter "
+                                               "failed: its process died (exit code 3)"),
+    (f"{IMPORTS}.hangs:Conforming", 3.0, "importing it failed: did not return within 3 s"),
+    (f"{IMPORTS}.exits:Conforming", 60.0, "importing it failed: raised SystemExit: 0"),
+    (f"{IMPORTS}.kills:Conforming", 60.0, "importing it failed: its process died (exit code 3)"),
+]
+
+
+@pytest.mark.parametrize("verb", ["sweep", "run"])
+@pytest.mark.parametrize("optimizer,limit_s,error", UNUSABLE,
+                         ids=[row[0].rpartition(".")[2] for row in UNUSABLE])
+def test_an_optimizer_that_hangs_or_ends_its_process_is_refused_in_one_line(
+        tmp_path, capsys, monkeypatch, verb, optimizer, limit_s, error):
+    monkeypatch.setattr(untrusted_optimizer, "LIMIT_S", limit_s)
+    out = tmp_path / "out"
+    if verb == "sweep":
+        args = ["sweep", _suite(tmp_path, "  adamw: {lr: 0.01, weight_decay: 0.1}\n"),
+                "--with", optimizer]
+    else:
+        args = ["run", "--task", TOY, "--optimizer", optimizer, "--budget", "smoke"]
+    with restored_process():
+        assert main([*args, "--out", str(out), "--quiet"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"wdbench: error: optimizer {optimizer!r}: {error}")
+    assert len(captured.err.splitlines()) == 1 and captured.out == ""
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("name", list(PROCESS_STATE_CHANGES))
+def test_validating_a_submission_leaves_this_process_as_it_was(name):
+    """Its constructor runs in a child: what it changes (default dtype, seeds, threads) would
+    otherwise reach every trial this process runs next."""
+    with restored_process():
+        saved = process_state.snapshot()
+        trial = validation.build(TOY, f"{DEFECTIVE}:{name}",
+                                 {"budget": "smoke", "lr": 0.01, "weight_decay": 0.1})
+        assert trial.optimizer == f"{DEFECTIVE}:{name}"
+        assert process_state.changed(saved) == []
+
+
+def test_validation_still_refuses_a_submissions_bad_option_with_its_own_words():
+    """The construction in a child still runs the submission's own range checks."""
+    with pytest.raises(UsageError) as err:
+        validation.build(TOY, "torch.optim:SGD",
+                         {"budget": "smoke", "lr": 0.01, "weight_decay": 0.1, "momentum": -1})
+    assert str(err.value) == ("momentum=-1 is not allowed; use what torch.optim:SGD accepts "
+                              "(Invalid momentum value: -1)")

@@ -58,6 +58,7 @@ def assert_equal_records(lone: list[dict], stacked: list[dict], rtol: float,
         assert a["id"] == b["id"] and a["schema"] == b["schema"]
         assert len(a["curve"]) == len(b["curve"]) > 1
         assert any("rotation" in p for p in b["curve"])  # stacked members measure it too
+        assert all("grad_weight" in p for p in b["curve"])  # and ‖g‖/‖x‖ per tensor
         assert_kkt_measured(a)
         assert_kkt_measured(b)
         if angle_rtol is not None:

@@ -1,6 +1,7 @@
-"""Run one conformance probe in a forked child under a time limit: an optimizer whose
-`step()` hangs, crashes the interpreter or raises SystemExit cannot take the command down.
-The parent kills a child that runs past the limit; the probe's result comes back pickled.
+"""Run one call of a user's code (a conformance probe, an optimizer's import or constructor)
+in a forked child under a time limit: code that hangs, crashes the interpreter or raises
+SystemExit cannot take the command down, and what it changes in its process stays there.
+The parent kills a child that runs past the limit; the call's result comes back pickled.
 
 `call_with_limit` waits for one child; `start_probe` returns at once, so one thread can keep
 several children running and wait on all their pipes (`bench/conformance/audit.py`)."""
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 DEFAULT_TIMEOUT_S = 60.0
+PROBE_HINT = "hangs? raise --probe-timeout-s if it is only slow"
 
 
 class ProbeFailed(Exception):
@@ -69,10 +71,9 @@ class RunningProbe:
             raise ProbeFailed(f"raised {message[1]}")
         return message[1]
 
-    def timed_out(self, timeout_s: float) -> ProbeFailed:
+    def timed_out(self, timeout_s: float, hint: str = PROBE_HINT) -> ProbeFailed:
         self.stop()
-        return ProbeFailed(f"did not return within {timeout_s:g} s (hangs? raise "
-                           "--probe-timeout-s if it is only slow)")
+        return ProbeFailed(f"did not return within {timeout_s:g} s ({hint})")
 
     def stop(self) -> None:
         if self.process.is_alive():
@@ -81,15 +82,25 @@ class RunningProbe:
         self.conn.close()
 
 
+def warm_torch() -> None:
+    """Import torch, and what the first optimizer built in a process imports (torch._dynamo:
+    seconds), here: children forked afterwards do not each pay for it against their limit."""
+    import torch
+
+    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+
+
 def start_probe(fn: Callable[..., Any], args: tuple[Any, ...], quiet: bool = False
                 ) -> RunningProbe:
     """fn(*args) in a forked child, returning at once; `quiet` sends its output to /dev/null."""
     return RunningProbe(fn, args, quiet)
 
 
-def call_with_limit(fn: Callable[..., Any], args: tuple[Any, ...], timeout_s: float) -> Any:
-    """fn(*args) in a child process; ProbeFailed when it exceeds `timeout_s`, raises or dies."""
-    probe = start_probe(fn, args)
+def call_with_limit(fn: Callable[..., Any], args: tuple[Any, ...], timeout_s: float,
+                    hint: str = PROBE_HINT, quiet: bool = False) -> Any:
+    """fn(*args) in a child process; ProbeFailed when it exceeds `timeout_s` (its message ends
+    with `hint`), raises or dies."""
+    probe = start_probe(fn, args, quiet)
     if not probe.conn.poll(timeout_s):
-        raise probe.timed_out(timeout_s)
+        raise probe.timed_out(timeout_s, hint)
     return probe.result()
