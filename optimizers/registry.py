@@ -125,7 +125,7 @@ class Registry:
             obj: Any = importlib.import_module(module_name)
             for part in attr.split("."):
                 obj = getattr(obj, part)
-        except (ImportError, AttributeError, ValueError) as err:
+        except Exception as err:  # ImportError, AttributeError, an error the module raises
             raise KeyError(f"cannot import optimizer {target!r}: {err}") from None
         if not callable(obj):
             raise KeyError(f"optimizer {target!r} is a {type(obj).__name__}, not an Optimizer "

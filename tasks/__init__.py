@@ -28,11 +28,15 @@ def get(name: str) -> type[Task]:
     if target is None:
         raise KeyError(f"unknown task {name!r}; available: {', '.join(available())} "
                        "(or module:Class)")
-    module, attr = target.split(":")
+    module, _, attr = target.partition(":")
     try:
-        return getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as err:
-        raise KeyError(f"cannot import task {target!r}: {err}") from None
+        cls = getattr(importlib.import_module(module), attr)
+    except Exception as err:  # ImportError, AttributeError, an error the module raises
+        raise KeyError(f"cannot import task {target!r}: {type(err).__name__}: {err}") from None
+    if not (isinstance(cls, type) and issubclass(cls, Task)):
+        raise KeyError(f"task {target!r} is a {type(cls).__name__}, not a Task subclass "
+                       "(tasks.base.Task)")
+    return cls
 
 
 def create(name: str, budget: str, options: dict[str, Any] | None = None,

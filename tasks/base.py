@@ -62,8 +62,16 @@ class Task(abc.ABC):
         # Defaults, then the budget's options, then the user's (`--set task.NAME=value`).
         self.options = parse_options(self.name, self.declared_options,
                                      {**budget.options, **(options or {})})
+        self.check_options(self.options)
         self.data_dir = data_dir
         self.cache_dir = cache_dir
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> None:
+        """ValueError, worded as `TaskOption.parse`'s ('task.NAME=value is not allowed; use
+        ...'), for parsed options that are each valid but together build no instance (run
+        by the trial validation, before anything is built)."""
+        return None  # every combination of valid options builds, unless a task says not
 
     # --- identity -------------------------------------------------------------------------
     @property

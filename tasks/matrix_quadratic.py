@@ -28,29 +28,33 @@ from torch.utils.data import Dataset, TensorDataset
 
 from tasks.base import Budget, Task
 from tasks.box_qp import solve_box_qp
-from tasks.options import OneOf, TaskOption, at_least, positive
+from tasks.options import SCALE, SEED, OneOf, TaskOption, between
 from tasks.rows import Rows, collate_rows
 from tasks.spectral_qp import project_spectral, solve_spectral_qp
 
 KINDS = ("isotropic", "anisotropic")
 
+# Bounds that keep an instance buildable (as the quadratic task's).
+MAX_DIM = 4096
+MAX_COND = 1e12
+
 # Set with `--set task.NAME=value`; `wdbench list --task matrix_quadratic` prints them.
 OPTIONS = (
-    TaskOption("rows", 16, int, "rows of W", at_least(1)),
-    TaskOption("cols", 16, int, "columns of W", at_least(1)),
+    TaskOption("rows", 16, int, "rows of W", between(1, MAX_DIM)),
+    TaskOption("cols", 16, int, "columns of W", between(1, MAX_DIM)),
     TaskOption("kind", "isotropic", str, "f = ½‖W − C‖² (isotropic) or ½⟨W − C, A(W − C)B⟩ "
                "(anisotropic)", OneOf(KINDS)),
     TaskOption("kappa", 1.0, float, "singular values of C span kappa * [4, 0.1] / "
-               "weight_decay_ref", positive()),
+               "weight_decay_ref", SCALE),
     TaskOption("cond", 10.0, float, "condition number of A and of B (anisotropic)",
-               at_least(1)),
-    TaskOption("instance_seed", 0, int, "fixes C, A and B (same for every trial)"),
+               between(1, MAX_COND)),
+    TaskOption("instance_seed", 0, int, "fixes C, A and B (same for every trial)", SEED),
     TaskOption("weight_decay_ref", 2.0, float, "the lambda the instance is scaled for",
-               positive()),
+               SCALE),
     TaskOption("init_scale", 0.05, float, "W0 ~ N(0, init_scale^2), seeded by the trial seed",
-               at_least(0)),
+               between(0, 1e6)),
     TaskOption("spectral_scale", 1.0, float, "s: the spectral radius is s / lambda",
-               positive()),
+               SCALE),
 )
 ROWS_PER_EPOCH = 512  # zero rows: long epochs, few DataLoader restarts
 

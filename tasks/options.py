@@ -29,12 +29,17 @@ class Range:
     def __str__(self) -> str:
         if self.low is not None and self.high is not None:
             left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
-            return f"in {left}{self.low:g}, {self.high:g}{right}"
+            return f"in {left}{_num(self.low)}, {_num(self.high)}{right}"
         if self.low is not None:
-            return f"{'>' if self.low_open else '>='} {self.low:g}"
+            return f"{'>' if self.low_open else '>='} {_num(self.low)}"
         if self.high is not None:
-            return f"{'<' if self.high_open else '<='} {self.high:g}"
+            return f"{'<' if self.high_open else '<='} {_num(self.high)}"
         return "any value"
+
+
+def _num(value: float) -> str:
+    """An int bound exactly (2**32 - 1 as 4294967295), a float one short (1e+06)."""
+    return str(value) if isinstance(value, int) else f"{value:g}"
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,16 @@ def at_least(low: float) -> Range:
 
 def positive() -> Range:
     return Range(low=0, low_open=True)
+
+
+def between(low: float, high: float) -> Range:
+    return Range(low=low, high=high)
+
+
+# A scale of a synthetic instance (kappa, lambda_ref): far beyond these the instance is all
+# zeros or all infinities in float64, and the trial fails at its first metric.
+SCALE = between(1e-6, 1e6)
+SEED = between(0, 2**63 - 1)  # a torch.Generator seed has 64 bits
 
 
 @dataclass(frozen=True)
@@ -108,7 +123,7 @@ def _coerce(value: Any, kind: type) -> Any:
         return _INVALID
     if kind is int:
         return int(number) if number.is_integer() else _INVALID
-    return number if not math.isnan(number) else _INVALID
+    return number if math.isfinite(number) else _INVALID  # inf breaks every instance
 
 
 def parse_options(task: str, declared: Iterable[TaskOption],

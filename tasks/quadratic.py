@@ -26,27 +26,37 @@ from torch.utils.data import Dataset, TensorDataset
 
 from tasks.base import Budget, Task
 from tasks.box_qp import solve_box_qp
-from tasks.options import OneOf, TaskOption, at_least, positive
+from tasks.options import SCALE, SEED, OneOf, TaskOption, between
 from tasks.rows import Rows, collate_rows
 
 KINDS = ("diagonal", "dense")
 
+# Bounds that keep an instance buildable: a dense H is dim x dim float64 (4096: 128 MiB,
+# its QR a few seconds), a diagonal one and c are dim-vectors, the noise vectors
+# noise_samples x dim float64; cond beyond 1e12 is lost in float64 rounding.
+MAX_DIM = 1_000_000
+MAX_DENSE_DIM = 4096
+MAX_NOISE_SAMPLES = 65_536
+MAX_NOISE_ENTRIES = 2**27  # noise_samples x dim: 1 GiB
+MAX_COND = 1e12
+
 # `--set task.NAME=value`; the instance (c, H, noise) depends only on these.
 OPTIONS = (
-    TaskOption("dim", 20, int, "dimension of x", at_least(1)),
+    TaskOption("dim", 20, int, "dimension of x", between(1, MAX_DIM)),
     TaskOption("kind", "dense", str, "H: dense (random rotation) or diagonal", OneOf(KINDS)),
     TaskOption("kappa", 1.5, float, "scale of c relative to the box radius "
-               "1/weight_decay_ref", positive()),
-    TaskOption("cond", 10.0, float, "condition number of H", at_least(1)),
+               "1/weight_decay_ref", SCALE),
+    TaskOption("cond", 10.0, float, "condition number of H", between(1, MAX_COND)),
     TaskOption("noise", 0.0, float, "per-example gradient noise std relative to rms(grad L(0)); "
-               "0 = full batch", at_least(0)),
-    TaskOption("noise_samples", 256, int, "training-set size N when noise > 0", at_least(1)),
+               "0 = full batch", between(0, 1e6)),
+    TaskOption("noise_samples", 256, int, "training-set size N when noise > 0",
+               between(1, MAX_NOISE_SAMPLES)),
     TaskOption("instance_seed", 0, int, "fixes c, H and the noise vectors (same for every "
-               "trial)", at_least(0)),
+               "trial)", SEED),
     TaskOption("weight_decay_ref", 2.0, float, "the lambda the instance is scaled for",
-               positive()),
+               SCALE),
     TaskOption("init_scale", 0.05, float, "x0 ~ N(0, init_scale^2), seeded by the trial seed",
-               at_least(0)),
+               between(0, 1e6)),
 )
 
 # Full batch: every row is zero, so any batch gives the exact gradient, under any split
@@ -97,6 +107,17 @@ class QuadraticTask(Task):
         "full": Budget("full", steps=100_000, batch_size=8, eval_every=5_000,
                        eval_batch_size=8, probe_batches=1),
     }
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> None:
+        dim = options["dim"]
+        if options["kind"] == "dense" and dim > MAX_DENSE_DIM:
+            raise ValueError(f"task.dim={dim!r} is not allowed; use at most {MAX_DENSE_DIM} "
+                             "with task.kind=dense (H is dim x dim), or task.kind=diagonal")
+        if options["noise"] > 0 and options["noise_samples"] * dim > MAX_NOISE_ENTRIES:
+            raise ValueError(f"task.noise_samples={options['noise_samples']!r} is not allowed; "
+                             f"use at most {MAX_NOISE_ENTRIES // dim} at task.dim={dim} (the "
+                             f"noise vectors are noise_samples x dim)")
 
     def __init__(self, budget: Budget, options: Mapping[str, Any] | None = None,
                  data_dir: str | None = None, cache_dir: str | None = None) -> None:

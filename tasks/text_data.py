@@ -140,7 +140,7 @@ def load_token_ids(corpus: TextCorpus, tokenizer, vocab_size: int, cache_dir: Pa
     Returns ({split: int32 tensor}, cache_hit)."""
     path = cache_dir / f"ids-{corpus.fingerprint}-v{vocab_size}-f{CACHE_FORMAT}.pt"
     if path.is_file():
-        return torch.load(path), True
+        return torch.load(path, weights_only=True), True
     ids = {split: encode_lines(tokenizer, lines) for split, lines in corpus.splits.items()}
     _atomic_write(path, lambda f: torch.save(ids, f))
     return ids, False

@@ -15,17 +15,19 @@ import datetime
 import json
 import os
 import platform
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from bench import input_files
 from bench.claims.base import Claim, ClaimVerdict
+from bench.ledger.shared_files import temp_file
 from bench.trial import suite as suites
 from bench.trial.config import Trial
 
 SUITES_DIR = suites.SUITES_DIR / "claims"
 RESULTS_FILE = "claims.json"
+MAX_RESULTS_BYTES = 1 << 26  # a bound: a named pipe or /dev/zero is refused, not read
 
 
 def suite_path(name: str) -> Path:
@@ -71,7 +73,7 @@ def write_results(out: Path, budget: str, results: Sequence[tuple[Claim, ClaimVe
     kept: dict[str, dict[str, Any]] = {}
     if path.exists():
         try:
-            old = json.loads(path.read_text())
+            old = json.loads(input_files.read_text(path, MAX_RESULTS_BYTES))
             if old.get("budget") == budget:
                 kept = {str(c["id"]): c for c in old.get("claims", [])}
         except (OSError, ValueError, AttributeError, KeyError, TypeError):
@@ -85,7 +87,7 @@ def write_results(out: Path, budget: str, results: Sequence[tuple[Claim, ClaimVe
             "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
             "claims": [kept[i] for i in order if i in kept]}
     out.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out, prefix=".tmp-claims-", suffix=".json")
+    fd, tmp = temp_file(out, prefix=".tmp-claims-", suffix=".json")  # mode as umask allows
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(body, f, indent=1, allow_nan=False)

@@ -9,7 +9,9 @@ from pathlib import Path
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="write a ledger as a Hugging Face dataset directory")
     p.add_argument("results", nargs="+", help="results directories (each holds trials/)")
-    p.add_argument("--to", required=True, help="dataset directory to write (replaced whole)")
+    p.add_argument("--to", required=True,
+                   help="dataset directory to write: new, empty or an earlier export "
+                        "(replaced whole)")
     p.add_argument("--push-to-hub", default=None, metavar="REPO",
                    help="also upload it to the hub as dataset REPO (needs network and "
                         "`hf auth login`)")

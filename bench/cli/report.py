@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bench.cli import common
 from bench.errors import UsageError
+from bench.ledger import paths
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -35,6 +36,8 @@ def handle(args: argparse.Namespace) -> int:
                          "run a sweep into it first, or pass its --out directory")
     out = common.check_out(args.out) if args.out is not None else dirs[0] / "report"
     common.ensure_writable(out)
+    if args.out is None:
+        paths.check_not_link(out, "--out")
     from bench.report import render
     start = time.perf_counter()
     page = render(dirs, out, args.format)

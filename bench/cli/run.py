@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from bench.cli import common
+from bench.ledger import paths
 from bench.trial import validation
 from bench.trial.config import FIELDS, TRIAL_KEYS, parse_settings
 
@@ -57,6 +58,7 @@ def handle(args: argparse.Namespace) -> int:
     log_with = common.parse_log_with(args.log_with)
     out = common.check_out(args.out)
     common.ensure_writable(out)
+    paths.check_own_folders(out)
     common.check_data(trial, args.data_dir)
 
     from accelerate import Accelerator

@@ -10,6 +10,7 @@ from pathlib import Path
 from bench.cli import common
 from bench.cli.run import PRECISIONS
 from bench.errors import UsageError
+from bench.ledger import paths
 from bench.trial import suite as suites
 from bench.trial.config import parse_settings
 
@@ -99,6 +100,7 @@ def handle(args: argparse.Namespace) -> int:
     out = common.check_out(args.out) if args.out is not None else Path("results") / suite.name
     executor = executor_options(args, suite.executor, f"{path}: executor", budget, out, trials)
     common.ensure_writable(out)
+    paths.check_own_folders(out)
     common.check_data(trials[0], args.data_dir)
     workers = capped_workers(args.workers, len(trials), executor, args.quiet)
     try:
@@ -188,6 +190,9 @@ def executor_options(args: argparse.Namespace, suite_executor: dict, where: str,
 
 def _subset(suite: suites.Suite, wanted_text: str) -> suites.Suite:
     wanted = [o.strip() for o in wanted_text.split(",") if o.strip()]
+    if not wanted:
+        raise UsageError(f"--optimizers {wanted_text!r} names no optimizer; give a "
+                         f"comma-separated subset of: {', '.join(suite.optimizers)}")
     unknown = [o for o in wanted if o not in suite.optimizers]
     if unknown:
         raise UsageError(f"optimizer(s) {', '.join(unknown)} not in suite {suite.name}; "

@@ -3,7 +3,7 @@ evidence per row, the library's version and the date), a CSV, a Markdown summary
 
 Every text cell comes from the audited package (class names, docstrings, error messages), so
 the page escapes it (Jinja2 autoescape), the Markdown escapes it (`md_escape`) and the CSV
-defuses cells a spreadsheet would run as a formula."""
+defuses cells a spreadsheet would run as a formula (`csv_cell`; both bench/untrusted_text.py)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.conformance.audit import Audit, AuditRow
+from bench.untrusted_text import csv_cell, md_escape
 
 FILES = ("index.html", "audit.csv", "audit.json", "audit.md")
 SORTABLE_JS = Path(__file__).resolve().parents[1] / "report" / "templates" / "sortable.js"
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 PAGE = """<!doctype html>
 <html lang="en">
@@ -106,14 +106,6 @@ def render_html(audit: Audit) -> str:
         sortable_js=script)
 
 
-def csv_cell(value: Any) -> Any:
-    """A text cell a spreadsheet would evaluate (=, +, -, @, tab, CR first) gets a leading
-    apostrophe; numbers and booleans stay as they are."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
-
-
 CSV_COLUMNS = ("optimizer", "settings", "decay_semantics", "consistent_with", "declared",
                "declared_from", "agrees", "reason", "evidence", "defined_in", "deviations")
 
@@ -135,8 +127,6 @@ def render_csv(audit: Audit) -> str:
 
 
 def _md_table(header: list[str], rows: list[list[Any]]) -> str:
-    from bench.report.cells import md_escape
-
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(md_escape("" if c is None else c) for c in r) + " |"
               for r in rows]

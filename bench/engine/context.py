@@ -134,7 +134,8 @@ def make_context(trial: Trial, task: Task, accelerator: Accelerator, model: torc
 def build(trial: Trial, accelerator: Accelerator, data_dir: str | None = None,
           cache_dir: str | None = None) -> TrialContext:
     """A lone trial's context: its task, its model from its seed, its optimizer and LambdaLR
-    schedule, prepared by Accelerate (DDP, fp16) and registered for its checkpoints."""
+    schedule, prepared by Accelerate (DDP, fp16); its checkpoints save and load their state
+    themselves (bench/engine/checkpoints.py)."""
     task = tasks.create(trial.task, trial.budget, dict(trial.task_options), data_dir=data_dir,
                         cache_dir=cache_dir)
     set_seed(trial.seed)
@@ -152,8 +153,5 @@ def build(trial: Trial, accelerator: Accelerator, data_dir: str | None = None,
         # Only fp16 needs Accelerate's optimizer wrapper (loss scaling); elsewhere it costs
         # ~0.5 ms a step in bookkeeping, more than a whole step of the small tasks.
         optimizer = accelerator.prepare(optimizer)
-    else:
-        accelerator.register_for_checkpointing(optimizer)
-    accelerator.register_for_checkpointing(scheduler)
     return make_context(trial, task, accelerator, model, setup, scheduler,
                         device_probe(task, accelerator.device), optimizer)

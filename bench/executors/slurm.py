@@ -26,7 +26,7 @@ from bench.ledger.record_stamps import Stamp, stamps, written_since
 from bench.ledger.store import Ledger
 from bench.trial.batch import TrialBatch
 from bench.trial.config import Trial
-from bench.trial.executor_options import ExecutorOptions
+from bench.trial.executor_options import REQUEUE_WARNING_S, ExecutorOptions
 
 
 class Requeueable(submitit.helpers.Checkpointable):
@@ -108,7 +108,7 @@ def executor(options: ExecutorOptions, logs: Path, name: str) -> SlurmExecutor:
         # submitit's default warning 90 s before the limit (SLURM may send it up to 60 s
         # early): the task requeues and its trial loses only the steps since its last
         # checkpoint.
-        "signal_delay_s": 90,
+        "signal_delay_s": REQUEUE_WARNING_S,
     }
     if options.partition:
         params["partition"] = options.partition

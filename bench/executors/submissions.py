@@ -10,15 +10,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from bench import input_files
+from bench.ledger import damaged
+from bench.ledger.shared_files import temp_file
 
 
 def _write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    fd, tmp = temp_file(path.parent, suffix=".json")
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(data, f, indent=1)
@@ -29,15 +33,42 @@ def _write_json(path: Path, data: Any) -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
-def _read_all(folder: Path) -> list[dict[str, Any]]:
+MAX_FILE_BYTES = 1 << 28  # a plan of a million trial ids is ~16 MB
+
+
+def _ids(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(i, str) for i in value)
+
+
+def _is_plan(data: Any) -> bool:
+    return (isinstance(data, dict) and _ids(data.get("trials"))
+            and isinstance(data.get("suite"), (str, type(None))))
+
+
+def _is_submission(data: Any) -> bool:
+    tasks = data.get("tasks") if isinstance(data, dict) else None
+    return (isinstance(tasks, dict) and all(map(_ids, tasks.values()))
+            and isinstance(data.get("job_id"), str) and isinstance(data.get("logs"), str))
+
+
+def _read_all(folder: Path, valid: Callable[[Any], bool]) -> list[dict[str, Any]]:
+    """Every file of `folder` that `valid` accepts; a damaged one is set aside with a
+    warning (bench/ledger/damaged.py) and the rest is read on."""
     if not folder.is_dir():
         return []
     out = []
     for path in sorted(folder.glob("[!.]*.json")):
         try:
-            out.append(json.loads(path.read_text()))
-        except (OSError, ValueError):
+            data = json.loads(input_files.read_text(path, MAX_FILE_BYTES))
+        except FileNotFoundError:
             continue
+        except (OSError, ValueError) as err:  # not JSON, not a regular file, too large
+            damaged.set_aside(path, f"{type(err).__name__}: {err}")
+            continue
+        if valid(data):
+            out.append(data)
+        else:
+            damaged.set_aside(path, f"not a {folder.name[:-1]} file of wdbench")
     return out
 
 
@@ -48,7 +79,7 @@ def write_plan(out: Path, trial_ids: list[str], suite: str | None) -> None:
 
 
 def planned_ids(out: Path) -> set[str]:
-    return {i for plan in _read_all(out / "plans") for i in plan.get("trials", [])}
+    return {i for plan in _read_all(out / "plans", _is_plan) for i in plan["trials"]}
 
 
 def write_submission(out: Path, array_id: str, tasks: dict[str, list[str]], logs: str) -> None:
@@ -57,7 +88,7 @@ def write_submission(out: Path, array_id: str, tasks: dict[str, list[str]], logs
 
 
 def submissions(out: Path) -> list[dict[str, Any]]:
-    return _read_all(out / "submissions")
+    return _read_all(out / "submissions", _is_submission)
 
 
 def queued_trials(out: Path, live_jobs: set[str] | None) -> dict[str, str]:

@@ -8,20 +8,26 @@ The worker running a batch writes its file through a `ProgressWriter`, which the
 loops call after every step (bench/engine/context.py::OnStep) and which writes at most once
 every `every_s` seconds (and always at the last step); the file goes when the batch ends. A
 file left by a killed worker is harmless: readers keep only what they know runs (a live
-claim; a sweep's own batches, written since it started).
+claim; a sweep's own batches, written since it started). A file that is no regular file (a
+named pipe), too large, or has a field of the wrong type is passed over: a shared results
+directory is input. Files are created as `open` creates them (bench/ledger/shared_files.py).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
+
+from bench import input_files
+from bench.ledger.shared_files import temp_file
 
 WRITE_EVERY_S = 1.0  # a running batch's progress file is at most this old
+MAX_FILE_BYTES = 1 << 24  # a bound far above any progress file (a stacked group's ids)
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,22 @@ class BatchProgress:
     diverged: int = 0  # members diverged so far (frozen while the others train)
     evaluating: list[int] | None = None  # [members evaluated, to evaluate] at this step
     updated: float = 0.0  # time.time() of the write
+
+    @classmethod
+    def parsed(cls, data: Any) -> BatchProgress:
+        """The progress a file holds; TypeError where a field has the wrong type."""
+        progress = cls(**data)
+        number = (int, float)
+        ok = (isinstance(progress.trials, list) and all(isinstance(t, str) for t in progress.trials)
+              and all(isinstance(v, int) and not isinstance(v, bool)
+                      for v in (progress.step, progress.steps, progress.diverged))
+              and isinstance(progress.updated, number) and not isinstance(progress.updated, bool)
+              and (progress.evaluating is None
+                   or (isinstance(progress.evaluating, list) and len(progress.evaluating) == 2
+                       and all(isinstance(v, int) for v in progress.evaluating))))
+        if not ok:
+            raise TypeError("a progress field of the wrong type")
+        return progress
 
     @property
     def fraction(self) -> float:
@@ -50,7 +72,7 @@ class ProgressFiles:
     def write(self, batch_id: str, progress: BatchProgress) -> None:
         """Atomically (write and rename): a reader sees the old file or the new one."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-", suffix=".json")
+        fd, tmp = temp_file(self.dir, suffix=".json")
         try:
             with os.fdopen(fd, "w") as f:
                 json.dump(asdict(progress), f)
@@ -68,9 +90,10 @@ class ProgressFiles:
         out = {}
         for path in sorted(self.dir.glob("[!.]*.json")):
             try:
-                progress = BatchProgress(**json.loads(path.read_text()))
-            except (OSError, ValueError, TypeError):
-                continue  # removed meanwhile, or not ours
+                text = input_files.read_text(path, MAX_FILE_BYTES)
+                progress = BatchProgress.parsed(json.loads(text))
+            except (OSError, ValueError, TypeError):  # Unreadable is a ValueError
+                continue  # removed meanwhile, not ours, or damaged
             if since is None or progress.updated >= since:
                 out[path.stem] = progress
         return out

@@ -42,7 +42,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -51,6 +50,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from bench.trial.config import Trial
 
+from bench import input_files
+from bench.ledger import record_types
+from bench.ledger.shared_files import temp_file
 from bench.trial.config import COLUMNS, FIELDS, config_key
 from bench.trial.fields import VARIANT
 
@@ -58,6 +60,7 @@ SCHEMA_VERSION = 2
 RECORD_KEYS = ("id", "config", "status")
 STATUSES = ("done", "diverged", "failed")
 DAMAGED_DIR = "damaged"
+MAX_RECORD_BYTES = 1 << 30  # a bound, far above any record (a FIFO or /dev/zero is refused)
 # The Trial fields that are columns of the flat table, and those that are not part of a
 # configuration's name beyond its own columns (the rest, e.g. the schedule or optimizer
 # options, go to config_extra and can make a report 'variant'), as each field declares
@@ -103,7 +106,7 @@ class Ledger:
         self.trials_dir.mkdir(parents=True, exist_ok=True)
         target = self.path(record["id"])
         text = json.dumps(_finite(record), indent=1, sort_keys=True, default=str)
-        fd, tmp = tempfile.mkstemp(dir=self.trials_dir, prefix=".tmp-", suffix=".json")
+        fd, tmp = temp_file(self.trials_dir, suffix=".json")
         try:
             with os.fdopen(fd, "w") as f:
                 f.write(text)
@@ -191,8 +194,8 @@ def read_record(path: Path) -> dict[str, Any]:
     """A record file in the current schema; ValueError naming the file when it does not parse
     or is not a record (truncated by a full disk, edited by hand, another program's file)."""
     try:
-        record = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        record = json.loads(input_files.read_text(path, MAX_RECORD_BYTES))
+    except (OSError, UnicodeDecodeError, ValueError) as err:  # JSONDecodeError, Unreadable
         raise ValueError(f"damaged record {path} ({type(err).__name__}: "
                          f"{str(err).splitlines()[0] if str(err) else ''})") from None
     missing = [k for k in RECORD_KEYS if not isinstance(record, dict) or k not in record]
@@ -203,6 +206,9 @@ def read_record(path: Path) -> dict[str, Any]:
                                                  else f"schema {schema!r})"))
     if not isinstance(record["config"], dict) or record["status"] not in STATUSES:
         raise ValueError(f"damaged record {path} (config or status of the wrong type)")
+    wrong = record_types.problem(record)
+    if wrong:
+        raise ValueError(f"damaged record {path} ({wrong})")
     return migrate(record)
 
 

@@ -14,16 +14,20 @@ from __future__ import annotations
 
 import _thread
 import json
+import math
 import os
 import socket
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
+
+from bench import input_files
+from bench.ledger import damaged
+from bench.ledger.shared_files import temp_file
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,31 @@ class Claim:
     claimed_at: float
     heartbeat: float
     step: int = 0
+
+
+MAX_CLAIM_BYTES = 1 << 16
+_CLAIM_TYPES = {"trial_id": str, "generation": int, "host": str, "pid": int,
+                "job_id": (str, type(None)), "pid_started": (str, type(None)),
+                "claimed_at": (int, float), "heartbeat": (int, float), "step": int}
+
+
+def claim_from(data: Any) -> Claim | None:
+    """A Claim from a claim file's JSON; None where it is not one (a field missing, unknown
+    or of the wrong type, a pid or time out of range)."""
+    if not isinstance(data, dict) or set(data) - {f.name for f in fields(Claim)}:
+        return None
+    for key, kind in _CLAIM_TYPES.items():
+        if key in data and (not isinstance(data[key], kind) or isinstance(data[key], bool)):
+            return None
+    try:
+        claim = Claim(**data)
+    except TypeError:  # a field missing
+        return None
+    if not 0 < claim.pid < 2**31 or claim.generation < 0:
+        return None
+    if not (math.isfinite(claim.claimed_at) and math.isfinite(claim.heartbeat)):
+        return None
+    return claim
 
 
 def slurm_job_id() -> str | None:
@@ -97,13 +126,24 @@ class ClaimStore:
     def _generations(self, trial_id: str) -> list[int]:
         if not self.dir.is_dir():
             return []
-        return sorted(int(p.name.split(".")[1]) for p in self.dir.glob(f"{trial_id}.*.json"))
+        names = (p.name.split(".") for p in self.dir.glob(f"{trial_id}.*.json"))
+        # A name not of the form <id>.<generation>.json is no claim of this trial.
+        return sorted(int(n[1]) for n in names if len(n) == 3 and n[1].isdigit())
 
     def _read(self, path: Path) -> Claim | None:
+        """The claim in `path`; None where it was released meanwhile, or is damaged (then
+        set aside with a warning: it holds no trial)."""
         try:
-            return Claim(**json.loads(path.read_text()))
-        except (OSError, ValueError, TypeError):
+            data = json.loads(input_files.read_text(path, MAX_CLAIM_BYTES))
+        except FileNotFoundError:
             return None  # released meanwhile
+        except (OSError, ValueError) as err:  # not JSON, not a regular file, too large
+            damaged.set_aside(path, f"{type(err).__name__}: {err}")
+            return None
+        claim = claim_from(data)
+        if claim is None:
+            damaged.set_aside(path, "not a claim: a field is missing or of the wrong type")
+        return claim
 
     def current(self, trial_id: str) -> Claim | None:
         """The highest-generation claim of a trial (live or stale), if any."""
@@ -182,7 +222,7 @@ class ClaimStore:
 
 
 def _write_atomic(target: Path, claim: Claim, exclusive: bool) -> bool:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
+    fd, tmp = temp_file(target.parent, suffix=".json")
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(asdict(claim), f)

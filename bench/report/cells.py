@@ -3,7 +3,6 @@ returned raw: HTML escaping is Jinja2's (autoescape on), Markdown escaping is `m
 
 from __future__ import annotations
 
-import html
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from bench.report.tables import Column, Table
+from bench.untrusted_text import csv_safe, md_escape
 
 GAP = "—"
 
@@ -109,18 +109,8 @@ def csv_frame(table: Table) -> pd.DataFrame:
 def write_csv(table: Table, out: Path) -> str:
     path = out / "tables" / f"{table.name}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
-    csv_frame(table).to_csv(path, index=False)
+    csv_safe(csv_frame(table)).to_csv(path, index=False)  # names and errors stay text
     return f"tables/{table.name}.csv"
-
-
-_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`[]|"})
-
-
-def md_escape(text: str) -> str:
-    """Markdown renderers pass inline HTML through, so escape it; and backslash the link
-    brackets (a `[x](javascript:...)` in a name must stay text), code ticks and the cell
-    separator."""
-    return html.escape(str(text), quote=False).translate(_MD_SPECIAL).replace("\n", " ")
 
 
 def markdown(table: Table) -> str:

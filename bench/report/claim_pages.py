@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from bench import input_files
+from bench.claims.runner import MAX_RESULTS_BYTES
 from bench.errors import UsageError
-from bench.report.cells import md_escape
+from bench.ledger.shared_files import temp_file
+from bench.untrusted_text import md_escape
 
 RESULTS_FILE = "claims.json"
 NOT_RECORDED = "not recorded"
@@ -32,10 +34,10 @@ def load(results: Path) -> dict[str, Any]:
         raise UsageError(f"no {RESULTS_FILE} in {results}; run `wdbench claims run ... --out "
                          f"{results}` first")
     try:
-        body = json.loads(path.read_text())
+        body = json.loads(input_files.read_text(path, MAX_RESULTS_BYTES))  # never a FIFO
         if not isinstance(body.get("claims"), list):
             raise ValueError("no 'claims' list")
-    except (OSError, ValueError, AttributeError) as e:
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError) as e:
         raise UsageError(f"{path} is not a claims file ({e}); rerun `wdbench claims run ... "
                          f"--out {results}` to rewrite it") from None
     return body
@@ -232,7 +234,7 @@ def index_page(body: Mapping[str, Any], results: Path, command: str | None = Non
 
 
 def _write(path: Path, text: str) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".md")
+    fd, tmp = temp_file(path.parent, suffix=".md")  # mode as the umask allows
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)

@@ -25,13 +25,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.claims.base import CaseVerdict, Claim, ClaimVerdict, Outcome
+from bench.ledger.shared_files import temp_file
 from bench.report.data import Group, ReportData
 
 FILE = "verdicts.json"
@@ -143,7 +143,7 @@ def write(out: Path, judged: Sequence[Judged]) -> Path:
     """out/verdicts.json, written whole or not at all."""
     path = out / FILE
     out.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out, prefix=".tmp-verdicts-", suffix=".json")
+    fd, tmp = temp_file(out, prefix=".tmp-verdicts-", suffix=".json")  # as the umask allows
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(document(judged), f, indent=1, ensure_ascii=False, allow_nan=False)

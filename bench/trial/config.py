@@ -59,7 +59,7 @@ class Trial:
                                choices=mask_policies, null="the task's default",
                                column_note="resolved (the task's default where none was set)")
     seed: int = declare("seed of the initialization and the data order", SEED, default=0,
-                        low=0, per_member=True)
+                        low=0, high=2**32 - 1, per_member=True)  # numpy seeds with 32 bits
     budget: str = declare("task budget", AXIS, default="cpu",
                           words="a budget of the task (smoke, cpu, full; wdbench list)")
     steps: int | None = declare("training steps", VARIANT, default=None, low=1,

@@ -11,6 +11,10 @@ from typing import Any
 
 from bench.errors import UsageError
 
+# SLURM's warning before a task's time limit (submitit's signal_delay_s): the task then
+# checkpoints and requeues (bench/executors/slurm.py).
+REQUEUE_WARNING_S = 90
+
 KINDS = ("local", "slurm")
 
 # Resources a trial asks for by default, per budget: `full` is the GPU budget.
@@ -80,6 +84,11 @@ class ExecutorOptions:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise UsageError(f"executor {name} must be > 0 (got {value})")
+        if self.time_min is not None and self.time_min * 60 <= REQUEUE_WARNING_S:
+            raise UsageError(f"--time-min {self.time_min} leaves no time before the requeue "
+                             f"warning, sent {REQUEUE_WARNING_S} s before the time limit: every "
+                             f"task would be requeued before it ran; use --time-min "
+                             f"{REQUEUE_WARNING_S // 60 + 1} or more (e.g. 60)")
         if self.gpus is not None and self.gpus < 0:
             raise UsageError(f"executor gpus must be >= 0 (got {self.gpus})")
         if self.kind == "local" and self.processes > 1:

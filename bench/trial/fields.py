@@ -54,6 +54,7 @@ class TrialField:
     role: str
     low: float | None = None  # the lowest allowed number
     strict: bool = False  # low itself is not allowed
+    high: float | None = None  # the highest allowed number
     example: str = ""  # shown in the allowed values: 'e.g. 1e-3'
     null: str | None = None  # what None means, for a field annotated `X | None`
     choices: Callable[[], tuple[str, ...]] | None = None  # allowed names (imported late)
@@ -99,6 +100,8 @@ class TrialField:
             text = "a mapping of option names to values"
         else:
             text = self.words or "a name (wdbench list)"
+        if self.high is not None:
+            text += f" <= {int(self.high)}" if self.kind is int else f" <= {self.high:g}"
         text += f", e.g. {self.example}" if self.example else ""
         return text + (f", or null ({self.null})" if self.nullable else "")
 
@@ -112,7 +115,8 @@ class TrialField:
             except SettingError as err:  # the words are made only for the error
                 raise SettingError(self.name, err.value, self.allowed()) from None
             too_low = self.low is not None and (v <= self.low if self.strict else v < self.low)
-            if not math.isfinite(v) or too_low:
+            too_high = self.high is not None and v > self.high
+            if not math.isfinite(v) or too_low or too_high:
                 raise SettingError(self.name, value, self.allowed())
             return v
         if self.kind is bool:

@@ -21,15 +21,20 @@ sequence (`betas`): those are axes only when given as a list of lists.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from bench.errors import UsageError
-from bench.trial.config import TRIAL_KEYS, Trial
+from bench.trial.config import FIELDS, TRIAL_KEYS, Trial
+from bench.trial.fields import SettingError
 
 SUITES_DIR = Path(__file__).parents[1] / "suites"
 SEQUENCE_OPTIONS = {"betas"}
+# A grid this large is a mistake (a sweep of it would run for years): refused in one line,
+# before a trial is built (validating one takes ~1 ms).
+MAX_TRIALS = 100_000
 TOP_KEYS = {"name", "task", "budget", "seeds", "settings", "optimizers", "description",
             "executor", "log_with"} | set(TRIAL_KEYS)
 
@@ -50,32 +55,64 @@ class Suite:
 
     def trials(self, budget: str, overrides: dict[str, Any] | None = None) -> list[Trial]:
         """Every trial of the grid, de-duplicated, in a stable order, each validated whole
-        (bench/trial/validation.py) before the first runs; errors name the file and line."""
-        from bench.trial.validation import build
+        (bench/trial/validation.py) before the first runs; errors name the file and line.
+        A grid of more than MAX_TRIALS is refused before any is built; trials that differ
+        only in their seed are validated once."""
+        from bench.trial.validation import SettingError, build, coerce
 
+        overrides = overrides or {}
+        grids = {name: self._axes(name, grid) for name, grid in self.optimizers.items()}
+        self._check_size(grids, overrides)
+        seeds = self.seeds[:1] if "seed" in overrides else self.seeds
         out: dict[str, Trial] = {}
-        for opt_name, grid in self.optimizers.items():
-            axes = {k: v for k, v in grid.items() if _is_axis(k, v)}
-            fixed = {k: v for k, v in grid.items() if k not in axes}
-            for key, values in axes.items():
-                if not values:
-                    raise UsageError(f"{self.source(f'{opt_name}.{key}')}: key "
-                                     f"{opt_name}.{key}: the list is empty; give at least one "
-                                     "value")
+        for opt_name, (axes, fixed) in grids.items():
+            grid = self.optimizers[opt_name]
             sources = {**{k: self.source(k) for k in self.settings},
                        **{k: self.source(f"{opt_name}.{k}") for k in grid},
                        "budget": self.source("budget"), "seed": self.source("seeds"),
-                       **{k: "--set" for k in overrides or {}}}
+                       **{k: "--set" for k in overrides}}
             for values in itertools.product(*axes.values()):
-                for seed in self.seeds:
-                    settings = {**self.settings, **fixed, **dict(zip(axes, values)),
-                                "seed": seed, "budget": budget, **(overrides or {})}
-                    if "lr" not in settings or not ({"weight_decay", "tau"} & set(settings)):
-                        raise UsageError(f"suite {self.name!r}: optimizer {opt_name!r} needs lr "
-                                         "and weight_decay or tau (a value or a list)")
-                    trial = build(self.task, opt_name, settings, sources)
+                settings = {**self.settings, **fixed, **dict(zip(axes, values)),
+                            "seed": seeds[0], "budget": budget, **overrides}
+                if "lr" not in settings or not ({"weight_decay", "tau"} & set(settings)):
+                    raise UsageError(f"suite {self.name!r}: optimizer {opt_name!r} needs lr "
+                                     "and weight_decay or tau (a value or a list)")
+                first = build(self.task, opt_name, settings, sources)
+                out.setdefault(first.id, first)
+                for seed in seeds[1:]:  # the seed changes nothing else that is checked
+                    try:
+                        trial = replace(first, seed=coerce("seed", seed))
+                    except SettingError as err:
+                        raise err.at(sources.get(err.key)) from None
                     out.setdefault(trial.id, trial)
         return list(out.values())
+
+    def _axes(self, opt_name: str, grid: dict[str, Any]
+              ) -> tuple[dict[str, list[Any]], dict[str, Any]]:
+        """An optimizer's grid axes (non-empty lists) and fixed settings."""
+        axes = {k: v for k, v in grid.items() if _is_axis(k, v)}
+        for key, values in axes.items():
+            if not values:
+                raise UsageError(f"{self.source(f'{opt_name}.{key}')}: key "
+                                 f"{opt_name}.{key}: the list is empty; give at least one "
+                                 "value")
+        return axes, {k: v for k, v in grid.items() if k not in axes}
+
+    def _check_size(self, grids: dict[str, tuple[dict[str, list[Any]], dict[str, Any]]],
+                    overrides: dict[str, Any]) -> None:
+        """One line, before any trial is built, where the grid is too large to run."""
+        seeds = 1 if "seed" in overrides else len(self.seeds)
+        sizes = {name: math.prod(len(v) for k, v in axes.items() if k not in overrides) * seeds
+                 for name, (axes, _) in grids.items()}
+        total = sum(sizes.values())
+        if total > MAX_TRIALS:
+            largest = max(sizes, key=sizes.__getitem__)
+            axes = grids[largest][0]
+            shape = " x ".join(f"{len(v)} {k}" for k, v in axes.items() if k not in overrides)
+            raise UsageError(f"suite {self.name!r} has {total} trials ({largest}: "
+                             f"{shape or '1 setting'} x {seeds} seeds), more than "
+                             f"{MAX_TRIALS} in one sweep; use fewer values or split it into "
+                             "several suites")
 
     def source(self, key: str) -> str:
         """'file:line' of a key of the suite file ('file' where unknown)."""
@@ -188,8 +225,8 @@ def load(path: str | Path) -> Suite:
     seeds = seeds if isinstance(seeds, list) else [seeds]
     if not seeds:
         raise fail("seeds", "the list is empty; give at least one seed, e.g. seeds: [0]")
-    if any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in seeds):
-        raise fail("seeds", f"must be a non-negative integer or a list of them, got "
+    if not all(map(_seed, seeds)):
+        raise fail("seeds", f"must be {FIELDS['seed'].allowed()}, or a list of them, got "
                             f"{data['seeds']!r}")
     if not isinstance(data.get("settings") or {}, dict):
         raise fail("settings", "must be a mapping of --set-style keys, e.g. "
@@ -199,9 +236,14 @@ def load(path: str | Path) -> Suite:
     for key in ("name", "description", "budget"):
         if key in data and not isinstance(data[key], str):
             raise fail(key, f"must be text, got {data[key]!r}")
+    name = data.get("name", path.stem)
+    if not _folder_name(name):
+        raise fail("name", f"{name!r} is not a folder name (the default output directory "
+                           f"is results/<name>); use one name without '/', '\\' or control "
+                           f"characters, not '.' or '..', e.g. name: my_suite")
     settings = dict(data.get("settings") or {})
     settings.update({k: v for k, v in data.items() if k in TRIAL_KEYS and k != "budget"})
-    return Suite(name=data.get("name", path.stem), task=str(data["task"]),
+    return Suite(name=name, task=str(data["task"]),
                  optimizers={k: dict(v) for k, v in data["optimizers"].items()},
                  seeds=tuple(seeds), budget=data.get("budget"), settings=settings,
                  description=data.get("description", ""),
@@ -213,17 +255,35 @@ def load(path: str | Path) -> Suite:
 MAX_SUITE_BYTES = 1 << 20
 
 
-def _read_text(path: Path) -> str:
-    """The suite file as text, or one line: a directory, a binary or huge file is refused."""
-    if path.is_dir():
-        raise UsageError(f"{path} is a directory; give a suite YAML file")
+def _seed(value: Any) -> bool:
+    """An integer in the range the Trial's `seed` field declares (bench/trial/config.py)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return False
     try:
-        raw = path.read_bytes()
+        FIELDS["seed"].coerce(value)
+    except SettingError:
+        return False
+    return True
+
+
+def _folder_name(name: str) -> bool:
+    """One plain path component: no separator, not `.` or `..`, no control characters (the
+    default --out is results/<name>: it must stay inside results/)."""
+    return (0 < len(name) <= 255 and name not in (".", "..") and "/" not in name
+            and "\\" not in name and not any(ord(c) < 32 or c == "\x7f" for c in name))
+
+
+def _read_text(path: Path) -> str:
+    """The suite file as text, or one line: a directory, a named pipe, a device, a binary or
+    huge file is refused before it is read."""
+    from bench import input_files
+
+    try:
+        raw = input_files.read_bytes(path, MAX_SUITE_BYTES)
+    except input_files.Unreadable as err:
+        raise UsageError(f"{path} is no suite file ({err}); give a suite YAML file") from None
     except OSError as err:
         raise UsageError(f"cannot read suite file {path} ({err.strerror})") from None
-    if len(raw) > MAX_SUITE_BYTES:
-        raise UsageError(f"{path}: {len(raw)} bytes is too large for a suite file "
-                         f"(at most {MAX_SUITE_BYTES}); is it the right file?")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

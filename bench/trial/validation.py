@@ -71,7 +71,8 @@ def _check_task(trial: Any) -> None:
     budget = cls.budgets[trial.budget]
     given = dict(trial.task_options)
     try:
-        parse_options(cls.name, cls.declared_options, {**budget.options, **given})
+        cls.check_options(parse_options(cls.name, cls.declared_options,
+                                        {**budget.options, **given}))
     except ValueError as err:
         bad = next((k for k in given if f"task.{k}=" in str(err)), None)
         if bad is None:

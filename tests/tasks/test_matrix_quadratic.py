@@ -57,7 +57,8 @@ def test_options_are_validated():
         make(kind="dense")
     with pytest.raises(ValueError, match="unknown matrix_quadratic option"):
         make(dim=3)
-    with pytest.raises(ValueError, match="task.cond=0.5 is not allowed; use a float >= 1"):
+    with pytest.raises(ValueError,
+                       match=r"task.cond=0.5 is not allowed; use a float in \[1, 1e\+12\]"):
         make(cond=0.5)
 
 

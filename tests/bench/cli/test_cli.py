@@ -4,6 +4,7 @@ options declared once, and the submitter's `sweep --with`."""
 import argparse
 import importlib
 import json
+import os
 import subprocess
 import sys
 
@@ -24,6 +25,10 @@ class Suite(str):
 
 class Binary(bytes):
     pass
+
+
+class Fifo(str):
+    """A named pipe where the suite file should be (nothing ever writes to it)."""
 
 
 RUN = ["run", "--task", "quadratic", "--optimizer", "adamw", "--budget", "smoke"]
@@ -52,9 +57,9 @@ BAD_INPUTS = [
     (["run", "--task", "quadratic", "--optimizer", "adamw", "--set", "task.dims=3"],
      "unknown quadratic option(s) dims; use task.NAME with NAME in: dim, kind"),
     (["run", "--task", "quadratic", "--optimizer", "adamw", "--set", "task.dim=abc"],
-     "task.dim='abc' is not allowed; use an int >= 1"),
+     "task.dim='abc' is not allowed; use an int in [1, 1000000]"),
     (["run", "--task", "quadratic", "--optimizer", "adamw", "--set", "task.cond=0.5"],
-     "task.cond=0.5 is not allowed; use a float >= 1"),
+     "task.cond=0.5 is not allowed; use a float in [1, 1e+12]"),
     (["sweep", "--task", "nope"], "has no default suite"),
     (["sweep", "missing.yaml"], "no suite file 'missing.yaml'"),
     (["sweep", "--task", "quadratic", "--optimizers", "myopt"],
@@ -72,10 +77,11 @@ BAD_INPUTS = [
     (_set("weight_decay=nan"), "weight_decay=nan is not allowed"),
     (_set("weight_decay=inf"), "weight_decay='inf' is not allowed"),
     (_set("weight_decay=true"), "weight_decay=True is not allowed"),
-    (_set("seed=-1"), "seed=-1 is not allowed; use a non-negative integer (from --set)"),
+    (_set("seed=-1"), "seed=-1 is not allowed; use a non-negative integer <= 4294967295 (from "
+                       "--set)"),
     (_set("seed=1.5"), "seed=1.5 is not allowed"),
     (["run", "--task", "quadratic", "--optimizer", "adamw", "--seed", "-3"],
-     "seed=-3 is not allowed; use a non-negative integer (from --seed)"),
+     "seed=-3 is not allowed; use a non-negative integer <= 4294967295 (from --seed)"),
     (_set("steps=0"), "steps=0 is not allowed; use an integer >= 1"),
     (_set("steps=ten"), "steps='ten' is not allowed"),
     (_set("warmup=-5"), "warmup=-5 is not allowed"),
@@ -100,7 +106,36 @@ BAD_INPUTS = [
     (["run", "--task", "quadratic", "--optimizer", "sgdw", "--set", "momentum=1.5"],
      "momentum=1.5 is not allowed; use what sgdw accepts"),
     # ... task options against the task's declarations.
-    (_set("task.dim=0"), "task.dim=0 is not allowed; use an int >= 1 (from --set)"),
+    (_set("task.dim=0"), "task.dim=0 is not allowed; use an int in [1, 1000000] (from --set)"),
+    # ... values of the right type that no instance can be built with (they failed late).
+    (_set("task.dim=1e5"), "task.dim=100000 is not allowed; use at most 4096 with "
+                           "task.kind=dense"),
+    (_set("task.dim=1e7", "task.kind=diagonal"), "task.dim=10000000.0 is not allowed; use an "
+                                                  "int in [1, 1000000]"),
+    (_set("task.dim=1000000", "task.kind=diagonal", "task.noise=0.5"),
+     "task.noise_samples=256 is not allowed; use at most 134 at task.dim=1000000"),
+    (_set("task.kappa=1e-320"), "task.kappa=1e-320 is not allowed; use a float in [1e-06, "),
+    (_set("task.cond=.inf"), "task.cond=inf is not allowed; use a float in [1, 1e+12]"),
+    (_set("task.weight_decay_ref=1e300"), "task.weight_decay_ref=1e+300 is not allowed"),
+    (_set(f"task.instance_seed={2**64}"), f"task.instance_seed={2**64} is not allowed; "
+                                          f"use an int in [0, {2**63 - 1}]"),
+    (["run", "--task", "matrix_quadratic", "--optimizer", "adamw", "--set", "task.rows=1e9"],
+     "task.rows=1000000000.0 is not allowed; use an int in [1, 4096]"),
+    (_set("seed=4294967296"), "seed=4294967296 is not allowed; use a non-negative integer "
+                              "<= 4294967295"),
+    (["run", "--task", "quadratic", "--optimizer", "adamw", "--seed", str(2**64)],
+     "is not allowed; use a non-negative integer <= 4294967295"),
+    # ... a module:attr that is not a task, and names that name nothing.
+    (["run", "--task", "builtins:print", "--optimizer", "adamw"],
+     "task 'builtins:print' is a builtin_function_or_method, not a Task subclass"),
+    (["run", "--task", "json:JSONDecoder", "--optimizer", "adamw"],
+     "task 'json:JSONDecoder' is a type, not a Task subclass"),
+    (["run", "--task", ":Task", "--optimizer", "adamw"], "cannot import task ':Task'"),
+    (["run", "--task", "tasks.base:Task:x", "--optimizer", "adamw"],
+     "cannot import task 'tasks.base:Task:x'"),
+    (["sweep", "--task", "quadratic", "--optimizers", ","], "--optimizers ',' names no "
+                                                            "optimizer"),
+    (["sweep", "--task", "quadratic", "--optimizers", " "], "names no optimizer"),
     (_set("task.kind=nosuch"), "task.kind='nosuch' is not allowed; use one of"),
     (_set("lr=1e-3", "=3"), "--set expects key=value"),
     (["run", "--task", "quadratic", "--optimizer", "adamw", "--out", ""], "--out is empty"),
@@ -112,8 +147,19 @@ BAD_INPUTS = [
     ([*SWEEP, Suite("task: quadratic\noptimizers:\n  adamw: {lr: [], weight_decay: [1.0]}\n")],
      "key adamw.lr: the list is empty"),
     ([*SWEEP, Suite("task: quadratic\nseeds: []\n" + GRID)], "key 'seeds': the list is empty"),
-    ([*SWEEP, Suite("task: quadratic\nseeds: [-1]\n" + GRID)], "key 'seeds': must be a non-"),
-    ([*SWEEP, Suite("task: quadratic\nseeds: [x]\n" + GRID)], "key 'seeds': must be a non-"),
+    ([*SWEEP, Suite("task: quadratic\nseeds: [-1]\n" + GRID)], "key 'seeds': must be a "),
+    ([*SWEEP, Suite("task: quadratic\nseeds: [x]\n" + GRID)], "key 'seeds': must be a "
+                                                             "non-negative integer <= 4294967295"),
+    ([*SWEEP, Suite("task: quadratic\nseeds: [4294967296]\n" + GRID)],
+     "suite.yaml:2: key 'seeds': must be a non-negative integer <= 4294967295"),
+    ([*SWEEP, Suite("task: quadratic\noptimizers:\n  adamw: {lr: [" +
+                    ", ".join(f"{i}e-4" for i in range(1, 1001)) + "], weight_decay: [" +
+                    ", ".join(f"{i}e-3" for i in range(1, 1001)) + "]}\n")],
+     "suite 'suite' has 1000000 trials (adamw: 1000 lr x 1000 weight_decay x 1 seeds), more "
+     "than 100000 in one sweep"),
+    ([*SWEEP, Suite("task: quadratic\n" + GRID), "--time-min", "1"],
+     "--time-min 1 leaves no time before the requeue warning, sent 90 s before the time "
+     "limit"),
     ([*SWEEP, Suite("task: quadratic\nsettings: [1, 2]\n" + GRID)],
      "key 'settings': must be a mapping"),
     ([*SWEEP, Suite("task: quadratic\nsettings: {task.dim: 0}\n" + GRID)],
@@ -139,6 +185,14 @@ BAD_INPUTS = [
     ([*SWEEP, Suite("task: [quadratic]\n" + GRID)], "key 'task': must be a task name"),
     ([*SWEEP, Suite("task: nosuch\n" + GRID)], "unknown task 'nosuch'"),
     ([*SWEEP, Suite("task: quadratic\nname: [x]\n" + GRID)], "key 'name': must be text"),
+    # A suite's name becomes the default output directory results/<name>.
+    ([*SWEEP, Suite("task: quadratic\nname: ../..\n" + GRID)],
+     "suite.yaml:2: key 'name': '../..' is not a folder name"),
+    ([*SWEEP, Suite("task: quadratic\nname: /tmp/elsewhere\n" + GRID)],
+     "key 'name': '/tmp/elsewhere' is not a folder name"),
+    ([*SWEEP, Suite("task: quadratic\nname: a/../../b\n" + GRID)],
+     "key 'name': 'a/../../b' is not a folder name"),
+    ([*SWEEP, Suite("task: quadratic\nname: ..\n" + GRID)], "is not a folder name"),
     ([*SWEEP, Suite("task: quadratic\ndescription: 3\n" + GRID)],
      "key 'description': must be text"),
     (["sweep", Suite("task: quadratic\nbudget: huge\n" + GRID)], "has no budget 'huge'"),
@@ -154,7 +208,12 @@ BAD_INPUTS = [
                     "c: &c [*b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c]\n")],
      "suite.yaml:2: YAML aliases (*name) are not allowed"),
     ([*SWEEP, Binary(b"\x89PNG\r\n\x1a\n\x00\x00")], "is not a text file"),
-    ([*SWEEP, "{tmp}"], "is a directory; give a suite YAML file"),
+    ([*SWEEP, "{tmp}"], "is no suite file (not a regular file: a directory)"),
+    ([*SWEEP, Fifo()], "is no suite file (not a regular file: a named pipe)"),
+    ([*SWEEP, "/dev/zero"], "/dev/zero is no suite file (not a regular file: a character "
+                            "device)"),
+    ([*SWEEP, Binary(b"task: quadratic\n" + b"#" * (1 << 20))],
+     "bytes, more than the 1048576 this file may have"),
     ([*SWEEP, Suite("task: quadratic\n" + GRID), "--workers", "0"], "--workers must be >= 1"),
     ([*SWEEP, Suite("task: quadratic\n" + GRID), "--set", "lr=0"], "lr=0 is not allowed"),
     ([*SWEEP, Suite("task: quadratic\n" + GRID), "--out", ""], "--out is empty"),
@@ -169,7 +228,10 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, message
     (tmp_path / "empty").mkdir()
     argv = []
     for arg in args:
-        if isinstance(arg, (Suite, Binary)):
+        if isinstance(arg, Fifo):
+            os.mkfifo(tmp_path / "suite.yaml")
+            arg = str(tmp_path / "suite.yaml")
+        elif isinstance(arg, (Suite, Binary)):
             path = tmp_path / "suite.yaml"
             path.write_bytes(arg if isinstance(arg, Binary) else arg.encode())
             arg = str(path)

@@ -85,14 +85,15 @@ class Background:
     def start(self) -> None:
         if self.proc is not None:
             return
-        # SLURM checks time limits every 30 s and then sends the warning (submitit asks
-        # for it 90 s before a 1-minute limit, so at the first check): 100 steps of 0.35 s
-        # outlast the first check; once requeued the steps are fast, so the test takes one
-        # requeue (~15 s from the warning to the restart), not many.
-        self.suite = suite_file(self.tmp, [7], "steps: 100\ncheckpoint_every: 5\n")
+        # SLURM checks time limits every 30 s and sends the warning 90 s before the limit
+        # (submitit's; a limit of 90 s or less is refused): with a 2-minute limit it comes at
+        # the first or second check, 30 to 60 s in. 250 steps of 0.35 s outlast both; once
+        # requeued the steps are fast, so the test takes one requeue (~15 s from the warning
+        # to the restart), not many.
+        self.suite = suite_file(self.tmp, [7], "steps: 250\ncheckpoint_every: 5\n")
         self.out, self.trace = self.tmp / "out", self.tmp / "trace"
         self.proc = subprocess.Popen(
-            sweep_cmd(self.suite, self.out, "--time-min", "1"), cwd=REPO,
+            sweep_cmd(self.suite, self.out, "--time-min", "2"), cwd=REPO,
             env=env_for(self.trace, WDBENCH_TEST_STEP_SLEEP="0.35",
                         WDBENCH_TEST_REQUEUED_STEP_SLEEP="0"),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

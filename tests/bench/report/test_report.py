@@ -3,6 +3,7 @@ Markdown/CSV output and the CLI's errors. Browser checks live in test_report_bro
 
 from __future__ import annotations
 
+import csv
 import math
 import re
 import statistics
@@ -318,3 +319,34 @@ def test_a_ledger_of_only_unfingerprinted_records_is_shown_whole(tmp_path):
     write(tmp_path, records)
     group = _group([tmp_path])
     assert group.stale == 0 and len(group.trials) == len(records)
+
+
+# --- hostile text from the results ----------------------------------------------------------
+
+FORMULAS = {"adamw": "=HYPERLINK(\"http://x\",\"y\")", "adam_l2": "@SUM(1+1)",
+            "lion": "\t=1+1"}
+
+
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_no_csv_cell_is_a_spreadsheet_formula(tmp_path, fmt):
+    """Optimizer names and error lines from the results start with = + - @ (or tab / CR): in
+    every CSV the report writes they stay text (a leading ')."""
+    records = synthetic_records(tasks=("quadratic",), optimizers=("adamw", "adam_l2", "lion"),
+                                grid=2, evals=3, failed=2, names=FORMULAS, rng_seed=1)
+    failed = [r for r in records if r["status"] == "failed"]
+    failed[0]["error"] = "Traceback ...\n-2+3+cmd|' /C calc'!A0"
+    failed[1]["error"] = "Traceback ...\r+1+1"
+    write(tmp_path / "ledger", records)
+    render([tmp_path / "ledger"], tmp_path / "report", fmt)
+    csvs = sorted((tmp_path / "report" / "tables").glob("*.csv"))
+    assert csvs
+    seen = set()
+    for path in csvs:
+        with open(path, newline="") as f:
+            for row in csv.reader(f):
+                for value in row:
+                    seen.add(value)
+                    if value.startswith(("=", "+", "-", "@", "\t", "\r")):
+                        float(value)  # only a number may start so (-0.5)
+    assert {"'" + name for name in FORMULAS.values()} <= seen
+    assert "'-2+3+cmd|' /C calc'!A0" in seen
