@@ -21,6 +21,9 @@ from optimizers.stacked import stacked_optimizer
 
 T, STEPS = 3, 100
 SHAPES = {"layer.weight": (5, 4), "layer.bias": (4,), "scale": (6,)}
+# 4,686 elements a member: Adam steps member by member through torch's fused kernel
+# (optimizers/stacked_fused.py), where SHAPES' 30 take the stacked ops.
+BIG = {"layer.weight": (64, 72), "layer.bias": (72,), "scale": (6,)}
 DECAYED = {"layer.weight": True, "layer.bias": False, "scale": True}
 LRS = (1e-3, 3e-3, 2e-2)
 WDS = (0.1, 0.0, 0.5)
@@ -43,10 +46,10 @@ def _multiplier(t: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * t / STEPS))
 
 
-def _data(seed: int = 0, steps: int = STEPS, dtype=torch.float64):
+def _data(seed: int = 0, steps: int = STEPS, dtype=torch.float64, shapes=SHAPES):
     gen = torch.Generator().manual_seed(seed)
-    init = {k: torch.randn(T, *s, generator=gen, dtype=dtype) for k, s in SHAPES.items()}
-    grads = [{k: torch.randn(T, *s, generator=gen, dtype=dtype) for k, s in SHAPES.items()}
+    init = {k: torch.randn(T, *s, generator=gen, dtype=dtype) for k, s in shapes.items()}
+    grads = [{k: torch.randn(T, *s, generator=gen, dtype=dtype) for k, s in shapes.items()}
              for _ in range(steps)]
     return init, grads
 
@@ -134,12 +137,43 @@ def test_every_builtin_is_covered():
     assert names == set(BUILTINS)
 
 
+FUSED_CASES = ([("adamw", {}), ("adam_l2", {}), ("adamw", {"betas": (0.95, 0.9), "eps": 1e-6})]
+               + [("adamw", {"decay": style}) for style in STYLES if style != "cautious"])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("name,options", FUSED_CASES,
+                         ids=[f"{n}-{'-'.join(f'{k}={v}' for k, v in o.items())}"
+                              for n, o in FUSED_CASES])
+def test_member_calls_are_bit_for_bit(name, options, dtype):
+    """Adam big enough for member calls: each member is its lone fused run, bit for bit, in
+    float32 as in float64; small groups keep the stacked ops."""
+    init, grads = _data(steps=30, dtype=dtype, shapes=BIG)
+    params, opt = _stacked(name, options, init)
+    assert opt.member_calls and not _stacked(name, options, _data(steps=0)[0])[1].member_calls
+    _run_stacked(opt, params, grads, stop=30)
+    for member in range(T):
+        alone = _run_alone(name, options, init, grads[:30], member)
+        for k, b in alone.items():
+            a = params[k].detach()[member]
+            assert not torch.equal(a, init[k][member]), "the member never moved"
+            assert torch.equal(a, b), (member, k, _relative(a, b))
+
+
+def test_cautious_and_unfused_adam_keep_the_stacked_ops():
+    init, _ = _data(steps=0, shapes=BIG)
+    for name, options in (("adamw_cautious", {}), ("adamw", {"impl": "loop"}),
+                          ("adamw", {"impl": "foreach"})):
+        assert not _stacked(name, options, init)[1].member_calls, (name, options)
+
+
+@pytest.mark.parametrize("shapes", [SHAPES, BIG], ids=["small", "big"])
 @pytest.mark.parametrize("name", ["adamw", "signgd_wd", "lion", "sgdw", "muon",
                                   SUBMISSIONS[0]])
-def test_frozen_member_never_changes(name):
+def test_frozen_member_never_changes(name, shapes):
     """Member 1 diverges at step 10 (NaN gradients from then on) and is frozen: its params
     stay as they were, the others step bit for bit as in a group without the NaN."""
-    init, grads = _data(steps=30)
+    init, grads = _data(steps=30, shapes=shapes)
     healthy_params, healthy = _stacked(name, {}, init)
     _run_stacked(healthy, healthy_params, grads, stop=30)
     poisoned = copy.deepcopy(grads)
@@ -158,10 +192,11 @@ def test_frozen_member_never_changes(name):
             assert torch.equal(p.detach()[member], healthy_params[k].detach()[member])
 
 
+@pytest.mark.parametrize("shapes", [SHAPES, BIG], ids=["small", "big"])
 @pytest.mark.parametrize("name", ["adamw", "adamw_cautious", "lion", "sgdw", "muon",
                                   SUBMISSIONS[0]])
-def test_resume_mid_way_equals_uninterrupted(name):
-    init, grads = _data(steps=40)
+def test_resume_mid_way_equals_uninterrupted(name, shapes):
+    init, grads = _data(steps=40, shapes=shapes)
     whole_params, whole = _stacked(name, {}, init)
     _run_stacked(whole, whole_params, grads, stop=20)
     whole.freeze(2)
