@@ -183,11 +183,11 @@ def _run(group: Group, ledger: Ledger, data_dir: str | None, cache_dir: str | No
                               (time.perf_counter() - started) / len(members))
     for i in active:
         settle(i)
-    return _write_records(members, group, ledger, acc, started)
+    return _write_records(members, group, ledger, acc, started, model.mode)
 
 
 def _write_records(members: Sequence[Member], group: Group, ledger: Ledger, acc: Accelerator,
-                   started: float) -> list[dict[str, Any]]:
+                   started: float, mode: str) -> list[dict[str, Any]]:
     out = []
     for i, m in enumerate(members):
         final = finish(m.record, m.ctx, m.prog, m.status or "done", m.diverged_at)
@@ -195,7 +195,7 @@ def _write_records(members: Sequence[Member], group: Group, ledger: Ledger, acc:
                  (time.perf_counter() - started) / len(members))
         m.record["env"] = {**environment.describe(acc.device, acc.num_processes),
                            "threads": TRIAL_THREADS}
-        m.record["stacked"] = {"group": group.id, "size": group.size, "index": i}
+        m.record["stacked"] = {"group": group.id, "size": group.size, "index": i, "mode": mode}
         out.append(m.record)
     for record in out:  # all at once, after every member's final evaluation
         ledger.write(record)
