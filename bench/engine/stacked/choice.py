@@ -89,6 +89,8 @@ def time_steps(steps: Mapping[str, Callable[[Any], Any]], params: Mapping[str, T
         except (RuntimeError, torch.cuda.OutOfMemoryError):
             for p in params.values():
                 p.grad = None
+            if not cpu:
+                torch.cuda.empty_cache()  # what the failed try held: the group needs it
             continue
         seconds[name] = min(runs[1:] or runs)
     if not seconds:
