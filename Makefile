@@ -20,7 +20,7 @@ ifneq ($(wildcard $(SHARED_DATA)/cifar10-jpeg),)
 export WDBENCH_DATA_CIFAR10 ?= $(abspath $(SHARED_DATA)/cifar10-jpeg)
 endif
 
-.PHONY: install test test-fast lint bench report perf gpu-check clean
+.PHONY: install test test-fast lint bench report perf gpu-check docs clean
 
 install: $(STAMP)
 
@@ -62,5 +62,15 @@ perf: install
 gpu-check: install
 	$(PY) -m bench.perf gpu $(ARGS)
 
+# The documentation site (docs/, mkdocs.yml) into site/; --strict fails on a broken link or
+# anchor. MkDocs comes from the `docs` extra, installed on first use.
+DOCS_STAMP := $(VENV)/.docs-installed
+$(DOCS_STAMP): pyproject.toml $(STAMP)
+	$(PY) -m pip install -q -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	$(VENV)/bin/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache build site *.egg-info

@@ -13,6 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from bench.trial.config import FIELDS
+from bench.trial.fields import BOOKKEEPING
+
 Better = Literal["higher", "lower"] | None
 # Display formats: 'g3' / 'g4' significant digits, 'int', 'pct' (share as %), 'text'.
 Format = Literal["g3", "g4", "int", "pct", "text"]
@@ -52,18 +55,15 @@ def _r(key: str, definition: str, **kw) -> Quantity:
 
 
 COLUMNS: tuple[Quantity, ...] = (
-    # --- identity and configuration (Trial fields: `--set` keys) -------------------------
+    # --- identity and configuration -------------------------------------------------------
     _c("id", "Trial id: the file trials/<id>.json in the ledger", fmt="text"),
     _c("status", "done | diverged | failed", fmt="text"),
     _c("suite", "Suite the trial was run from", fmt="text"),
-    _c("task", "Task name", fmt="text"),
-    _c("optimizer", "Registered optimizer name", fmt="text"),
-    _c("lr", "Peak learning rate", symbol="η", fmt="g3"),
-    _c("weight_decay", "Weight decay in PyTorch's convention (`--set weight_decay=`)",
-       symbol="λ", fmt="g3"),
-    _c("tau", "EMA timescale τ_iter in steps the trial asked for instead of weight_decay "
-       "(`--set tau=`, suite key `tau`); λ was derived from it at the trial's lr "
-       "(bench/measures/timescale.py); empty where weight_decay was given", symbol="τ", fmt="g3"),
+    # The Trial's fields, as bench/trial/config.py declares them (a `--set` key each).
+    *(_c(f.name, f.definition, symbol=f.symbol, fmt=f.fmt) for f in FIELDS.values() if f.column),
+    _c("config_key", "The (configuration, seed) the trial is a sample of: a hash of every "
+       "Trial field but " + ", ".join(f.name for f in FIELDS.values() if f.role == BOOKKEEPING)
+       + "; the analysis counts one record per key, the latest finished", fmt="text"),
     _c("lr_wd", "η·λ: the decay per step at the peak lr in PyTorch's decoupled convention "
        "(the (η, ηλ) parametrization of Wang & Aitchison)", symbol="ηλ", fmt="g3"),
     _c("tau_iter", "EMA timescale of the weights in steps (Wang & Aitchison, arXiv "
@@ -75,19 +75,8 @@ COLUMNS: tuple[Quantity, ...] = (
     _c("steps_per_epoch", "Steps that see every training example once (training examples "
        "// batch size); 1 for full-batch tasks, whose every step sees the whole objective",
        fmt="int"),
-    _c("schedule", "Learning-rate schedule (`--set schedule=`)", fmt="text"),
     _c("schedule_theorem", "The schedule is non-increasing with a divergent sum: the "
        "condition of the implicit-bias theorem (Xie & Li 2024, SPEC §1)", fmt="text"),
-    _c("warmup", "Steps of linear warmup", fmt="int"),
-    _c("mask", "Decay mask policy, resolved (the task's default when none was set)",
-       fmt="text"),
-    _c("seed", "Seed of the initialization and the data order", fmt="int"),
-    _c("budget", "Task budget (cpu, full, smoke, ...)", fmt="text"),
-    _c("steps", "Training steps", fmt="int"),
-    _c("mixed_precision", "Mixed precision: no | bf16 | fp16", fmt="text"),
-    _c("grad_accum", "Gradient accumulation steps", fmt="int"),
-    _c("compile", "The model was compiled with torch.compile (`--set compile=true`)",
-       fmt="text"),
     _c("decay", "Decay style actually used (`--set decay=`): where weight decay enters "
        "the update (SPEC §2)", fmt="text"),
     _c("direction", "Update direction (adam, sign, lion, sgd, ...)", fmt="text"),
@@ -123,7 +112,22 @@ COLUMNS: tuple[Quantity, ...] = (
        "its value at η_t", symbol="r_t", fmt="g3"),
     _c("linf_ratio", "‖x‖∞ / r at the end (≤ 1: inside the box)"),
     _c("violation", "max(0, linf_ratio − 1)", better="lower"),
-    _c("fw_gap_rel", "Frank-Wolfe gap / (r‖g‖₁): 0 at a KKT point of the box problem",
+    _c("fw_gap_rel", "Frank-Wolfe gap over its scale, fw_gap / (r‖g‖₁) = 1 + ⟨g, x⟩/(r‖g‖₁): "
+       "0 at a KKT point on the box's boundary, but ≥ 1 − ‖x‖∞/r whatever g, so it stays near 1 "
+       "at a KKT point inside the box (g → 0) and cannot show convergence there; use "
+       "kkt_residual for that", better="lower"),
+    _c("kkt_residual", "Frank-Wolfe gap of the box problem now over its value at the initial "
+       "point, fw_gap(x_t) / fw_gap(x_0), both at the current radius r_t with the same gradient "
+       "rule (full batch on synthetic tasks, the fixed probe batches on real ones): 1 at step 0, "
+       "0 exactly at every KKT point of min L s.t. ‖x‖∞ ≤ r_t, interior ones included (SPEC §3). "
+       "Negative where x is outside the box (the gap is then < 0: read it beside linf_ratio); "
+       "empty (NaN) where fw_gap(x_0) ≤ 1e-9·r‖g_0‖₁ (x_0 already a KKT point or outside the "
+       "box), where no box is measured (λ = 0) or the trial resumed from a checkpoint that "
+       "predates the metric", better="lower"),
+    _c("ball_kkt_residual", "kkt_residual with each tensor in the ball of its own optimizer's "
+       "norm (ball_fw_gap(x_t) / ball_fw_gap(x_0), the gap Σ ⟨g, x⟩ + r N*(g) over tensors; "
+       "ℓ∞ box for Adam, SignGD and Lion, spectral ball for Muon's matrices, ℓ2 for SGD): 0 "
+       "exactly at every KKT point of the product of those balls; NaN as for kkt_residual",
        better="lower"),
     _c("boundary_frac", "Share of decayed coordinates within 1% of the radius"),
     _c("l2_stationarity", "‖g + λx‖ / (‖g‖ + λ‖x‖): 0 at a stationary point of "
@@ -179,14 +183,25 @@ COLUMNS: tuple[Quantity, ...] = (
     _r("tasks_reached", "Tasks on which some configuration reached the target", fmt="int"),
     _r("tasks_fastest", "Tasks on which the optimizer was the fastest to the target", fmt="int"),
     _r("tasks_scored", "Tasks (report groups) that declare a target", fmt="int"),
-    _r("inside", "Finished trials with linf_ratio ≤ 1.001 (— where no box is predicted)",
-       fmt="int"),
-    _r("max_linf_ratio", "Largest final linf_ratio over lrs and seeds"),
-    _r("fw_gap_rel_median", "Median final fw_gap_rel over lrs and seeds", better="lower"),
-    _r("l2_stationarity_median", "Median final l2_stationarity over lrs and seeds"),
-    _r("verdict", "Against SPEC §1: agrees / disagrees / no claim, and why; hover for the "
-       "observed values", fmt="text"),
-    _r("lambdas", "λ values checked", symbol="λ", fmt="int"),
+    _r("inside", "Finished trials with linf_ratio ≤ 1.001, over every lr, λ and seed (— where "
+       "no box is predicted)", fmt="int"),
+    _r("max_linf_ratio", "Largest final linf_ratio over lrs, λ and seeds"),
+    _r("configurations", "Configurations (settings, lr, λ) the claims judged", fmt="int"),
+    _r("claim", "A claim of the literature as code (bench/claims, `wdbench claims list`): its "
+       "id and title", fmt="text"),
+    _r("verdict", "The claims' verdicts (SPEC §3b): holds, violated, inconclusive or "
+       "not-applicable, each decided by the claim's own code from the records; hover for the "
+       "reasons and numbers", fmt="text"),
+    _r("statistic", "The claim's statistic, mean over seeds with its 95% t-interval, at the "
+       "configuration that decides the claim's verdict (the worst violation, the first "
+       "inconclusive case, or the holding case closest to the threshold)", fmt="text"),
+    _r("threshold", "Where the statistic must lie for the claim to hold: its 95% interval "
+       "inside this band holds, wholly outside it is violated (fixed in the claim's code)",
+       fmt="text"),
+    _r("cases", "Configurations judged, by verdict", fmt="text"),
+    _r("evidence", "The verdict's reason as the claim's code wrote it from its numbers",
+       fmt="text"),
+    _r("figure", "The figure that shows the claim's statistic per configuration", fmt="text"),
     _r("best_wd_by_lr", "lr → λ with the best mean selection metric", fmt="text"),
     _r("wd_shift_steps", "How many λ grid steps the best λ moves across lrs: 0 = separable"),
     _r("wd_shift_decades", "log10(max/min) of the best λ across lrs"),

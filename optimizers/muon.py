@@ -11,8 +11,8 @@ For a hidden matrix W with gradient g (SPEC §2):
 
 With decoupled decay, x <- (1 - lr λ) x - lr d is Frank-Wolfe on the spectral ball
 σ_max(W) <= s/λ (‖O‖_2 <= 1). Newton-Schulz maps the singular values into roughly (0.7, 1.2),
-not onto 1, so the radius actually reached is measured (README); "svd" gives the exact polar
-factor, and the radius s/λ.
+not onto 1, so the radius actually reached is measured (docs/results/matrix-quadratic.md);
+"svd" gives the exact polar factor, and the radius s/λ.
 
 The common recipe: embeddings, the output head, biases and norm scales (every tensor that is not
 a 2-D hidden matrix, see `hidden_matrix`) take Adam's direction m̂ / (√v̂ + ε), scaled by

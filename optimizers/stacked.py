@@ -308,7 +308,7 @@ class ViewsStacked(StackedOptimizer):
                         for i in range(self.size)]
         self.optimizers: list[torch.optim.Optimizer] = []
         for named, lr, wd in zip(self.aliases, lrs, weight_decays):
-            # bench/engine/runner.py::build's two groups, with torch's named params for Muon's
+            # bench/engine/context.py::build's two groups, with torch's named params for Muon's
             # recipe.
             groups = [{"params": [(n, p) if by_name else p for n, p in named.items()
                                   if bool(decayed[n]) is decay], "weight_decay": w}

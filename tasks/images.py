@@ -243,8 +243,8 @@ class Cifar10Task(ImageClassificationTask):
     name = "cifar10"
     dataset = "cifar10"
     budgets = CIFAR_BUDGETS
-    # cpu: the 128-trial suite's best settings reached 44-46% (README); full: ResNet-20's
-    # published 91.25% test accuracy (He et al. 2016), rounded down.
+    # cpu: the 128-trial suite's best settings reached 44-46% (docs/results/images.md);
+    # full: ResNet-20's published 91.25% test accuracy (He et al. 2016), rounded down.
     targets = MappingProxyType({"cpu": 0.40, "full": 0.91})
 
 

@@ -68,7 +68,8 @@ class WikiTextTask(Task):
                          heads=4, max_eval_tokens=16384),
         # ~1.33M parameters, seq 128, 2,048-token batches; sized so the default suite (32
         # trials) fits 20 minutes on 2 cores, and evaluation (at steps 0 and 100: 16k
-        # validation tokens + a 4k-token probe gradient) stays near 10% of the run (README).
+        # validation tokens + a 4k-token probe gradient) stays near 10% of the run
+        # (docs/results/speed.md).
         "cpu": _budget("cpu", steps=100, batch_size=16, eval_every=100, eval_batch_size=64,
                        probe_batches=2, vocab_size=4096, seq_len=128, layers=4, width=128,
                        heads=4, max_eval_tokens=16384),
@@ -84,7 +85,8 @@ class WikiTextTask(Task):
     selection_metric = "val_loss"
     selection_mode = "min"
     # val_loss 6.2 = perplexity 493: reached by the default suite's adamw and adam_l2 at
-    # their best settings in the 100-step cpu budget (README), not by every configuration.
+    # their best settings in the 100-step cpu budget (docs/results/wikitext-cpu.md), not by
+    # every configuration.
     targets = MappingProxyType({"cpu": 6.2})
 
     def __init__(self, budget: Budget, options: dict[str, Any] | None = None,

@@ -1,2 +1,2 @@
-"""Analysis of records, pure: the best configuration of each optimizer (ranking), intervals over
-seeds (stats) and the constraint verdicts per optimizer and λ."""
+"""Analysis of records, pure: the best configuration of each optimizer (ranking) and intervals
+over seeds (stats). The verdicts are the claims' (bench/claims)."""

@@ -1,12 +1,14 @@
 """The one rule for "the best configuration of each optimizer", used by the report and the
 sweep's printed summary.
 
-A configuration is every Trial field but the seed (`variant` names the fields besides lr and
-weight_decay that vary between one optimizer's trials). Its score is the mean of the
-selection metric over its finished seeds. A configuration where any seed diverged or failed
-is not selectable (a result that holds for one seed only is not a setting to recommend),
-unless no configuration of that optimizer finished all its seeds; then the best partially
-finished one is used and flagged (`selected_partial`).
+A configuration is every Trial field but the seed and the bookkeeping ones
+(bench/trial/config.py; `variant` names the fields besides lr and weight_decay that vary
+between one optimizer's trials), and one record per (configuration, seed) counts
+(bench/ledger/freshness.py). Its score is the mean of the selection metric over its finished
+seeds. A configuration where any seed diverged or failed is not selectable (a result that
+holds for one seed only is not a setting to recommend), unless no configuration of that
+optimizer finished all its seeds; then the best partially finished one is used and flagged
+(`selected_partial`).
 """
 
 from __future__ import annotations
@@ -139,10 +141,11 @@ def summary_frame(trials: pd.DataFrame) -> pd.DataFrame:
     if trials.empty or "status" not in trials:
         return pd.DataFrame()
     parts = []
-    from bench.ledger.freshness import newest_code
+    from bench.ledger.freshness import newest_code, one_per_sample
 
     for (task, _budget), frame in trials.groupby(["task", "budget"], sort=True, dropna=False):
         frame, _stale = newest_code(frame)  # as the report: never mix code in one ranking
+        frame, _superseded = one_per_sample(frame)  # and count a (configuration, seed) once
         sel = selection_for(str(task), frame)
         best = best_per_optimizer(configurations(frame), sel)
         if sel.metric not in best:

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from bench.errors import UsageError
 
-VERBS = ("run", "sweep", "status", "list", "check_optimizer", "report", "export")
+VERBS = ("run", "sweep", "status", "list", "check_optimizer", "audit", "claims", "report",
+         "export")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as err:
         print(f"wdbench: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `wdbench list | head`: the reader left; nothing is lost
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silences the exit-time flush
+        return 0
     except KeyboardInterrupt:
         print("wdbench: interrupted; finished trials are kept, re-run to resume",
               file=sys.stderr)

@@ -9,28 +9,29 @@ from typing import Any
 
 from bench.cli import common
 from bench.trial import validation
-from bench.trial.config import parse_settings
+from bench.trial.config import FIELDS, TRIAL_KEYS, parse_settings
 
-PRECISIONS = list(validation.PRECISIONS)
+PRECISIONS = list(FIELDS["mixed_precision"].choices())
+# The `--set` help, from the Trial's declared keys (docs/reference/settings.md explains each).
+SET_HELP = (f"a trial key ({', '.join(TRIAL_KEYS)}; tau: the EMA timescale in steps, λ derived "
+            "per lr), an optimizer option, or task.NAME=value (wdbench list --task T)")
 FINAL_KEYS = ("train_loss", "val_loss", "val_perplexity", "val_accuracy", "test_loss",
-              "test_perplexity", "test_accuracy", "linf_ratio", "fw_gap_rel", "boundary_frac",
-              "l2_stationarity", "dist_box", "dist_l2")
+              "test_perplexity", "test_accuracy", "linf_ratio", "fw_gap_rel", "kkt_residual",
+              "ball_kkt_residual", "boundary_frac", "l2_stationarity", "dist_box", "dist_l2")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run one trial")
-    p.add_argument("--task", required=True, help="task name (wdbench list) or module:Class")
+    p.add_argument("--task", required=True, help=FIELDS["task"].help)
     p.add_argument("--optimizer", required=True,
                    help="registered name (wdbench list) or module:attr (Optimizer class or "
                         "factory)")
     p.add_argument("--budget", default=None, help="smoke | cpu | full (default: cpu, full on GPU)")
-    p.add_argument("--seed", type=int, default=0, help="trial seed (init and data order)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
-                   help="lr, weight_decay (or tau: the EMA timescale in steps, λ derived "
-                        "per lr), schedule, steps, mask, optimizer options, "
-                        "task.NAME=value (wdbench list --task T)")
+    p.add_argument("--seed", type=int, default=0, help=FIELDS["seed"].help)
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", default=[], help=SET_HELP)
     p.add_argument("--mixed-precision", choices=PRECISIONS, default=None,
-                   help="autocast precision (default: no)")
+                   help=f"{FIELDS['mixed_precision'].help} (default: "
+                        f"{FIELDS['mixed_precision'].default})")
     p.add_argument("--data-dir", default=None, help="local data directory (offline use)")
     p.add_argument("--out", default="results/runs", help="results directory (ledger)")
     common.add_log_with(p)
@@ -83,6 +84,6 @@ def print_record(record: dict[str, Any]) -> None:
           + (f" at step {record['diverged_at']}" if record.get("diverged_at") else ""))
     for key in FINAL_KEYS:
         if isinstance(final.get(key), float):
-            print(f"  {key:16s} {final[key]:.6g}")
+            print(f"  {key:17s} {final[key]:.6g}")
     if record.get("error"):
         print(record["error"], file=sys.stderr)

@@ -36,6 +36,11 @@ def handle(args: argparse.Namespace) -> int:
           f"diverged, {c['failed']} failed, {c['running']} running, {c['pending']} pending"
           + (f" ({status['queued_in_slurm']} queued in SLURM)" if status["slurm"] else ""))
     for r in status["running"]:
+        step = f"step {r['step']}" + (f"/{r['steps']}" if r["steps"] else "")
+        if r["group_size"] > 1:
+            step += f" (stacked group of {r['group_size']}, {r['diverged']} diverged)"
+        if r["evaluating"]:
+            step += ", evaluating {} of {}".format(r["evaluating"][0] + 1, r["evaluating"][1])
         print(f"  {r['id']}  host {r['host']} pid {r['pid']}  job {r['job_id'] or '-'}  "
-              f"step {r['step']}  heartbeat {r['heartbeat_age_s']:.0f} s ago")
+              f"{step}  heartbeat {r['heartbeat_age_s']:.0f} s ago")
     return 0

@@ -26,6 +26,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "declared lr x weight_decay grid, same seeds and budget, then write "
                         "the report; repeatable")
     p.add_argument("--budget", default=None, help="smoke | cpu | full (default: the suite's)")
+    p.add_argument("--out", default=None, help="results directory (default results/<suite>)")
+    add_trial_run_arguments(p)
+    p.set_defaults(handler=handle)
+
+
+def add_trial_run_arguments(p: argparse.ArgumentParser) -> None:
+    """How a set of trials runs (workers, --set, data, precision, trackers, executor): the
+    options of every verb that runs suites (sweep, claims run)."""
     p.add_argument("--workers", type=int, default=1, help="trials run in parallel processes")
     p.add_argument("--trials-per-gpu", type=int, default=None, metavar="K",
                    help="on a GPU machine, K worker processes per GPU (replaces --workers "
@@ -35,13 +43,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", default=None, help="local data directory (offline use)")
     p.add_argument("--mixed-precision", choices=PRECISIONS, default=None,
                    help="autocast precision for every trial")
-    p.add_argument("--out", default=None, help="results directory (default results/<suite>)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or summary")
     common.add_log_with(p)
     from bench.trial.executor_options import add_executor_arguments
 
     add_executor_arguments(p)
-    p.set_defaults(handler=handle)
+
+
+def check_run_arguments(args: argparse.Namespace) -> dict:
+    """The checks of `add_trial_run_arguments`' values; returns the --set overrides (with
+    --mixed-precision folded in)."""
+    if args.workers < 1:
+        raise UsageError(f"--workers must be >= 1 (got {args.workers})")
+    if args.trials_per_gpu is not None and args.trials_per_gpu < 1:
+        raise UsageError(f"--trials-per-gpu must be >= 1 (got {args.trials_per_gpu}); "
+                         "e.g. --trials-per-gpu 4")
+    overrides = parse_settings(args.set)
+    if args.mixed_precision:
+        overrides["mixed_precision"] = args.mixed_precision
+    return overrides
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -61,21 +81,14 @@ def handle(args: argparse.Namespace) -> int:
     common.check_optimizers(list(suite.optimizers))
     budget = args.budget or suite.budget or common.resolve_budget(None)
     common.check_budget(suite.task, budget)
-    if args.workers < 1:
-        raise UsageError(f"--workers must be >= 1 (got {args.workers})")
-    if args.trials_per_gpu is not None and args.trials_per_gpu < 1:
-        raise UsageError(f"--trials-per-gpu must be >= 1 (got {args.trials_per_gpu}); "
-                         "e.g. --trials-per-gpu 4")
-    overrides = parse_settings(args.set)
-    if args.mixed_precision:
-        overrides["mixed_precision"] = args.mixed_precision
+    overrides = check_run_arguments(args)
     trials = suite.trials(budget, overrides)
     log_with = common.parse_log_with(args.log_with or suite.log_with)
     out = common.check_out(args.out) if args.out is not None else Path("results") / suite.name
-    executor = _executor(args, suite, path, budget, out, trials)
+    executor = executor_options(args, suite.executor, f"{path}: executor", budget, out, trials)
     common.ensure_writable(out)
     common.check_data(trials[0], args.data_dir)
-    workers = _capped_workers(args.workers, len(trials), executor, args.quiet)
+    workers = capped_workers(args.workers, len(trials), executor, args.quiet)
     try:
         counts = run_sweep(trials, SweepOptions(out=out, workers=workers,
                                             data_dir=args.data_dir, quiet=args.quiet,
@@ -105,7 +118,7 @@ def handle(args: argparse.Namespace) -> int:
     return 1 if counts["failed"] or counts["pending"] or failed else 0
 
 
-def _capped_workers(workers: int, n_trials: int, executor: object, quiet: bool) -> int:
+def capped_workers(workers: int, n_trials: int, executor: object, quiet: bool) -> int:
     """--workers at most the trials and the cores (more processes only compete)."""
     import os
 
@@ -135,11 +148,11 @@ def _suite_failed(out: Path, trials: list) -> int:
     return sum(r["status"] == "failed" for r in _records_of(out, trials))
 
 
-def _executor(args: argparse.Namespace, suite: suites.Suite, path: Path, budget: str,
-              out: Path, trials: list) -> object:
+def executor_options(args: argparse.Namespace, suite_executor: dict, where: str, budget: str,
+                     out: Path, trials: list) -> object:
     """Executor settings (suite < --executor-config < flags); SLURM checked before writing."""
     from bench.executors import ExecutorOptions
-    executor = ExecutorOptions.from_args(args, suite.executor, where=f"{path}: executor")
+    executor = ExecutorOptions.from_args(args, suite_executor, where=where)
     if args.detach and executor.kind != "slurm":
         raise UsageError("--detach needs --executor slurm (a local sweep runs in this process)")
     if executor.kind == "slurm":

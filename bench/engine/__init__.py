@@ -1,2 +1,4 @@
-"""The engine: trains one trial (runner) or a stacked group of trials (stacked/) and measures it at
-its evaluation points; builds each trial's context and record."""
+"""The engine: trains one trial (runner.py, the loop) or a stacked group of trials (stacked/),
+on one context per trial (context.py), measures it at its evaluation points (evaluation.py),
+checkpoints it (checkpoints.py) and writes its record (record.py). It knows no executor: a
+batch of trials comes in (bench/trial/batch.py), records go to the ledger."""

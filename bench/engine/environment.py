@@ -1,14 +1,39 @@
-"""Provenance of a result: library versions, device, code revision, date."""
+"""The environment a trial runs in: its intra-op threads, pinned while it runs (`pinned_threads`),
+and the provenance its record is stamped with (`stamp`: library versions, device, code revision,
+date). A lone trial and a stacked group's members get the same."""
 
 from __future__ import annotations
 
 import datetime as dt
 import platform
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from bench import __version__
+
+TRIAL_THREADS = 1  # intra-op threads of every trial, whatever the sweep's worker count
+
+
+@contextmanager
+def pinned_threads() -> Iterator[None]:
+    """Torch's intra-op threads at TRIAL_THREADS while a trial (or group) runs: reductions,
+    hence results, must not depend on how many trials a sweep runs side by side."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(TRIAL_THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def stamp(device: Any, num_processes: int) -> dict[str, Any]:
+    """A record's `env`: `describe`, with the threads the trial ran on."""
+    return {**describe(device, num_processes), "threads": TRIAL_THREADS}
 
 
 def git_revision() -> str | None:

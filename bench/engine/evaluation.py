@@ -1,19 +1,60 @@
 """What a trial measures at an evaluation point: exact split metrics under DDP and the SPEC §3
-constraint metrics on the fixed probe gradient, each tensor also in its own geometry's ball.
-Split from bench/engine/runner.py (the loop); these read the trial's context and never step it."""
+constraint metrics on the fixed probe gradient, each tensor also in its own geometry's ball;
+`evaluate_now` adds them as a curve point to the trial's progress. The lone loop
+(bench/engine/runner.py) and a stacked group's (bench/engine/stacked/loop.py) both call it;
+these read the trial's context and never step it."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import math
+import time
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
 
-from bench.measures import geometry, metrics, rotation, timescale
+from bench.engine.context import Progress, TrialContext
+from bench.measures import geometry, kkt, metrics, timescale
 from optimizers.decay import implied_radius
 
-if TYPE_CHECKING:
-    from bench.engine.runner import TrialContext
+
+def evaluate_now(ctx: TrialContext, prog: Progress) -> None:
+    """The curve point at `prog.step` (validation split, probe-gradient constraint metrics,
+    rotation, the task's extras), its best values, and the seconds it took."""
+    t0 = time.perf_counter()
+    split = evaluate(ctx, "val")
+    constraint, _ = probe_metrics(ctx, prog)
+    constraint.update(rotation_metrics(ctx, prog.step))
+    _add_point(ctx, prog, split, constraint)
+    prog.eval_time += time.perf_counter() - t0
+
+
+def _add_point(ctx: TrialContext, prog: Progress, split_metrics: dict[str, float],
+               constraint: dict[str, float]) -> dict[str, Any]:
+    acc = ctx.accelerator
+    train_loss = torch.tensor([prog.loss_sum, float(prog.loss_count)], device=acc.device)
+    train_loss = acc.reduce(train_loss, reduction="sum")
+    point: dict[str, Any] = {"step": prog.step,
+                             "scheduled_lr": ctx.scheduler.get_last_lr()[0]}
+    prog.eval_clock.append(prog.train_time)
+    if train_loss[1] > 0:
+        point["train_loss"] = (train_loss[0] / train_loss[1]).item()
+    point.update(split_metrics)
+    point.update(constraint)
+    point.update(ctx.task.extra_metrics(acc.unwrap_model(ctx.model), ctx.trial.weight_decay,
+                                        current_radius(ctx)))
+    prog.loss_sum, prog.loss_count = 0.0, 0
+    prog.curve.append(point)
+    if ctx.trackers is not None:
+        ctx.trackers.log(point)
+    for key, value in point.items():
+        if not key.startswith(("val_", "train_")) or not math.isfinite(value):
+            continue
+        better = max if key.endswith("accuracy") else min
+        if key not in prog.best or better(value, prog.best[key]) != prog.best[key]:
+            prog.best[key] = value
+            prog.best[f"{key}_step"] = prog.step
+    return point
 
 
 def evaluate(ctx: TrialContext, split: str) -> dict[str, float]:
@@ -34,10 +75,13 @@ def evaluate(ctx: TrialContext, split: str) -> dict[str, float]:
     return task.summarize(split, {k: torch.cat(v) for k, v in parts.items()})
 
 
-def probe_metrics(ctx: TrialContext, per_tensor: bool = False
+def probe_metrics(ctx: TrialContext, prog: Progress, per_tensor: bool = False
                   ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """SPEC §3 metrics at the current point, on the mean gradient over the fixed probe batches.
 
+    The probe at step 0 keeps the initial point's gap terms in `prog.kkt_start` (checkpointed
+    with it); every probe's kkt_residual and ball_kkt_residual are shares of that gap
+    (bench/measures/kkt.py). A trial resumed from a checkpoint without them records NaN.
     Runs on the unwrapped model (no DDP hooks: every process computes the same probe) and
     restores buffers such as BatchNorm running statistics, so training is unaffected."""
     model = ctx.accelerator.unwrap_model(ctx.model)
@@ -53,20 +97,23 @@ def probe_metrics(ctx: TrialContext, per_tensor: bool = False
     params = [ctx.decayed[n].detach() for n in names]
     grads = [ctx.decayed[n].grad.detach() for n in names]
     wd, radius = ctx.trial.weight_decay, current_radius(ctx)
+    named_params, named_grads = dict(zip(names, params)), dict(zip(names, grads))
+    geometries = ctx.mask_info["geometry"]
+    if prog.kkt_start is None and prog.step == 0:
+        prog.kkt_start = kkt.start_terms(named_params, named_grads, geometries)
     overall = metrics.constraint_metrics(params, grads, wd, radius=radius)
     overall["linf_norm"] = max((p.abs().max().item() for p in params), default=0.0)
     overall["radius_t"] = radius
     tensors = {}
     if per_tensor:
-        tensors = metrics.per_tensor_metrics(dict(zip(names, params)), dict(zip(names, grads)),
-                                             wd, radius=radius)
+        tensors = metrics.per_tensor_metrics(named_params, named_grads, wd, radius=radius)
     if radius is not None and names:  # each tensor in its own norm's ball
-        ball, ball_tensors = geometry.geometry_record(
-            ctx.mask_info["geometry"], dict(zip(names, params)), dict(zip(names, grads)),
-            radius)
+        ball, ball_tensors = geometry.geometry_record(geometries, named_params, named_grads,
+                                                      radius)
         overall.update(ball)
         for n in tensors:
             tensors[n].update(ball_tensors[n])
+    kkt.attach(prog.kkt_start, radius, geometries, names, overall, tensors)
     for n, p in model.named_parameters():
         p.grad = saved_grads[n]
     with torch.no_grad():
@@ -81,14 +128,6 @@ def current_radius(ctx: TrialContext) -> float | None:
     moving = implied_radius(ctx.decay_style, ctx.trial.weight_decay,
                             ctx.scheduler.get_last_lr()[0], ctx.trial.lr)
     return moving if moving is not None else ctx.metric_radius
-
-
-def watch_rotation(ctx: TrialContext) -> rotation.RotationWatch:
-    """Keeps W_{t-1} for the evaluation steps t (bench/measures/rotation.py)."""
-    steps, every = ctx.steps, ctx.eval_every
-    return rotation.RotationWatch(ctx.optimizer, ctx.decayed,
-                                  due=lambda t: t % every == 0 or t == steps,
-                                  done_steps=lambda: ctx.scheduler.last_epoch)
 
 
 def rotation_metrics(ctx: TrialContext, step: int) -> dict[str, object]:

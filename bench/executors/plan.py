@@ -3,48 +3,28 @@
 Trials stack when they are equal in everything but lr, weight_decay (or tau) and seed (same task,
 optimizer, options, budget, schedule, steps, ...): each member then differs only in numbers
 the stacked optimizer takes per trial and in its own init and data order. A group holds at
-most `stack_size` trials; a trial that cannot stack runs alone as before, and `plan` says why
-(once per reason, with a count).
+most `stack_size` trials; a trial that cannot stack runs alone as before (a batch of one), and
+`plan` says why (once per reason, with a count).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.engine.checkpoints import resumable
+from bench.trial.batch import TrialBatch
 from bench.trial.config import Trial
 
-# What may differ inside a group: a `tau` trial carries the λ its τ gives at its lr.
-PER_MEMBER = ("lr", "weight_decay", "tau", "seed")
-MANIFEST = "members.json"  # a group checkpoint's member ids (bench/engine/stacked/checkpoint.py)
-
-
-@dataclass(frozen=True)
-class Group:
-    """Trials run in one process as one stacked model."""
-
-    trials: tuple[Trial, ...]
-
-    @property
-    def id(self) -> str:
-        """'g' + a hash of the member ids: the name of the group's checkpoint directory."""
-        blob = ",".join(t.id for t in self.trials)
-        return "g" + hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-    @property
-    def size(self) -> int:
-        return len(self.trials)
-
-
-Unit = Trial | Group  # one unit of an executor's work
+# What may differ inside a group, as each Trial field declares (lr, weight_decay, tau, seed).
+PER_MEMBER = tuple(f.name for f in Trial.declared() if f.per_member)
 
 
 @dataclass
 class Plan:
-    units: list[Unit]
+    units: list[TrialBatch]
     # reason -> trials it kept from stacking (stacking off is no reason worth saying)
     reasons: Counter = field(default_factory=Counter)
 
@@ -87,7 +67,7 @@ def plan(trials: list[Trial], stack_size: int, checkpoints: Path | None = None,
     exists under `checkpoints` (all its members still pending) is formed again as it was,
     so a killed group resumes whatever the stack size now."""
     if stack_size <= 1 or processes > 1:
-        out = Plan(list(trials))
+        out = Plan([TrialBatch.of(t) for t in trials])
         if processes > 1 and stack_size > 1 and trials:
             out.reasons[f"processes={processes} (DDP) is not stacked"] = len(trials)
         return out
@@ -103,30 +83,26 @@ def plan(trials: list[Trial], stack_size: int, checkpoints: Path | None = None,
         why = solo_reason(trial, checkpoints)
         if why is not None:
             result.reasons[why] += 1
-            result.units.append(trial)
+            result.units.append(TrialBatch.of(trial))
             continue
         by_key.setdefault(group_key(trial), []).append(trial)
     for members in by_key.values():
         for i in range(0, len(members), stack_size):
             chunk = members[i:i + stack_size]
-            result.units.append(Group(tuple(chunk)) if len(chunk) > 1 else chunk[0])
+            result.units.append(TrialBatch(tuple(chunk)))
     return result
 
 
-def _resumable(trials: list[Trial], checkpoints: Path | None) -> list[Group]:
+def _resumable(trials: list[Trial], checkpoints: Path | None) -> list[TrialBatch]:
     """Groups with a checkpoint whose members are all among `trials` (same order)."""
-    if checkpoints is None or not checkpoints.is_dir():
+    if checkpoints is None:
         return []
     by_id = {t.id: t for t in trials}
     out, used = [], set()
-    for manifest in sorted(checkpoints.glob(f"g*/latest/{MANIFEST}")):
-        try:
-            ids = json.loads(manifest.read_text())["members"]
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # a damaged checkpoint: its trials start over
+    for group_id, ids in resumable(checkpoints):
         if len(ids) > 1 and all(i in by_id and i not in used for i in ids):
-            group = Group(tuple(by_id[i] for i in ids))
-            if group.id == manifest.parent.parent.name:
+            group = TrialBatch(tuple(by_id[i] for i in ids))
+            if group.id == group_id:
                 out.append(group)
                 used |= set(ids)
     return out

@@ -1,15 +1,18 @@
-"""The SLURM executor: one job array (through submitit) for a sweep's pending trials.
+"""The SLURM executor: one job array (through submitit) for a sweep's batches.
 
-Each array task runs `trials_per_job` trials one after another under claims (`worker`), or
-one stacked group (bench/engine/stacked: its trials in one process, one tensor op for all); a
-trial with `processes=N` runs as N tasks of its job (DDP from SLURM's environment). On the
-time-limit or preemption signal submitit's Checkpointable protocol requeues the task, which
-resumes its trial from the last Accelerate checkpoint (`checkpoint_every`)."""
+submitit's `SlurmExecutor` is the executor (bench/executors/protocol.py); each array task runs
+the worker's one entry point (bench/executors/worker.py::run) on its batches, pickled as they
+are: one stacked group (bench/engine/stacked: its trials in one process, one tensor op for
+all), or `trials_per_job` lone trials one after another; a trial with `processes=N` runs as
+N tasks of its job (DDP from SLURM's environment). On the time-limit or preemption signal
+submitit's Checkpointable protocol requeues the task, which resumes its trials from their
+last checkpoints (`checkpoint_every`)."""
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,19 +20,32 @@ from typing import Any
 import submitit
 
 from bench.errors import UsageError
-from bench.executors import squeue, submissions
-from bench.executors.worker import WorkerSettings, run_batch
+from bench.executors import squeue, submissions, worker
+from bench.executors.claimed import WorkerSettings, claim_store
+from bench.trial.batch import TrialBatch
 from bench.trial.config import Trial
 from bench.trial.executor_options import ExecutorOptions
 
 
-class TrialBatch(submitit.helpers.Checkpointable):
-    """The function an array task runs; requeued as is on timeout/preemption (its trials
+class Requeueable(submitit.helpers.Checkpointable):
+    """`fn` as an array task runs it: requeued as is on timeout or preemption (its trials
     resume from their checkpoints, finished ones are skipped)."""
 
-    def __call__(self, trials: list[dict[str, Any]], settings: WorkerSettings,
-                 stacked: bool = False) -> list[dict[str, Any]]:
-        return run_batch(trials, settings, stacked)
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+
+class SlurmExecutor(submitit.SlurmExecutor):
+    """submitit's, with every submitted function requeueable."""
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return super().submit(Requeueable(fn), *args, **kwargs)
+
+    def map_array(self, fn: Callable[..., Any], *iterables: Any) -> list[Any]:
+        return super().map_array(Requeueable(fn), *iterables)
 
 
 def check_cluster(options: ExecutorOptions, budget_min_s: float | None) -> None:
@@ -65,21 +81,16 @@ class Submitted:
     trials: dict[str, Trial]  # by id
 
 
-def submit(pending: list[Trial], options: ExecutorOptions, settings: WorkerSettings,
-           name: str = "wdbench", units: list[Any] | None = None) -> Submitted:
-    """One job array for the trials: one array task per stacked group of `units`
-    (bench/executors/plan.py), the other trials `trials_per_job` per array task."""
-    from bench.executors.plan import Group
-    out = Path(settings.out)
-    logs = out / "slurm"
-    executor = submitit.SlurmExecutor(folder=logs / "%j", max_num_timeout=options.max_requeues)
-    per_job = options.trials_per_job
-    units = pending if units is None else units
-    singles = [u for u in units if not isinstance(u, Group)]
-    batches = [list(u.trials) for u in units if isinstance(u, Group)]
-    stacked = [True] * len(batches)
-    batches += [singles[i:i + per_job] for i in range(0, len(singles), per_job)]
-    stacked += [False] * (len(batches) - len(stacked))
+def array_tasks(units: list[TrialBatch], per_job: int) -> list[list[TrialBatch]]:
+    """The batches of each array task: a stacked group alone, lone trials `per_job` a task."""
+    singles = [u for u in units if not u.stacked]
+    return ([[u] for u in units if u.stacked]
+            + [singles[i:i + per_job] for i in range(0, len(singles), per_job)])
+
+
+def executor(options: ExecutorOptions, logs: Path, name: str) -> SlurmExecutor:
+    """A SLURM executor writing its logs under `logs`, with the sweep's resources."""
+    ex = SlurmExecutor(folder=logs / "%j", max_num_timeout=options.max_requeues)
     mem_mb = int((options.mem_gb or 1) * 1024)
     params: dict[str, Any] = {
         "job_name": name, "time": int(options.time_min or 60),
@@ -96,34 +107,45 @@ def submit(pending: list[Trial], options: ExecutorOptions, settings: WorkerSetti
         params["gpus_per_node"] = options.gpus
     if options.sbatch:
         params["additional_parameters"] = dict(options.sbatch)
-    executor.update_parameters(**params)
-    payload = [[t.to_dict() for t in batch] for batch in batches]
+    ex.update_parameters(**params)
+    return ex
+
+
+def submit(units: list[TrialBatch], options: ExecutorOptions, settings: WorkerSettings,
+           name: str = "wdbench") -> Submitted:
+    """One job array for the batches (`array_tasks`), recorded beside the ledger
+    (bench/executors/submissions.py)."""
+    out = Path(settings.out)
+    logs = out / "slurm"
+    tasks = array_tasks(units, options.trials_per_job)
     try:
-        jobs = executor.map_array(TrialBatch(), payload, [settings] * len(payload), stacked)
+        jobs = executor(options, logs, name).map_array(worker.run, tasks,
+                                                       [settings] * len(tasks))
     except Exception as err:  # sbatch refused the request (resources, account, QOS)
         message = str(err).strip().splitlines()
         raise UsageError(f"sbatch refused the job array: {message[-1] if message else err}"
                          ) from None
     array_id = str(jobs[0].job_id).split("_")[0]
     # A one-task array is submitted as a plain job: use the ids submitit got back.
-    ids = {str(job.job_id): [t.id for t in batch] for job, batch in zip(jobs, batches)}
+    ids = {str(job.job_id): [i for batch in task for i in batch.trial_ids]
+           for job, task in zip(jobs, tasks)}
     submissions.write_submission(out, array_id, ids, str(logs))
-    return Submitted(array_id, jobs, ids, logs, {t.id: t for t in pending})
+    return Submitted(array_id, jobs, ids, logs,
+                     {t.id: t for unit in units for t in unit.trials})
 
 
 def wait(sub: Submitted, settings: WorkerSettings, options: ExecutorOptions,
          quiet: bool) -> dict[str, int]:
     """Show finished/running/pending/failed until every array task has ended; then explain
     failed tasks in their trials' records. Returns counts of this submission's trials."""
-    from tqdm.auto import tqdm
-
-    from bench.executors.worker import claim_store
+    from bench.executors.sweep_bar import SweepBar
     from bench.ledger.store import Ledger
 
     ledger = Ledger(settings.out)
     store = claim_store(settings)
     ids = [i for batch in sub.batches.values() for i in batch]
-    bar = tqdm(total=len(ids), desc=f"job {sub.array_id}", disable=quiet, dynamic_ncols=True)
+    bar = SweepBar(settings.out, [sub.trials[i] for i in ids], quiet=quiet,
+                   desc=f"job {sub.array_id}")
     states: dict[str, squeue.TaskState] = {}
     gone_since: dict[str, float] = {}
     try:
@@ -144,10 +166,10 @@ def wait(sub: Submitted, settings: WorkerSettings, options: ExecutorOptions,
             ended = [i for i in sub.batches if i in gone_since and (
                 (i in states and states[i].terminal) or now - gone_since[i] > 60)]
             failed = sum(1 for i in finished if ledger.read(i)["status"] == "failed")
-            bar.n = len(finished)
-            bar.set_postfix({"running": len(running),
-                             "pending": len(ids) - len(finished) - len(running),
-                             "failed": failed}, refresh=True)
+            # With the running batches' steps from their progress files (bench/ledger).
+            bar.set_ended(finished, {"running": len(running),
+                                     "pending": len(ids) - len(finished) - len(running),
+                                     "failed": failed})
             if len(finished) == len(ids) or len(ended) == len(sub.batches):
                 break
             time.sleep(options.poll_s)
@@ -167,7 +189,6 @@ def explain_failures(sub: Submitted, states: dict[str, squeue.TaskState],
                      settings: WorkerSettings) -> list[str]:
     """A failed array task's unfinished trials get a `failed` record saying why in one line;
     a cancelled task's trials stay pending (the next sweep runs them). Returns messages."""
-    from bench.executors.worker import claim_store
     from bench.ledger.store import Ledger
 
     ledger, store, messages = Ledger(settings.out), claim_store(settings), []
@@ -204,7 +225,6 @@ def failed_record(sub: Submitted, trial_id: str, line: str,
             "config": sub.trials[trial_id].to_dict(), "status": "failed", "diverged_at": None,
             "error": line,
             "final": {}, "best": {}, "curve": [], "timing": {}, "env": {}}
-
 
 
 def measured_trial_s(out: Path, trial: Trial) -> float | None:

@@ -1,15 +1,18 @@
 """Run many trials into one ledger: skip finished ones (resume) and ones another sweep is
-running (claims), hand the rest to an executor (local processes or a SLURM job array)."""
+running (claims), plan the rest into batches (bench/executors/plan.py: stacked groups, lone
+trials) and hand them with the worker's entry point (bench/executors/worker.py::run) to an
+executor (bench/executors/protocol.py): local processes or a SLURM job array. The bar
+(bench/executors/sweep_bar.py) moves with the running batches' steps."""
 
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from bench.executors.worker import WorkerSettings
+from bench.executors.claimed import WorkerSettings
 from bench.ledger.store import Ledger
+from bench.trial.batch import TrialBatch
 from bench.trial.config import Trial
 from bench.trial.executor_options import ExecutorOptions
 
@@ -35,24 +38,13 @@ class SweepOptions:
                               slurm=self.executor.kind == "slurm", log_with=self.log_with)
 
 
-def is_finished(trial: Trial, ledger: Ledger) -> bool:
-    """The one test of "this trial needs no run": it has a record made by the current code
-    (a stale record's trial runs again and its record is replaced; bench/ledger/fingerprint.py)."""
-    return trial.id in ledger.finished_ids([trial])
-
-
-def pending_trials(trials: list[Trial], ledger: Ledger) -> list[Trial]:
-    done = ledger.finished_ids(trials)
-    return [t for t in trials if t.id not in done]
-
-
 def run_sweep(trials: list[Trial], opts: SweepOptions) -> dict[str, int]:
     """Run every trial that is neither finished nor running elsewhere; returns counts by
     status for this call (skipped: finished before; elsewhere: run by another sweep)."""
     from bench.executors import submissions
     ledger = Ledger(opts.out)
     submissions.write_plan(opts.out, [t.id for t in trials], opts.suite)
-    pending = pending_trials(trials, ledger)
+    pending = ledger.pending(trials)
     busy = _busy_elsewhere(opts)
     todo = [t for t in pending if t.id not in busy]
     counts = {"skipped": len(trials) - len(pending), "elsewhere": len(pending) - len(todo),
@@ -66,11 +58,11 @@ def run_sweep(trials: list[Trial], opts: SweepOptions) -> dict[str, int]:
               f"{counts['elsewhere']} running elsewhere, "
               f"{len(todo)} to run with {workers} worker(s){_groups_note(units)}",
               file=sys.stderr)
-    _run_local(units, len(todo), opts, counts, workers, gpus)
+    _run_local(units, opts, counts, workers, gpus)
     return counts
 
 
-def _stack_plan(todo: list[Trial], opts: SweepOptions, ledger: Ledger) -> list[Any]:
+def _stack_plan(todo: list[Trial], opts: SweepOptions, ledger: Ledger) -> list[TrialBatch]:
     """The units of work: stacked groups and single trials (bench/executors/plan.py);
     why trials do not stack is said once per reason."""
     from bench.executors.plan import plan
@@ -87,10 +79,8 @@ def _stack_plan(todo: list[Trial], opts: SweepOptions, ledger: Ledger) -> list[A
     return result.units
 
 
-def _groups_note(units: list[Any]) -> str:
-    from bench.executors.plan import Group
-
-    groups = [u for u in units if isinstance(u, Group)]
+def _groups_note(units: list[TrialBatch]) -> str:
+    groups = [u for u in units if u.stacked]
     if not groups:
         return ""
     return (f", {sum(g.size for g in groups)} of them in {len(groups)} stacked group(s) "
@@ -100,7 +90,7 @@ def _groups_note(units: list[Any]) -> str:
 def _busy_elsewhere(opts: SweepOptions) -> set[str]:
     """Trials held by a live claim, or queued in a SLURM array that has not ended."""
     from bench.executors import squeue, submissions
-    from bench.executors.worker import claim_store
+    from bench.executors.claimed import claim_store
 
     settings = opts.worker_settings()
     busy = {c.trial_id for c in claim_store(settings).live()}
@@ -122,38 +112,27 @@ def _local_plan(opts: SweepOptions) -> tuple[int, list[int] | None]:
     return workers, gpus
 
 
-def _run_local(units: list[Any], n_trials: int, opts: SweepOptions, counts: dict[str, int],
-               workers: int, gpus: list[int] | None) -> None:
-    from tqdm.auto import tqdm
+def _run_local(units: list[TrialBatch], opts: SweepOptions,
+               counts: dict[str, int], workers: int, gpus: list[int] | None) -> None:
+    from bench.executors import worker
+    from bench.executors.local import LocalExecutor
+    from bench.executors.sweep_bar import SweepBar
 
-    from bench.executors.local import run_local
-
-    bar = tqdm(total=n_trials, desc="trials", disable=opts.quiet or not n_trials,
-               dynamic_ncols=True)
-    notes: set[str] = set()  # a fallback's reason, said once
-
-    def account(result: dict[str, Any]) -> None:
-        note = result.get("note")
-        if note and note not in notes and not opts.quiet:
-            notes.add(note)
-            tqdm.write(note, file=sys.stderr)
-        status = {"claimed": "elsewhere", "skipped": "skipped"}.get(result["status"],
-                                                                    result["status"])
-        counts[status] += 1
-        bar.update(1)
-        bar.set_postfix({k: v for k, v in counts.items() if k != "skipped" and v},
-                        refresh=False)
-        if result["status"] == "failed":
-            tqdm.write(f"trial {result['id']} ({result['optimizer']}) failed: "
-                       f"{' '.join(result['error'])}", file=sys.stderr)
-
+    settings = opts.worker_settings()
+    bar = SweepBar(opts.out, [t for unit in units for t in unit.trials], counts,
+                   quiet=opts.quiet)
     try:
-        run_local(units, opts.worker_settings(), workers, account, gpus)
+        with bar.ticking(), LocalExecutor(workers, gpus) as executor:
+            jobs = executor.map_array(worker.run, [[u] for u in units],
+                                      [settings] * len(units))
+            for job in executor.completed(jobs):
+                for result in job.result():
+                    bar.account(result)
     finally:
         bar.close()
 
 
-def _run_slurm(todo: list[Trial], units: list[Any], opts: SweepOptions,
+def _run_slurm(todo: list[Trial], units: list[TrialBatch], opts: SweepOptions,
                counts: dict[str, int]) -> dict[str, int]:
     from bench.executors import slurm
     if not opts.quiet:
@@ -162,8 +141,8 @@ def _run_slurm(todo: list[Trial], units: list[Any], opts: SweepOptions,
               f"{len(todo)} to submit", file=sys.stderr)
     if not todo:
         return counts
-    sub = slurm.submit(todo, opts.executor, opts.worker_settings(),
-                       name=f"wdbench-{opts.suite or 'sweep'}", units=units)
+    sub = slurm.submit(units, opts.executor, opts.worker_settings(),
+                       name=f"wdbench-{opts.suite or 'sweep'}")
     if not opts.quiet or opts.detach:
         print(f"submitted job array {sub.array_id}: {len(sub.batches)} task(s), "
               f"{len(todo)} trial(s); logs in {sub.logs}", file=sys.stderr)

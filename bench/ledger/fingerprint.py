@@ -6,7 +6,8 @@ Two parts, written 'harness+optimizer' (12 + 12 hex digits):
              metrics, sampling, schedules, config)
   optimizer  the optimizer's module and the local modules it imports (optimizers/base.py,
              decay.py, ...), plus the numba sign kernels base.py loads by name
-README, report, CLI or sweep code are not in it: editing them never makes a record stale.
+Documentation (README.md, docs/), report, CLI or sweep code are not in it: editing them never
+makes a record stale.
 Only local imports are followed (the packages `optimizers` and `tasks`, and a submission's
 own directory), found by reading the import statements, not by importing.
 """
@@ -21,7 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-ENGINE_FILES = ("bench/engine/runner.py", "bench/measures/metrics.py", "bench/engine/sampling.py",
+ENGINE_FILES = ("bench/engine/runner.py", "bench/engine/context.py", "bench/engine/record.py",
+                "bench/engine/checkpoints.py", "bench/measures/metrics.py",
+                "bench/engine/sampling.py",
                 "bench/trial/schedules.py", "bench/trial/config.py", "bench/engine/divergence.py",
                 "bench/engine/evaluation.py", "bench/measures/geometry.py",
                 "bench/measures/rotation.py",

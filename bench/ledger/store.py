@@ -10,9 +10,8 @@ record. The report reads only these files.
 
 Record schema (version 2; `migrate` maps version-1 records to it when they are read):
     id, schema, suite, code_fingerprint (bench/ledger/fingerprint.py: 'harness+optimizer')
-    config      the Trial (task, optimizer, lr, weight_decay, schedule, warmup, mask, seed,
-                budget, steps, optimizer_options, task_options, mixed_precision, grad_accum,
-                compile)
+    config      the Trial's fields (declared in bench/trial/config.py: task, optimizer, lr,
+                weight_decay, tau, schedule, ..., optimizer_options, task_options)
     status      'done' | 'diverged' | 'failed';  diverged_at (step) ;  error (traceback)
     optimizer   decay (the style used), direction, norm, radius (implied l_inf radius or
                 null), metric_radius, lr_max, source
@@ -24,6 +23,10 @@ Record schema (version 2; `migrate` maps version-1 records to it when they are r
     best        metric -> best value over evaluations, and '<metric>_step'
     per_tensor  tensor name -> SPEC §3 metrics at the end (decayed tensors)
     curve       list of {step, metric -> value} at each evaluation
+    kkt_start   the step-0 probe's Frank-Wolfe gap terms, which kkt_residual and
+                ball_kkt_residual divide by: {box, ball} -> tensor -> [<g0, x0>, N*(g0)], so
+                fw_gap(x_0; r) = Σ inner + r·dual at any radius (bench/measures/kkt.py); null
+                where the trial failed before its first probe or resumed from an older checkpoint
     timing      wall_s, step_s, steps_done, tokens_per_s (where a task counts tokens); in a
                 stacked group the member's share of the group's training seconds
     stacked     only where the trial ran in a stacked group (bench/engine/stacked): group (id),
@@ -43,20 +46,24 @@ import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bench.trial.config import Trial
+
+from bench.trial.config import COLUMNS, FIELDS, config_key
+from bench.trial.fields import VARIANT
 
 SCHEMA_VERSION = 2
 RECORD_KEYS = ("id", "config", "status")
 STATUSES = ("done", "diverged", "failed")
 DAMAGED_DIR = "damaged"
-CONFIG_COLUMNS = ("task", "optimizer", "lr", "weight_decay", "schedule", "warmup", "mask",
-                  "seed", "budget", "steps", "mixed_precision", "grad_accum", "compile", "tau")
-# Trial fields that do not define a configuration for selection purposes (the rest, e.g.
-# the schedule or optimizer options, go to config_extra and can make a report 'variant').
-# `compile` is a speed setting: compiled and eager trials are one configuration.
-NOT_CONFIG = {"task", "optimizer", "lr", "weight_decay", "seed", "budget", "checkpoint_every",
-              "compile", "eval_every",
-              "tau"}  # a τ trial's λ follows from (lr, τ): (lr, λ) names its configuration
+# The Trial fields that are columns of the flat table, and those that are not part of a
+# configuration's name beyond its own columns (the rest, e.g. the schedule or optimizer
+# options, go to config_extra and can make a report 'variant'), as each field declares
+# (bench/trial/config.py).
+CONFIG_COLUMNS = COLUMNS
+NOT_CONFIG = {f.name for f in FIELDS.values() if f.role != VARIANT}
 
 
 def migrate(record: dict[str, Any]) -> dict[str, Any]:
@@ -163,6 +170,17 @@ class Ledger:
                 out.add(trial.id)
         return out
 
+    def is_finished(self, trial: Trial) -> bool:
+        """The one test of "this trial needs no run": it has a record made by the current
+        code (a stale record's trial runs again and its record is replaced;
+        bench/ledger/fingerprint.py)."""
+        return trial.id in self.finished_ids([trial])
+
+    def pending(self, trials: list[Trial]) -> list[Trial]:
+        """The `trials` that still need a run, in their order."""
+        done = self.finished_ids(trials)
+        return [t for t in trials if t.id not in done]
+
     def ids(self) -> set[str]:
         if not self.trials_dir.is_dir():
             return set()
@@ -220,7 +238,8 @@ def flatten(record: dict[str, Any]) -> dict[str, Any]:
     row: dict[str, Any] = {"id": record["id"], "status": record["status"],
                            "suite": record.get("suite"),
                            "code_fingerprint": record.get("code_fingerprint")}
-    row.update({k: cfg.get(k) for k in CONFIG_COLUMNS})
+    row.update({k: cfg.get(k, FIELDS[k].default) for k in CONFIG_COLUMNS})
+    row["config_key"] = config_key(cfg)  # the (configuration, seed) it is a sample of
     opt = record.get("optimizer") or {}
     row.update({k: opt.get(k) for k in ("decay", "direction", "norm", "radius",
                                          "metric_radius")})
@@ -252,6 +271,8 @@ def flatten(record: dict[str, Any]) -> dict[str, Any]:
     row["mask_decayed"] = mask.get("decayed")
     row["mask_undecayed"] = mask.get("undecayed")
     extra = {k: v for k, v in cfg.items() if k not in NOT_CONFIG}
+    extra.update({f.name: f.normal(f.default) for f in FIELDS.values()  # an older record's
+                  if f.role == VARIANT and f.name not in cfg})        # missing field
     row["config_extra"] = json.dumps(extra, sort_keys=True, default=str)
     # A final metric named like a config column (the runner records the last scheduled 'lr')
     # must not overwrite the config value: it becomes final_<name>.

@@ -201,6 +201,28 @@ def geometry_ratios(named_params: Mapping[str, Tensor],
     return out
 
 
+def gap_terms(named_params: Mapping[str, Tensor], named_grads: Mapping[str, Tensor | None],
+              norms: Mapping[str, str] | str) -> dict[str, tuple[float, float]]:
+    """Per tensor, the two radius-free terms of its Frank-Wolfe gap: (<g, x>, N*(g)), N* the
+    dual of `norms[name]` (or of `norms` for every tensor): fw_gap at radius r is
+    inner + r * dual. The same sums `geometry_metrics` forms; a missing gradient counts as 0."""
+    params = dict(named_params)
+    names = list(params)
+    norm_of_name = dict.fromkeys(names, norms) if isinstance(norms, str) else dict(norms)
+    unknown = sorted({norm_of_name[n] for n in names} - set(NORMS))
+    if unknown:
+        raise ValueError(f"unknown norm(s) {', '.join(unknown)}; use one of: {', '.join(NORMS)}")
+    grads = dict(named_grads)
+    out: dict[str, tuple[float, float]] = {}
+    for norm in NORMS:
+        chosen = [n for n in names if norm_of_name[n] == norm]
+        if chosen:  # the radius only counts boundary units here: any positive value will do
+            table = _ball_stats([params[n] for n in chosen], [grads.get(n) for n in chosen],
+                                norm, [1.0] * len(chosen), 0.0)
+            out.update((n, (row[2], row[1])) for n, row in zip(chosen, table))
+    return {n: out[n] for n in names}
+
+
 def spectral_ratio(named_params: Mapping[str, Tensor], radii: Mapping[str, float] | float
                    ) -> float:
     """max over matrices of sigma_max(W) / r(W) (for Muon r = s / lambda: lambda sigma_max / s)."""

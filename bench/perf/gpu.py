@@ -30,70 +30,20 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from bench.perf import markdown_table
+from bench.perf.gpu_config import CheckConfig, StageResult, synced_clock
 from bench.perf.gpu_stages import memory, small_grid, wikitext
 
 REPO = Path(__file__).resolve().parents[2]
 # The test files holding `cuda`-marked tests; the real check runs `pytest -m cuda tests`.
 CUDA_TEST_FILES = ("tests/optimizers/test_compiled_steps.py",
                    "tests/bench/engine/test_cuda_runner.py")
-
-
-@dataclass(frozen=True)
-class CheckConfig:
-    """Sizes of one check: the GPU defaults, or `dry_run()`'s tiny CPU ones."""
-
-    device: str = "cuda"
-    dry_run: bool = False
-    step_sizes: tuple[int, ...] = (10_000_000, 100_000_000)
-    step_tensors: int = 50
-    step_repeats: int = 20
-    copy_bytes: int = 1 << 30
-    wikitext_budget: str = "full"
-    wikitext_steps: int = 200
-    grid_workers: tuple[int, ...] = (1, 4, 8)
-    grid_trials_per_worker: int = 2
-    grid_steps: int = 300
-    memory_budgets: tuple[str, ...] = ("smoke", "cpu", "full")
-    memory_steps: int = 3
-    data_dir: str | None = None
-    cache_dir: str | None = None
-
-    @classmethod
-    def dry_run_config(cls, **kw: Any) -> CheckConfig:
-        return cls(device="cpu", dry_run=True, step_sizes=(20_000,), step_tensors=4,
-                   step_repeats=2, copy_bytes=1 << 20, wikitext_budget="smoke",
-                   wikitext_steps=3, grid_workers=(1, 2), grid_trials_per_worker=1,
-                   grid_steps=2, memory_budgets=("smoke",), memory_steps=1, **kw)
-
-
-@dataclass
-class StageResult:
-    name: str
-    status: str = "ok"  # ok | failed | skipped
-    seconds: float = 0.0
-    summary: str = ""
-    tables: list[str] = field(default_factory=list)
-    data: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-
-
-def synced_clock(device: str) -> Callable[[], float]:
-    """perf_counter after the device has finished its queued work (CPU: perf_counter)."""
-    if torch.device(device).type != "cuda":
-        return time.perf_counter
-
-    def clock() -> float:
-        torch.cuda.synchronize()
-        return time.perf_counter()
-
-    return clock
 
 
 def stage_cuda_tests(cfg: CheckConfig, result: StageResult) -> None:

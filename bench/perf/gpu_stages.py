@@ -19,7 +19,7 @@ import torch
 from bench.perf import markdown_table
 
 if TYPE_CHECKING:
-    from bench.perf.gpu import CheckConfig, StageResult
+    from bench.perf.gpu_config import CheckConfig, StageResult
 
 # The KKT suite's model (bench/suites/wikitext_kkt.yaml): 2 layers, width 64, full batch.
 KKT_MODEL = {"task.layers": 2, "task.width": 64, "task.heads": 4, "task.seq_len": 128,
@@ -76,7 +76,7 @@ def fresh_accelerate() -> None:
 def wikitext(cfg: CheckConfig, result: StageResult) -> None:
     """Stage 3: the runner against a bare loop, bf16, the `full` budget."""
     from bench.perf import wikitext_step as ws
-    from bench.perf.gpu import synced_clock
+    from bench.perf.gpu_config import synced_clock
 
     clock = synced_clock(cfg.device)
     data_dir, source = _data_dir(cfg)
@@ -155,7 +155,7 @@ def small_grid(cfg: CheckConfig, result: StageResult) -> None:
 def memory(cfg: CheckConfig, result: StageResult) -> None:
     """Stage 5: peak GPU memory of a few AdamW training steps per wikitext budget."""
     from bench.perf import wikitext_step as ws
-    from bench.perf.gpu import synced_clock
+    from bench.perf.gpu_config import synced_clock
 
     cuda = torch.device(cfg.device).type == "cuda"
     rows, data = [], []

@@ -15,7 +15,7 @@ timed once per machine and shape and kept in the cache directory
 note (a first sweep on a machine pays it once).
 
 Both runs write real records (into a temporary directory); the last column is the largest
-relative difference of their final metrics, the end-point tolerance the README states
+relative difference of their final metrics, the end-point tolerance docs/results/stacked.md states
 (continuous metrics: an accuracy moves in steps of one example, so a rounding-level change
 of the weights can flip one prediction). MNIST
 is not available offline: without `--mnist-dir` the grid runs on MNIST-shaped synthetic
@@ -55,7 +55,7 @@ def run_both(trials: list[Trial], out: Path, data_dir: str | None = None
     metrics, of any final metric, how the groups ran)."""
     from bench.engine.runner import run_trial
     from bench.engine.stacked.loop import run_group
-    from bench.executors.plan import Group, plan
+    from bench.executors.plan import plan
 
     t0 = time.process_time()
     alone = {t.id: run_trial(t, out / "sequential", data_dir=data_dir, show_progress=False)
@@ -64,10 +64,11 @@ def run_both(trials: list[Trial], out: Path, data_dir: str | None = None
     t0 = time.process_time()
     stacked: dict[str, dict[str, Any]] = {}
     for unit in plan(trials, 64).units:
-        if isinstance(unit, Group):
+        if unit.stacked:
             records = run_group(unit, str(out / "stacked"), data_dir=data_dir)
         else:
-            records = [run_trial(unit, out / "stacked", data_dir=data_dir, show_progress=False)]
+            records = [run_trial(unit.trials[0], out / "stacked", data_dir=data_dir,
+                                 show_progress=False)]
         stacked.update({r["id"]: r for r in records})
     modes = sorted({r["stacked"]["mode"] for r in stacked.values() if "stacked" in r})
     return (sequential, time.process_time() - t0,
@@ -107,16 +108,14 @@ def time_the_choice(trials: list[Trial], data_dir: str | None = None) -> str | N
     does, outside the timed runs; a note saying what it chose and what it cost, or None for
     tasks that stack natively."""
     import tasks
-    from bench.engine.runner import TRIAL_THREADS
+    from bench.engine.environment import pinned_threads
     from bench.engine.stacked.models import stack_models
-    from bench.executors.plan import Group, plan
+    from bench.executors.plan import plan
 
     notes = []
-    threads = torch.get_num_threads()
-    torch.set_num_threads(TRIAL_THREADS)
-    try:
+    with pinned_threads():
         for unit in plan(trials, 64).units:
-            if not isinstance(unit, Group):
+            if not unit.stacked:
                 continue
             first = unit.trials[0]
             task = tasks.create(first.task, first.budget, dict(first.task_options),
@@ -127,8 +126,6 @@ def time_the_choice(trials: list[Trial], data_dir: str | None = None) -> str | N
             mode = stack_models(task, [t.seed for t in unit.trials], "cpu").mode
             notes.append(f"{mode} for T = {unit.size} "
                          f"({time.process_time() - t0:.2f} CPU s with the members' build)")
-    finally:
-        torch.set_num_threads(threads)
     return f"{trials[0].task}: vmap or loop, timed or read from the cache: " + "; ".join(notes)
 
 
@@ -157,14 +154,14 @@ def group_step_us(size: int, short: int = 1000, long: int = 5000) -> float:
     model): the difference of a `long`- and a `short`-step run, so set-up, the first and
     last evaluations and the records cancel out."""
     from bench.engine.stacked.loop import run_group
-    from bench.executors.plan import Group
+    from bench.trial.batch import TrialBatch
 
     def run(steps: int) -> float:
         trials = [Trial("quadratic", "adamw", lr=0.01 * (1 + i), weight_decay=1.0, seed=i,
                         budget="cpu", steps=steps, eval_every=steps) for i in range(size)]
         with tempfile.TemporaryDirectory(prefix="wdbench-perf-group-") as out:
             t0 = time.process_time()
-            run_group(Group(tuple(trials)), out)
+            run_group(TrialBatch(tuple(trials)), out)
             return time.process_time() - t0
 
     run(min(short, 100))  # warm-up: imports, kernels

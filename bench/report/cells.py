@@ -81,12 +81,12 @@ def cell(row: dict, col: Column) -> Cell:
 @dataclass
 class Row:
     cells: list[Cell]
-    css: str | None = None  # e.g. 'agreement-agrees'
+    css: str | None = None  # the frame's 'css' column, e.g. 'verdict-holds'
 
 
 def rows(table: Table) -> list[Row]:
     return [Row([cell(r, c) for c in table.columns],
-                f"agreement-{r['agreement']}" if isinstance(r.get("agreement"), str) else None)
+                r["css"] if isinstance(r.get("css"), str) else None)
             for r in table.frame.to_dict("records")]
 
 

@@ -1,22 +1,28 @@
-"""Constraint satisfaction: per optimizer, settings and λ, the verdict of bench/analysis/verdicts.py
-(inside the predicted box? coupled: ℓ2-stationary?), and the index's summary per optimizer."""
+"""Constraint satisfaction: the claims' verdicts (bench/report/claim_verdicts.py) laid out per
+configuration (a group page's table) and per optimizer and settings (the index's summary),
+beside what was measured there. The verdicts are the claims'; this module only arranges them."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from bench.analysis import verdicts
-from bench.analysis.verdicts import INSIDE_TOL, STATIONARY_TOL, Agreement, Reason
+from bench.claims.base import CaseVerdict, Claim
+from bench.claims.conditions import BOX_THRESHOLD
+from bench.claims.theory import as_flag
 from bench.report import verdict_text
+from bench.report.claim_verdicts import Judged
 from bench.report.data import Group
 from bench.report.tables import Column, Table, variant_column
 
-NOTE = (f"Inside means linf_ratio ≤ {1 + INSIDE_TOL}; ℓ2-stationary means l2_stationarity < "
-        f"{STATIONARY_TOL}. The theorem (SPEC §1) predicts the box only for "
-        "ℓ∞-steepest-descent directions (Adam, SignGD, Lion) with a decay style that implies "
-        "a radius, under a non-increasing schedule with divergent sum, and only once training "
-        "converges; for coupled decay the claim checked is ℓ2-stationarity.")
+NOTE = ("Verdicts are the claims' (SPEC §3b; wdbench claims list states each claim, its "
+        "preconditions and threshold): holds (✓), violated (✗), inconclusive (?: not "
+        "converged, a box that cannot bind, too few seeds, diverged runs) or not-applicable "
+        "(–: a precondition fails, e.g. β1 > β2 or a schedule outside the theorem). Hover a "
+        "verdict for every claim's reason and numbers; verdicts.json has them all.")
+CONFIG = ("optimizer", "variant", "lr", "weight_decay")
 
 
 def _lead_columns() -> list[Column]:
@@ -26,103 +32,105 @@ def _lead_columns() -> list[Column]:
 
 
 def _yes_no(value: object) -> str:
-    flag = verdicts.as_flag(value)
+    flag = as_flag(value)
     return "unknown" if flag is None else "yes" if flag else "no"
 
 
-def constraints(group: Group, slugs: dict[str, str]) -> Table:
-    """Per optimizer, settings and λ: the verdict and what it was read from."""
+def by_configuration(judged: Sequence[Judged]
+                     ) -> dict[tuple, list[tuple[Claim, CaseVerdict]]]:
+    """(optimizer, variant, lr, λ) -> every claim's verdict on that configuration."""
+    out: dict[tuple, list[tuple[Claim, CaseVerdict]]] = {}
+    for j in judged:
+        for case in j.verdict.cases:
+            key = (case.optimizer, case.variant, case.lr, case.weight_decay)
+            out.setdefault(key, []).append((j.claim, case))
+    return out
+
+
+def _mean(frame: pd.DataFrame, metric: str) -> float:
+    return float(frame[metric].mean()) if metric in frame and frame[metric].notna().any() \
+        else np.nan
+
+
+def constraints(group: Group, slugs: dict[str, str], judged: Sequence[Judged]) -> Table:
+    """One row per configuration a claim judged: the measured means and every verdict."""
+    t = group.trials
     rows = []
-    keys = ["optimizer", "variant", "weight_decay"]
-    for (opt, variant, wd), frame in group.trials.groupby(keys, sort=True, dropna=False):
-        ev = verdicts.evidence(frame.to_dict("records"))
-        v = verdicts.judge(ev)
-        if v.reason is Reason.NO_DECAY:
-            continue
-        first = frame.iloc[0]
+    for (opt, variant, lr, wd), verdicts in by_configuration(judged).items():
+        frame = t[(t["optimizer"] == opt) & (t["variant"] == variant) & (t["lr"] == lr)
+                  & (t["weight_decay"] == wd)]
         done = frame[frame["status"] == "done"]
-        context = {"schedule": ev.schedule, "norm": ev.norm, "decay": ev.decay}
-        o = v.observed
-        row = {"optimizer": opt, "href": f"optimizer-{slugs[opt]}.html", "decay": ev.decay,
-               "norm": ev.norm, "variant": variant, "schedule": ev.schedule,
-               "schedule_theorem": ev.schedule_theorem,
-               "schedule_theorem_text": _yes_no(ev.schedule_theorem), "weight_decay": wd,
-               "radius": first.get("radius"), "done": ev.finished, "trials": ev.trials,
-               # No box predicted: linf_ratio is shown for comparison, not counted.
-               "inside": o["inside"] if ev.radius is not None else np.nan,
-               "inside_of": o["inside_of"],
-               "max_linf_ratio": o["max_linf_ratio"] if o["inside_of"] else np.nan,
-               "agreement": v.agreement.value, "reason": v.reason.value,
-               "verdict": f"{v.agreement.value}: {v.reason.value}",
-               "verdict_text": verdict_text.short(v, context),
-               "verdict_detail": verdict_text.sentence(v, context), "_verdict": v}
-        for metric in ("fw_gap_rel", "l2_stationarity"):
-            row[f"{metric}_median"] = done[metric].median() if metric in done else np.nan
-        rows.append(row)
+        first = frame.iloc[0] if len(frame) else pd.Series(dtype=object)
+        rows.append({"optimizer": opt, "href": f"optimizer-{slugs.get(opt, opt)}.html",
+                     "decay": first.get("decay"), "variant": variant,
+                     "schedule": first.get("schedule"),
+                     "schedule_theorem": first.get("schedule_theorem"),
+                     "schedule_theorem_text": _yes_no(first.get("schedule_theorem")),
+                     "lr": lr, "weight_decay": wd, "radius": first.get("radius"),
+                     "done": len(done), "done_of": len(frame),
+                     "linf_ratio": _mean(done, "linf_ratio"),
+                     "kkt_residual": _mean(done, "kkt_residual"),
+                     "l2_stationarity": _mean(done, "l2_stationarity"),
+                     "verdict": verdict_text.case_cell(verdicts),
+                     "verdict_detail": verdict_text.case_detail(verdicts),
+                     "outcomes": [v.outcome.value for _, v in verdicts], "_verdicts": verdicts,
+                     "css": verdict_text.css([v.outcome for _, v in verdicts])})
     frame = pd.DataFrame(rows)
-    cols = [*_lead_columns(), Column("weight_decay"),
+    if len(frame):
+        frame = frame.sort_values(list(CONFIG), kind="stable").reset_index(drop=True)
+    means = "Mean over the finished seeds."
+    cols = [*_lead_columns(), Column("lr"), Column("weight_decay"),
             Column("radius", "Predicted box radius; — where no box is predicted."),
-            Column("inside", kind="frac"), Column("max_linf_ratio"),
-            Column("fw_gap_rel_median"), Column("l2_stationarity_median"),
-            Column("verdict", kind="text", show="verdict_text", tip="verdict_detail")]
-    variant_column(frame, cols, at=3)
+            Column("done", kind="frac"), Column("linf_ratio", means),
+            Column("kkt_residual", means), Column("l2_stationarity", means),
+            Column("verdict", kind="text", tip="verdict_detail")]
+    variant_column(frame, cols, at=4)
     return Table(f"constraints-{group.slug}", f"Constraint satisfaction: {group.title}", cols,
-                 frame, empty="No finished trial to check.",
-                 note="Each row pools every learning rate and seed at one λ. " + NOTE)
+                 frame, empty="No configuration here is judged by a claim.",
+                 note="Each row is one configuration (its seeds pooled), each verdict one "
+                      "claim's. " + NOTE)
 
 
 def constraint_summary(group: Group, detail: Table) -> Table:
-    """The index's view: one row per optimizer and settings, pooling its λ rows."""
+    """The index's view: one row per optimizer and settings, pooling its configurations."""
     frame = detail.frame
+    t = group.trials
     rows = []
     if len(frame):
         for (opt, variant), f in frame.groupby(["optimizer", "variant"], sort=True):
             first = f.iloc[0]
-            found = list(f["_verdict"])
-            counts = f["agreement"].value_counts()
-            context = {"schedule": first["schedule"], "norm": first["norm"],
-                       "decay": first["decay"]}
-            parts = []
-            for agreement, agrees in ((Agreement.AGREES, True), (Agreement.DISAGREES, False)):
-                mine = [(v, w) for v, w in zip(found, f["weight_decay"])
-                        if v.agreement is agreement]
-                if mine:
-                    word = verdict_text.agreement_word(mine[0][0].claim, agrees)
-                    parts.append(f"{word} at λ = " + ", ".join(f"{w:.3g}" for _, w in mine))
-            no_claim = [v for v in found if v.agreement is Agreement.NO_CLAIM]
-            if no_claim:
-                whys = sorted({verdict_text.why_no_claim(v, context) for v in no_claim})
-                parts.append(f"no claim at {len(no_claim)} λ: {'; '.join(whys)}")
-            if counts.get(Agreement.NO_DATA.value):
-                parts.append(f"no data at {counts[Agreement.NO_DATA.value]} λ")
-            agreement = ("disagrees" if counts.get("disagrees") else
-                         "agrees" if counts.get("agrees") else "no-claim")
-            box = first["radius"] is not None and pd.notna(first["radius"])
+            trials = t[(t["optimizer"] == opt) & (t["variant"] == variant)
+                       & t["weight_decay"].isin(f["weight_decay"])]
+            done = trials[trials["status"] == "done"]
+            box = pd.notna(first["radius"])
+            ratios = done["linf_ratio"].dropna() if "linf_ratio" in done else pd.Series()
+            outcomes = [o for row in f["outcomes"] for o in row]
             rows.append({"optimizer": opt, "href": first["href"], "variant": variant,
                          "decay": first["decay"], "schedule": first["schedule"],
                          "schedule_theorem": first["schedule_theorem"],
                          "schedule_theorem_text": first["schedule_theorem_text"],
-                         "lambdas": len(f),
-                         "inside": int(f["inside"].sum()) if box else np.nan,
-                         "inside_of": int(f["inside_of"].sum()),
-                         "max_linf_ratio": f["max_linf_ratio"].max(),
-                         "l2_stationarity_median": f["l2_stationarity_median"].median(),
-                         "verdict": agreement, "verdict_text": "; ".join(parts) or "—",
-                         "agreement": agreement})
+                         "configurations": len(f),
+                         "inside": int((ratios <= BOX_THRESHOLD).sum()) if box else np.nan,
+                         "inside_of": len(ratios),
+                         "max_linf_ratio": ratios.max() if len(ratios) else np.nan,
+                         "verdict": _summary_text(f), "css": verdict_text.css(outcomes)})
     table = pd.DataFrame(rows)
-    cols = [*_lead_columns(), Column("lambdas"),
-            Column("inside", "All λ, lrs and seeds.", kind="frac"),
-            Column("max_linf_ratio"), Column("l2_stationarity_median"),
-            Column("verdict", "Per λ; details on the task's page.", kind="text",
-                   show="verdict_text")]
+    cols = [*_lead_columns(), Column("configurations"),
+            Column("inside", kind="frac"), Column("max_linf_ratio"),
+            Column("verdict", "Per claim, over the configurations; the task's page has each "
+                              "configuration.", kind="text")]
     variant_column(table, cols, at=3)
-    note = ("Each row pools every λ, learning rate and seed of one optimizer (the verdict is "
-            "given per λ). " + NOTE)
     return Table(f"constraint-summary-{group.slug}", "Constraint satisfaction (summary)", cols,
-                 table, empty="No finished trial to check.", note=note)
+                 table, empty="No configuration here is judged by a claim.",
+                 note="Each row pools the configurations (lr, λ) of one optimizer and "
+                      "settings. " + NOTE)
 
 
-def agreement_counts(table: Table) -> dict[str, int]:
-    if not len(table.frame):
-        return {}
-    return table.frame["agreement"].value_counts().to_dict()
+def _summary_text(rows: pd.DataFrame) -> str:
+    """'claim 1: 2 hold, 1 inconclusive; claim 2: 3 inconclusive' from a group's rows."""
+    by_claim: dict[str, tuple[Claim, list[CaseVerdict]]] = {}
+    for verdicts in rows["_verdicts"]:
+        for claim, case in verdicts:
+            by_claim.setdefault(claim.id, (claim, []))[1].append(case)
+    return verdict_text.per_claim_counts(dict(sorted(by_claim.items(),
+                                                     key=lambda kv: int(kv[0]))))

@@ -2,7 +2,8 @@
 
 A group is (task, budget, data fingerprint): results from different budgets or data are never
 compared in one leaderboard. Inside a group a *configuration* is every Trial field but the
-seed; `variant` names the fields besides lr and weight_decay that vary (e.g. the schedule)."""
+seed and the bookkeeping ones (bench/trial/config.py); `variant` names the fields besides lr and
+weight_decay that vary (e.g. the schedule). One record per (configuration, seed) counts."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from bench.analysis.ranking import Selection, selection_for, variants
-from bench.ledger.freshness import newest_code
+from bench.ledger.freshness import newest_code, one_per_sample
 from bench.ledger.store import Ledger, flatten
 
 GROUP_KEYS = ("task", "budget", "data_fingerprint")
@@ -30,6 +31,7 @@ class Group:
     trials: pd.DataFrame  # rows of this group only
     slug: str
     stale: int = 0  # records of older code left out (bench/ledger/freshness.py)
+    superseded: int = 0  # records of a (configuration, seed) counted once already
     cache: dict[str, Any] = field(default_factory=dict, repr=False)  # derived tables
 
     @property
@@ -44,18 +46,24 @@ class ReportData:
     per_tensor: pd.DataFrame
     groups: list[Group]
     sources: list[str]
+    records: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)  # id -> record
+
+    def records_of(self, group: Group) -> list[dict[str, Any]]:
+        """The ledger records of a group's trials (stale ones left out, as in its frame)."""
+        return [self.records[i] for i in group.trials["id"] if i in self.records]
 
 
 def load(dirs: Iterable[str | os.PathLike]) -> ReportData:
     """Read every record once (the store's loaders would read the files three times)."""
     dirs = expand(dirs)
     seen: set[str] = set()
-    rows, curve_rows, tensor_rows = [], [], []
+    rows, curve_rows, tensor_rows, records = [], [], [], {}
     for d in dirs:
         for record in Ledger(d).records():
             if record.get("id") in seen:  # the same trial in two directories counts once
                 continue
             seen.add(record["id"])
+            records[record["id"]] = record
             rows.append(_row(record))
             curve_rows.extend({"id": record["id"], **p} for p in record.get("curve") or [])
             tensor_rows.extend({"id": record["id"], "tensor": name, **m}
@@ -64,7 +72,7 @@ def load(dirs: Iterable[str | os.PathLike]) -> ReportData:
     curves = pd.DataFrame(curve_rows)
     per_tensor = pd.DataFrame(tensor_rows)
     groups = _groups(trials) if len(trials) else []
-    return ReportData(trials, curves, per_tensor, groups, dirs)
+    return ReportData(trials, curves, per_tensor, groups, dirs, records)
 
 
 def expand(dirs: Iterable[str | os.PathLike]) -> list[str]:
@@ -93,11 +101,13 @@ def _groups(trials: pd.DataFrame) -> list[Group]:
     groups = []
     for key, frame in trials.groupby(list(GROUP_KEYS), sort=True, dropna=False):
         frame, stale = newest_code(frame)
+        frame, superseded = one_per_sample(frame)
         frame = frame.copy()
         frame["variant"] = variants(frame)
         task, budget, fingerprint = (str(k) for k in key)
         groups.append(Group(task, budget, fingerprint, selection_for(task, frame), frame,
-                            slug=slugify(f"{task}-{budget}-{fingerprint}"), stale=stale))
+                            slug=slugify(f"{task}-{budget}-{fingerprint}"), stale=stale,
+                            superseded=superseded))
     return groups
 
 

@@ -69,6 +69,10 @@ def leaderboard(group: Group, slugs: dict[str, str]) -> Table:
     if group.stale:
         notes.append(f"{group.stale} records of older code (another code_fingerprint) were "
                      "left out: re-run the sweep to refresh them.")
+    if group.superseded:
+        notes.append(f"{group.superseded} records repeat a configuration and seed that another "
+                     "record (the latest finished) already counts for, differing only in "
+                     "bookkeeping (checkpoint_every, eval_every, compile): left out.")
     cols = [Column("optimizer", "Click for the optimizer's page", link="href",
                    show="optimizer_label"),
             Column("decay"), Column("lr", "Selected peak learning rate."),

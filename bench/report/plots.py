@@ -5,6 +5,7 @@ raw per-trial series through seaborn's bootstrap: that keeps 1,000-trial reports
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,15 +106,20 @@ def heatmaps(group: Group, cfg: pd.DataFrame, out: Path,
                                        vmin, vmax, cmap, y, ylabel)
         # Fixed margins and one shared colour bar: tight_layout and a bar per panel cost
         # more than the rest of the figure.
+        # The title wraps to the figure's width (a one-panel figure is narrow), its lines
+        # pushing the panels down.
+        title = textwrap.wrap(label(f"{group.title}: final {sel.metric}"
+                                    + (f" · {variant}" if variant else "")),
+                              width=max(30, int(width * 11)))
         fig.subplots_adjust(left=0.9 / width, right=1 - 1.2 / width, bottom=0.55 / height,
-                            top=1 - 0.65 / height, wspace=0.38, hspace=0.5)
+                            top=1 - (0.45 + 0.2 * len(title)) / height, wspace=0.38,
+                            hspace=0.5)
         if image is not None and not finite.empty:
             cax = fig.add_axes((1 - 0.95 / width, 0.55 / height, 0.12 / width,
                                 1 - 1.2 / height))
             fig.colorbar(image, cax=cax, label=f"{sel.metric} "
                          f"({'lower' if sel.mode == 'min' else 'higher'} is better)")
-        fig.suptitle(label(f"{group.title}: final {sel.metric}"
-                           + (f" · {variant}" if variant else "")), fontsize=10)
+        fig.suptitle("\n".join(title), fontsize=10)
         name = f"{stem}-{group.slug}-{v_index}"
         caption = (f"Mean final {sel.metric} over finished seeds per (lr, {ylabel.split()[0]}); "
                    "red box: the "

@@ -1,4 +1,5 @@
-"""Assemble the report: tables and figures per group, then HTML pages (or Markdown) + CSV."""
+"""Assemble the report: the claims' verdicts (verdicts.json), tables and figures per group,
+then HTML pages (or Markdown) + CSV."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ import pandas as pd
 from bench import __version__
 from bench.report import (
     cells,
+    claim_figures,
+    claim_verdicts,
+    claims_table,
     constraints,
     geometries,
     leaderboard,
@@ -24,6 +28,7 @@ from bench.report import (
     tables,
     timescale,
 )
+from bench.report.claim_verdicts import Judged
 from bench.report.data import Group, ReportData, load, slugify
 from bench.report.plots import Figure
 
@@ -48,6 +53,8 @@ class Section:
     best: pd.DataFrame | None = None
     geometries: tables.Table | None = None
     equilibrium: tables.Table | None = None  # EMA timescale and rotation (report/rotation.py)
+    claims: list[Judged] = field(default_factory=list)  # the claims' verdicts on this group
+    claim_figures: dict[str, Figure | None] = field(default_factory=dict)  # anchor -> figure
 
     @property
     def headline(self) -> list[Figure]:
@@ -74,13 +81,19 @@ def build(dirs: list[str], out: Path, fmt: str = "html") -> Path:
     optimizers = sorted(data.trials["optimizer"].unique()) if len(data.trials) else []
     slugs = {o: slugify(o) for o in optimizers}
     profile = profiles.profile_table(data.groups)
+    judged = claim_verdicts.judge(data)
+    claim_verdicts.write(out, judged)
+    claims = claims_table.claims_table(judged)
+    headline = (claims_table.headline(judged),
+                claims_table.headline_detail(judged, claim_verdicts.untested(judged)))
     if fmt == "md":
-        sections = [_section(g, data, slugs) for g in data.groups]
+        sections = [_section(g, data, slugs, judged) for g in data.groups]
         csv = _write_csvs(sections, out)
+        csv[claims.name] = cells.write_csv(claims, out)
         if profile is not None:
             csv[profile.name] = cells.write_csv(profile, out)
         path = out / "report.md"
-        path.write_text(_markdown(sections, data, csv, profile))
+        path.write_text(_markdown(sections, data, csv, profile, claims, headline))
         return path
     plots.setup()
     colors = plots.palette(optimizers)
@@ -90,16 +103,21 @@ def build(dirs: list[str], out: Path, fmt: str = "html") -> Path:
         profile_figure = painter.submit((profiles.profile_plot, (
             profiles.task_times(data.groups), colors), {"out": out,
                                                         "figure": profiles.PROFILE_FIGURE}))
+        claim_pending = []
         for g in data.groups:
-            s = _section(g, data, slugs)
+            s = _section(g, data, slugs, judged)
             sections.append(s)
             jobs = _group_figure_jobs(s, data, out, colors) + [_lambda_figure_job(s, data, out)]
             pending.append([painter.submit(job) for job in jobs])
+            claim_pending.append({j.anchor: painter.submit(claim_figures.figure_job(j, out))
+                                  for j in s.claims})
         csv = _write_csvs(sections, out)
-        for s, handles in zip(sections, pending):
+        csv[claims.name] = cells.write_csv(claims, out)
+        for s, handles, claim_handles in zip(sections, pending, claim_pending):
             for handle in handles:
                 result = handle.result()
                 s.figures += result if isinstance(result, list) else [result] if result else []
+            s.claim_figures = {anchor: h.result() for anchor, h in claim_handles.items()}
         profile_figure = profile_figure.result()
     if profile is not None:
         csv[profile.name] = cells.write_csv(profile, out)
@@ -110,7 +128,9 @@ def build(dirs: list[str], out: Path, fmt: str = "html") -> Path:
               "rows": cells.rows}
     _write(env, "index.html.j2", out / "index.html", common,
            provenance=_provenance(data.trials, data.sources), n_trials=len(data.trials),
-           profile=profile, profile_figure=profile_figure)
+           profile=profile, profile_figure=profile_figure, claims=claims,
+           claims_headline=headline[0], claims_detail=headline[1],
+           verdicts_file=claim_verdicts.FILE)
     for s in sections:
         _write(env, "group.html.j2", out / f"group-{s.group.slug}.html", common, s=s)
     for opt in optimizers:
@@ -136,7 +156,7 @@ def _clear(out: Path) -> None:
     """Remove what an earlier build wrote (only names this module writes), so pages, plots
     and tables of optimizers or groups that are gone do not linger."""
     for pattern in ("index.html", "group-*.html", "optimizer-*.html", "report.md",
-                    "plots/*.png", "plots/*.svg", "tables/*.csv"):
+                    claim_verdicts.FILE, "plots/*.png", "plots/*.svg", "tables/*.csv"):
         for path in out.glob(pattern):
             path.unlink()
 
@@ -149,9 +169,11 @@ def _write_csvs(sections: list[Section], out: Path) -> dict[str, str]:
 
 # --- one group ---------------------------------------------------------------------------------
 
-def _section(group: Group, data: ReportData, slugs: dict[str, str]) -> Section:
+def _section(group: Group, data: ReportData, slugs: dict[str, str],
+             judged: list[Judged]) -> Section:
+    mine = claim_verdicts.of_group(judged, group)
     board = leaderboard.leaderboard(group, slugs)
-    cons = constraints.constraints(group, slugs)
+    cons = constraints.constraints(group, slugs, mine)
     t = group.trials
     counts = t["status"].value_counts()
     return Section(group=group, leaderboard=board, constraints=cons,
@@ -159,10 +181,11 @@ def _section(group: Group, data: ReportData, slugs: dict[str, str]) -> Section:
                    separability=separability.separability(group, slugs),
                    configs=listings.all_configs(group, slugs),
                    problems=listings.problems(group, slugs),
-                   coverage=_coverage(t, counts, group.stale), summary=_summary(group, board, cons),
+                   coverage=_coverage(t, counts, group.stale),
+                   summary=_summary(group, board, mine),
                    provenance=_provenance(t, data.sources), best=tables.best_configs(group),
                    geometries=geometries.geometry_table(group, slugs),
-                   equilibrium=rotation.equilibrium_table(group, slugs))
+                   equilibrium=rotation.equilibrium_table(group, slugs), claims=mine)
 
 
 def _coverage(t: pd.DataFrame, counts: pd.Series, stale: int = 0) -> str:
@@ -186,7 +209,7 @@ def _coverage(t: pd.DataFrame, counts: pd.Series, stale: int = 0) -> str:
     return text
 
 
-def _summary(group: Group, board: tables.Table, cons: tables.Table) -> str:
+def _summary(group: Group, board: tables.Table, judged: list[Judged]) -> str:
     sel = group.selection
     frame = board.frame
     parts = []
@@ -197,14 +220,7 @@ def _summary(group: Group, board: tables.Table, cons: tables.Table) -> str:
                      f"{cells.fmt_num(top[sel.metric])}.")
     else:
         parts.append("No optimizer finished a trial here yet.")
-    agree = constraints.agreement_counts(cons)
-    if agree:
-        parts.append("Constraint checks per (optimizer, λ): " + ", ".join(
-            f"{agree[k]} {label}" for k, label in (("agrees", "agree with theory"),
-                                                   ("disagrees", "disagree"),
-                                                   ("no-claim", "outside the theorem's reach"),
-                                                   ("no-data", "without data"))
-            if agree.get(k)) + ".")
+    parts.append(claims_table.group_headline(judged))
     return " ".join(parts)
 
 
@@ -239,9 +255,10 @@ def _group_figure_jobs(s: Section, data: ReportData, out: Path,
          "its own; line: mean over seeds, band: min–max. Dotted: "
          "the bound 1 (the box of radius r). Dashed lines: coupled decay, measured against "
          "1/λ for comparison only."),
-        ("fwgap", "fw_gap_rel", "fw_gap_rel over training (log)", "fw_gap_rel", True, None,
-         "Relative Frank-Wolfe gap; 0 at a KKT point of the box problem. Log scale: "
-         "non-positive values (possible outside the box) are not drawn."),
+        ("kkt", "kkt_residual", "kkt_residual over training (log)", "kkt_residual", True, None,
+         "Frank-Wolfe gap of the box problem over its value at step 0: 1 at the start, 0 at "
+         "every KKT point of min L s.t. ‖x‖∞ ≤ r, interior ones included (SPEC §3). Log scale: "
+         "non-positive values (x outside the box) are not drawn."),
         ("val", sel, f"{sel} over training", sel, False, None,
          "Validation curve of each optimizer's selected configuration; band: min–max over "
          "seeds."),
@@ -343,8 +360,13 @@ def _write(env, template: str, path: Path, common: dict, **context) -> None:
 
 
 def _markdown(sections: list[Section], data: ReportData, csv: dict[str, str],
-              profile: tables.Table | None = None) -> str:
-    lines = ["# wdbench results", ""]
+              profile: tables.Table | None, claims: tables.Table,
+              headline: tuple[str, str]) -> str:
+    lines = ["# wdbench results", "", "## Claims", "", f"**{cells.md_escape(headline[0])}** "
+             + cells.md_escape(headline[1]), "",
+             cells.markdown(claims), cells.md_escape(claims.note), "",
+             f"CSV: `{csv[claims.name]}`; every configuration's verdict: "
+             f"`{claim_verdicts.FILE}`", ""]
     if profile is not None:
         lines += [f"## {cells.md_escape(profile.title)}", "", cells.markdown(profile),
                   cells.md_escape(profile.note), "", f"CSV: `{csv[profile.name]}`", ""]

@@ -1,96 +1,71 @@
-"""Verdicts (bench/analysis/verdicts.py) in words: a short cell text and the full reading on hover.
-Words only; what a verdict is was decided before."""
+"""The claims' verdicts (bench/claims) in words: marks, counts, cell texts and the statistic
+with its interval. Words only; every verdict and reason was decided by the claim's code."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
 
-from bench.analysis.verdicts import STATIONARY_TOL, Claim, Reason, Verdict
+from bench.claims.base import CaseVerdict, Claim, ClaimVerdict, Outcome
+from bench.claims.judging import describe_band, observed
+from bench.report.claim_verdicts import counts
 
-
-def _ctx(context: Mapping[str, Any]) -> dict[str, str]:
-    return {k: str(context.get(k)) for k in ("schedule", "norm", "decay")}
-
-
-def short(v: Verdict, context: Mapping[str, Any]) -> str:
-    """'✓ inside the box', 'no claim (cosine schedule)', ..."""
-    c = _ctx(context)
-    return {
-        Reason.INSIDE_BOX: "✓ inside the box",
-        Reason.OUTSIDE_BOX: "✗ outside the box",
-        Reason.L2_STATIONARY: "✓ ℓ2-stationary",
-        Reason.NOT_L2_STATIONARY: "✗ not ℓ2-stationary",
-        Reason.ZERO_DECAY: "no box (λ = 0)",
-        Reason.NO_DECAY: "no claim (no decay)",
-        Reason.NO_RADIUS: f"no claim ({c['decay']} implies no box)",
-        Reason.NON_LINF_DIRECTION: f"no claim ({c['norm']}-norm direction)",
-        Reason.NON_THEOREM_SCHEDULE: f"no claim ({c['schedule']} schedule)",
-        Reason.UNKNOWN_SCHEDULE: "no claim (schedule not recorded)",
-        Reason.ALL_DIVERGED: "no data (all diverged)",
-        Reason.NOT_FINISHED: "no data (none finished)",
-        Reason.MISSING_METRICS: "no data (metric not recorded)",
-    }[v.reason]
+MARKS = {"holds": "✓", "violated": "✗", "inconclusive": "?", "not-applicable": "–"}
+# A count reads "2 hold", "1 violated", ...
+COUNTED = {"holds": "hold", "violated": "violated", "inconclusive": "inconclusive",
+           "not-applicable": "not-applicable"}
+# Which verdict colours a row that shows several (the most telling first).
+PRECEDENCE = ("violated", "inconclusive", "holds", "not-applicable")
 
 
-def why_no_claim(v: Verdict, context: Mapping[str, Any]) -> str:
-    """The reason of a no-claim verdict as a phrase: 'cosine is not a theorem schedule'."""
-    c = _ctx(context)
-    return {
-        Reason.ZERO_DECAY: "λ = 0",
-        Reason.NO_DECAY: "no weight decay",
-        Reason.NO_RADIUS: f"{c['decay']} decay implies no box",
-        Reason.NON_LINF_DIRECTION: f"{c['norm']}-norm direction",
-        Reason.NON_THEOREM_SCHEDULE: f"{c['schedule']} is not a theorem schedule",
-        Reason.UNKNOWN_SCHEDULE: "schedule not recorded",
-    }.get(v.reason, v.reason.value)
+def value(outcome: Outcome | str) -> str:
+    return outcome.value if isinstance(outcome, Outcome) else str(outcome)
 
 
-def _box_observation(o: Mapping[str, Any]) -> str:
-    n, inside = o["inside_of"], o["inside"]
-    if not n:
-        return "no linf_ratio recorded"
-    if inside == n:
-        return f"all {n} inside the box"
-    return f"{n - inside} of {n} outside the box (max linf_ratio {o['max_linf_ratio']:.3g})"
+def count_phrase(counts: Mapping[str, int], every_kind: bool = True) -> str:
+    """'2 hold, 0 violated, 3 inconclusive, 1 not-applicable' (every_kind=False: the
+    non-zero ones only)."""
+    parts = [f"{n} {COUNTED[k]}" for k, n in counts.items() if every_kind or n]
+    return ", ".join(parts) or "none"
 
 
-def sentence(v: Verdict, context: Mapping[str, Any]) -> str:
-    """The full reading: what theory claims here, what was observed."""
-    c, o = _ctx(context), v.observed
-    box = _box_observation(o)
-    stat = o.get("l2_stationarity")
-    text = {
-        Reason.INSIDE_BOX: f"agrees with theory: {box} under {c['schedule']}, a schedule "
-                           "meeting the theorem's conditions",
-        Reason.OUTSIDE_BOX: f"disagrees with theory: {box} under {c['schedule']}, a schedule "
-                            "meeting the theorem's conditions (not converged?)",
-        Reason.L2_STATIONARY: "agrees with theory: near a stationary point of loss + "
-                              f"λ/2‖x‖² (median l2_stationarity {stat:.3g})"
-                              if stat is not None else "",
-        Reason.NOT_L2_STATIONARY: "not (yet) at the coupled target: median l2_stationarity "
-                                  f"{stat:.3g} ≥ {STATIONARY_TOL}" if stat is not None else "",
-        Reason.ZERO_DECAY: "λ = 0: no box to check",
-        Reason.NO_DECAY: "no weight decay: nothing to check",
-        Reason.NO_RADIUS: f"{c['decay']} decay implies no box; observed: {box}",
-        Reason.NON_LINF_DIRECTION: f"ℓ∞-box theory does not cover a {c['norm']} direction; "
-                                   f"observed: {box}",
-        Reason.NON_THEOREM_SCHEDULE: f"theory makes no claim: {c['schedule']} is not a "
-                                     f"non-increasing schedule with divergent sum; observed: "
-                                     f"{box}",
-        Reason.UNKNOWN_SCHEDULE: f"the records do not say whether {c['schedule']} meets the "
-                                 f"theorem's conditions; observed: {box}",
-        Reason.ALL_DIVERGED: f"every one of {o['trials']} trials diverged",
-        Reason.NOT_FINISHED: "no finished trial",
-        Reason.MISSING_METRICS: "finished trials did not record "
-                                + ("linf_ratio" if v.claim is Claim.BOX else "l2_stationarity"),
-    }[v.reason]
-    if v.claim is Claim.L2 and v.reason in (Reason.L2_STATIONARY, Reason.NOT_L2_STATIONARY):
-        text += "; the box does not apply (coupled decay)"
-    return text
+def css(outcomes: Sequence[Outcome | str]) -> str | None:
+    """The row class of a row showing these verdicts ('verdict-violated', ...)."""
+    found = {value(o) for o in outcomes}
+    return next((f"verdict-{k}" for k in PRECEDENCE if k in found), None)
 
 
-def agreement_word(claim: Claim | None, agrees: bool) -> str:
-    if claim is Claim.L2:
-        return "✓ ℓ2-stationary" if agrees else "✗ not ℓ2-stationary"
-    return "✓ inside the box" if agrees else "✗ outside the box"
+def statistic(claim: Claim, verdict: ClaimVerdict | CaseVerdict) -> str:
+    """'linf_ratio 0.998 [0.996, 1]': the statistic's mean over seeds and 95% interval."""
+    return observed(claim.statistic.metric, verdict.statistic, verdict.interval)
+
+
+def interval(verdict: ClaimVerdict | CaseVerdict) -> str | None:
+    if verdict.interval is None:
+        return None
+    low, high = verdict.interval
+    return f"[{low:.4g}, {high:.4g}]"
+
+
+def threshold(claim: Claim) -> str:
+    return describe_band(claim.statistic.band)
+
+
+def claim_label(claim: Claim) -> str:
+    return f"{claim.id}. {claim.title}"
+
+
+def case_cell(by_claim: Sequence[tuple[Claim, CaseVerdict]]) -> str:
+    """One configuration's verdicts: '1 ✓ holds · 2 ? inconclusive'."""
+    return " · ".join(f"{c.id} {MARKS[v.outcome.value]} {v.outcome.value}" for c, v in by_claim)
+
+
+def case_detail(by_claim: Sequence[tuple[Claim, CaseVerdict]]) -> str:
+    """Every claim's verdict on one configuration with its reason (the hover text)."""
+    return " | ".join(f"claim {c.id} ({c.slug}): {v.outcome.value}: {v.reason}"
+                      for c, v in by_claim)
+
+
+def per_claim_counts(by_claim: Mapping[str, tuple[Claim, list[CaseVerdict]]]) -> str:
+    """Several configurations, per claim: 'claim 1: 2 hold, 1 inconclusive; claim 2: ...'."""
+    return "; ".join(f"claim {c.id}: {count_phrase(counts(v.outcome for v in cases), False)}"
+                     for c, cases in by_claim.values())

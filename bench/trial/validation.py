@@ -1,7 +1,7 @@
 """One validation of a whole Trial against the declared settings, before anything is built.
 
-Every Trial key is checked for type and range, the schedule / mask / mixed precision against
-their lists, task options against the task's `TaskOption`s, and optimizer options against
+Every Trial key is checked for type and range as its field declares (bench/trial/config.py),
+τ against its λ, task options against the task's `TaskOption`s, and optimizer options against
 what the optimizer's constructor accepts (its signature, then a construction on a one-element
 parameter, which runs the optimizer's own range checks: betas, momentum, decay style, impl).
 Errors name the key, the bad value, the allowed values and where the value came from."""
@@ -14,114 +14,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from bench.errors import UsageError
-
-PRECISIONS = ("no", "bf16", "fp16")
-
-
-class SettingError(UsageError):
-    """A bad value for one key; `at(source)` names where it came from."""
-
-    def __init__(self, key: str, value: Any, allowed: str) -> None:
-        self.key, self.value, self.allowed = key, value, allowed
-        super().__init__(f"{key}={value!r} is not allowed; use {allowed}")
-
-    def at(self, source: str | None) -> UsageError:
-        return UsageError(f"{self} (from {source})" if source else str(self))
-
-
-def number(key: str, value: Any, kind: type, allowed: str) -> Any:
-    """`value` as an exact float or int (bools, text, NaN and non-integral ints refused)."""
-    if isinstance(value, bool):
-        raise SettingError(key, value, allowed)
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            raise SettingError(key, value, allowed) from None
-    if not isinstance(value, (int, float)) or (isinstance(value, float) and math.isnan(value)):
-        raise SettingError(key, value, allowed)
-    if kind is int:
-        if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
-            raise SettingError(key, value, allowed)
-        return int(value)
-    return float(value)
-
-
-# key -> (type, lowest allowed value, words); None is valid for the `int | None` keys.
-_NUMBERS: dict[str, tuple[type, float, bool, str]] = {
-    "lr": (float, 0.0, True, "a finite number > 0, e.g. 1e-3"),
-    "weight_decay": (float, 0.0, False, "a finite number >= 0, e.g. 0.1"),
-    "tau": (float, 0.0, True, "a finite number of steps > 0, e.g. 1000, or null"),
-    "seed": (int, 0, False, "a non-negative integer"),
-    "warmup": (int, 0, False, "a non-negative integer (steps)"),
-    "steps": (int, 1, False, "an integer >= 1 or null (the budget's)"),
-    "eval_every": (int, 1, False, "an integer >= 1 or null (the budget's)"),
-    "checkpoint_every": (int, 1, False, "an integer >= 1 or null (no checkpoints)"),
-    "grad_accum": (int, 1, False, "an integer >= 1 dividing the batch size"),
-}
-NULLABLE = {"steps", "eval_every", "checkpoint_every", "mask", "tau"}
-
-
-def coerce(key: str, value: Any) -> Any:
-    """A Trial key's value in its type and range (SettingError otherwise)."""
-    if value is None and key in NULLABLE:
-        return None
-    if key in _NUMBERS:
-        kind, low, strict, allowed = _NUMBERS[key]
-        v = number(key, value, kind, allowed)
-        if not math.isfinite(v) or (v <= low if strict else v < low):
-            raise SettingError(key, value, allowed)
-        return v
-    if key == "schedule":
-        from bench.trial.schedules import SCHEDULES
-
-        return _one_of(key, value, tuple(SCHEDULES))
-    if key == "mask":
-        from tasks.masks import MASK_POLICIES
-
-        return _one_of(key, value, MASK_POLICIES + ("null (the task's default)",))
-    if key == "mixed_precision":
-        return _one_of(key, value, PRECISIONS)
-    if key == "compile":
-        return _boolean(key, value)
-    if key in ("budget", "task", "optimizer"):
-        if not isinstance(value, str) or not value:
-            raise SettingError(key, value, "a name (wdbench list)")
-        return value
-    return value
-
-
-def _boolean(key: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no"):
-        return False
-    raise SettingError(key, value, "true or false")
-
-
-def _one_of(key: str, value: Any, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise SettingError(key, value, f"one of {', '.join(choices)}")
-    return value
-
-
-def check_fields(trial: Any) -> None:
-    """The Trial's own keys (no imports of the task or optimizer)."""
-    from dataclasses import fields
-
-    for f in fields(trial):
-        if f.name not in ("task", "optimizer", "optimizer_options", "task_options"):
-            coerce(f.name, getattr(trial, f.name))
+from bench.trial.config import FIELDS, TRIAL_KEYS, Trial, coerce
+from bench.trial.fields import SettingError
 
 
 def validate(trial: Any, sources: Mapping[str, str] | None = None) -> None:
     """The whole trial, or one line naming the key, value, allowed values and source."""
     sources = sources or {}
     try:
-        check_fields(trial)
+        for f in FIELDS.values():
+            f.coerce(getattr(trial, f.name))
         _check_tau(trial)
         _check_task(trial)
         _check_optimizer(trial)
@@ -210,16 +112,10 @@ def _check_optimizer(trial: Any) -> None:
     for key in options:
         if key not in names and not open_ended:
             raise SettingError(key, options[key],
-                               f"a key of the trial ({', '.join(_trial_keys())}), task.NAME, "
+                               f"a key of the trial ({', '.join(TRIAL_KEYS)}), task.NAME, "
                                f"or an option of {trial.optimizer} ("
                                f"{', '.join(n for n in names if n not in ('lr', 'weight_decay'))})")
     _construct(spec, trial, options)
-
-
-def _trial_keys() -> tuple[str, ...]:
-    from bench.trial.config import TRIAL_KEYS
-
-    return TRIAL_KEYS
 
 
 def _construct(spec: Any, trial: Any, options: dict[str, Any]) -> None:
@@ -253,7 +149,6 @@ def build(task: str, optimizer: str, settings: Mapping[str, Any],
     """The Trial of these `--set`-style settings (lr and weight_decay default to the
     optimizer's), validated whole; errors name the source of the bad key."""
     import optimizers
-    from bench.trial.config import Trial
 
     sources = sources or {}
     settings = dict(settings)

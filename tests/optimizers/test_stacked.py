@@ -1,7 +1,7 @@
 """Stacked groups (optimizers/stacked.py): each member equals the same optimizer run alone.
 
 Every member of a T=3 group (own lr, λ and seed-initialised float64 params) is stepped on the
-same random gradients as the single-trial optimizer built like bench/engine/runner.py::build does
+same random gradients as the single-trial optimizer built like bench/engine/context.py::build does
 (`optimizers.create` with a decayed and an undecayed group, LambdaLR for the schedule), with a
 multiplier that changes every step, for 100 steps.
 """
@@ -69,7 +69,7 @@ def _run_stacked(opt, params, grads, start: int = 0, stop: int = STEPS) -> None:
 
 
 def _run_alone(name, options, init, grads, member: int) -> dict[str, torch.Tensor]:
-    """bench/engine/runner.py::build's optimizer and schedule for one trial."""
+    """bench/engine/context.py::build's optimizer and schedule for one trial."""
     named = {k: v[member].clone().requires_grad_() for k, v in init.items()}
     by_name = optimizers.spec(name).norm_rule is not None
     groups = [{"params": [(n, p) if by_name else p for n, p in named.items()

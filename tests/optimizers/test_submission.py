@@ -1,5 +1,6 @@
-"""Submissions: the README's example works as printed, from optimizers/contrib/ and from an
-entry point, and the README's optimizer table is the registry's."""
+"""Submissions: the example of docs/how-to/submit-an-optimizer.md works as printed, from
+optimizers/contrib/ and from an entry point, and the tables of docs/reference/optimizers.md are
+the registry's."""
 
 import importlib.metadata
 import re
@@ -13,18 +14,21 @@ import optimizers.contrib
 import optimizers.registry
 from optimizers.builtins import GRID
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+SUBMISSION_PAGE = DOCS / "how-to" / "submit-an-optimizer.md"
+OPTIMIZERS_PAGE = DOCS / "reference" / "optimizers.md"
 
 
-def _section(title: str) -> str:
-    text = README.read_text()
-    start = text.index(f"## {title}\n")
-    end = text.find("\n## ", start + 1)
-    return text[start:end if end > 0 else None]
+def _table(page: Path, header: str) -> str:
+    """The Markdown table of `page` whose header row starts with `header`."""
+    lines = page.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header))
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
+    return "\n".join(lines[start:end])
 
 
-def _readme_example() -> str:
-    return re.search(r"```python\n(.*?)```", _section("Submitting an optimizer"), re.S).group(1)
+def _docs_example() -> str:
+    return re.search(r"```python\n(.*?)```", SUBMISSION_PAGE.read_text(), re.S).group(1)
 
 
 @pytest.fixture
@@ -40,9 +44,9 @@ def fresh_registry(monkeypatch):
             del sys.modules[name]
 
 
-def test_readme_example_is_discovered_in_contrib_and_passes_the_checks(
+def test_docs_example_is_discovered_in_contrib_and_passes_the_checks(
         tmp_path, monkeypatch, fresh_registry):
-    (tmp_path / "rmsprop_readme.py").write_text(_readme_example())
+    (tmp_path / "rmsprop_docs.py").write_text(_docs_example())
     monkeypatch.setattr(optimizers.contrib, "__path__",
                         [*optimizers.contrib.__path__, str(tmp_path)])
     assert {"rmsprop_decoupled", "rmsprop_coupled"} <= set(optimizers.available())
@@ -57,7 +61,7 @@ def test_readme_example_is_discovered_in_contrib_and_passes_the_checks(
 
 
 def test_entry_points_register_modules_and_classes(tmp_path, monkeypatch, fresh_registry):
-    (tmp_path / "wdbench_test_plugin.py").write_text(_readme_example())
+    (tmp_path / "wdbench_test_plugin.py").write_text(_docs_example())
     monkeypatch.syspath_prepend(str(tmp_path))
     group = optimizers.registry.ENTRY_POINT_GROUP
     eps = [importlib.metadata.EntryPoint("rmsprop", "wdbench_test_plugin", group),
@@ -82,11 +86,9 @@ def _radius(spec) -> str:
     return RADIUS_FORMULAS[spec.radius(2.0, 0.25, 0.5)]
 
 
-def test_readme_optimizer_table_matches_the_registry():
+def test_docs_optimizer_table_matches_the_registry():
     rows = {}
-    section = _section("Optimizers")
-    grid = section[section.index("| name | direction"):]  # the built-ins' table
-    for line in grid.splitlines():
+    for line in _table(OPTIMIZERS_PAGE, "| name | direction").splitlines():
         m = re.match(r"\| `(\w+)` \|(.*)\|$", line)
         if m:
             rows[m.group(1)] = [c.strip() for c in m.group(2).split("|")]
@@ -103,11 +105,10 @@ def test_readme_optimizer_table_matches_the_registry():
         assert cells == expected, name
 
 
-def test_readme_style_table_lists_every_decay_style_with_its_radius():
+def test_docs_style_table_lists_every_decay_style_with_its_radius():
     from optimizers.decay import DecayStyle
 
-    section = _section("Optimizers")
-    table = section[section.index("| style | update"):section.index("What exactly")]
+    table = _table(OPTIMIZERS_PAGE, "| style | update")
     rows = dict(re.findall(r"^\| `(\w+)` \|.*\| ([^|]+) \|$", table, flags=re.M))
     assert set(rows) == {s.value for s in DecayStyle}
     for style, cell in rows.items():

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from bench.engine.runner import TrialContext
+from bench.engine.context import TrialContext
 from bench.engine.sampling import GlobalBatchSampler
 
 

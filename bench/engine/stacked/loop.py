@@ -1,46 +1,35 @@
 """Train a stacked group: T trials in one process, one tensor op per step for all of them.
 
-Per member, exactly as bench/engine/runner.py's `train` does alone: its own init (seed), its own
-data
-order (its own GlobalBatchSampler; batches gathered per member, then stacked), its schedule
-value, divergence detection at its exact step (then it is frozen and the others go on), its
-evaluation points through bench/engine/evaluation.py on its member module, and its record through
-the
-runner's record assembly (`new_record`, `finish`, `complete`), plus `stacked`: {group, size,
-index}. A member's timings are its share: the group's training seconds of a step divided
-among the members still training, its own evaluation seconds.
+Per member, exactly as bench/engine/runner.py's `train` does alone: its own init (seed), its
+own data order (its own GlobalBatchSampler; batches gathered per member, then stacked), its
+schedule value, divergence detection at its exact step (then it is frozen and the others go
+on), its evaluation points through bench/engine/evaluation.py on its member module, and its
+record through bench/engine/record.py, plus `stacked`: {group, size, index}. A member's
+timings are its share: the group's training seconds of a step divided among the members
+still training, its own evaluation seconds.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
 from accelerate import Accelerator
 from accelerate.utils import send_to_device, set_seed
 
 import tasks
-from bench.engine import environment
-from bench.engine.divergence import params_finite
-from bench.engine.runner import (
-    TRIAL_THREADS,
-    Progress,
-    TrialContext,
-    _describe,
-    _evaluate_now,
-    complete,
-    finish,
-    new_record,
-)
+from bench.engine import environment, record
+from bench.engine.checkpoints import GroupCheckpointer
+from bench.engine.context import OnStep, Progress, TrialContext, device_probe, trial_steps
+from bench.engine.divergence import params_finite, watch_for
+from bench.engine.evaluation import evaluate_now
 from bench.engine.stacked.batches import GroupBatches
-from bench.engine.stacked.checkpoint import GroupCheckpointer
-from bench.engine.stacked.members import StackedWatch, device_probe, member_context
-from bench.executors.plan import Group
+from bench.engine.stacked.members import member_context
 from bench.ledger.store import Ledger
 from bench.trial import schedules
+from bench.trial.batch import TrialBatch
 from bench.trial.config import Trial
 
 
@@ -54,24 +43,21 @@ class Member:
     diverged_at: int | None = None
 
 
-def run_group(group: Group, out_dir: str, data_dir: str | None = None,
+def run_group(group: TrialBatch, out_dir: str, data_dir: str | None = None,
               cache_dir: str | None = None, suite: str | None = None,
-              on_step: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+              on_step: OnStep | None = None) -> list[dict[str, Any]]:
     """Run (or resume) the group and write each member's record; returns the records.
 
     Raises NotStackable (bench/engine/stacked/models.py) before anything is written where the
     task's model cannot stack; any other exception leaves the members without records (the
-    caller runs them one by one)."""
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(TRIAL_THREADS)  # as run_trial: results must not depend on it
-    try:
+    caller runs them one by one). `on_step` after each step and before each member's
+    evaluation (bench/engine/context.py::OnStep)."""
+    with environment.pinned_threads():  # as run_trial: results must not depend on it
         return _run(group, Ledger(out_dir), data_dir, cache_dir, suite, on_step)
-    finally:
-        torch.set_num_threads(threads_before)
 
 
-def _build(group: Group, acc: Accelerator, data_dir: str | None, cache_dir: str | None,
-           suite: str | None) -> tuple[Any, Any, list[Member], Callable[[int], float]]:
+def _build(group: TrialBatch, acc: Accelerator, data_dir: str | None, cache_dir: str | None,
+           suite: str | None) -> tuple[Any, Any, list[Member], Any]:
     from bench.engine.stacked.models import stack_models
     from optimizers.stacked import stacked_optimizer
 
@@ -81,13 +67,13 @@ def _build(group: Group, acc: Accelerator, data_dir: str | None, cache_dir: str 
     set_seed(first.seed)
     model = stack_models(task, [t.seed for t in group.trials], acc.device)
     mask = task.decay_mask(model.members[0], first.mask or task.default_mask)
-    steps = first.steps or task.budget.steps
-    multiplier = schedules.multiplier(first.schedule, steps, first.warmup)
+    multiplier = schedules.multiplier(first.schedule, trial_steps(first, task), first.warmup)
     probe = device_probe(task, acc.device)
     members = []
     for trial, module in zip(group.trials, model.members):
         ctx = member_context(trial, task, acc, module, mask, probe, multiplier)
-        members.append(Member(trial, ctx, {**new_record(trial, suite), **_describe(ctx)}))
+        members.append(Member(trial, ctx, {**record.new_record(trial, suite),
+                                           **record.describe(ctx)}))
     optimizer = stacked_optimizer(first.optimizer, model.params,
                                   {n: bool(mask.get(n)) for n in model.params},
                                   [t.lr for t in group.trials],
@@ -96,13 +82,13 @@ def _build(group: Group, acc: Accelerator, data_dir: str | None, cache_dir: str 
     return model, optimizer, members, multiplier
 
 
-def _run(group: Group, ledger: Ledger, data_dir: str | None, cache_dir: str | None,
-         suite: str | None, on_step: Callable[[int], None] | None) -> list[dict[str, Any]]:
+def _run(group: TrialBatch, ledger: Ledger, data_dir: str | None, cache_dir: str | None,
+         suite: str | None, on_step: OnStep | None) -> list[dict[str, Any]]:
     acc = Accelerator(mixed_precision="no")
     started = time.perf_counter()
     model, optimizer, members, multiplier = _build(group, acc, data_dir, cache_dir, suite)
     first = members[0].ctx
-    steps, eval_every = first.steps, first.eval_every
+    steps = first.steps
     checkpointer = GroupCheckpointer(ledger, group, group.trials[0].checkpoint_every, steps)
     step = 0
     restored = checkpointer.restore(model.params, optimizer)
@@ -114,11 +100,13 @@ def _run(group: Group, ledger: Ledger, data_dir: str | None, cache_dir: str | No
             if status is not None:
                 optimizer.freeze(i)
     else:
-        for m in members:
-            _evaluate_now(m.ctx, m.prog)
+        for i, m in enumerate(members):
+            if on_step is not None:
+                on_step(0, steps, 0, (i, len(members)))
+            evaluate_now(m.ctx, m.prog)
     optimizer.set_lr_multiplier(multiplier(step))
     batches = GroupBatches([m.ctx for m in members], step)
-    watch = StackedWatch(len(members), acc.device)
+    watch = watch_for(acc.device, len(members))
     for m in members:
         m.ctx.model.train()
     active = [i for i, m in enumerate(members) if m.status is None]
@@ -146,17 +134,15 @@ def _run(group: Group, ledger: Ledger, data_dir: str | None, cache_dir: str | No
             batch = send_to_device(batch, acc.device, non_blocking=True)
         losses = model.backward(batch)
         watch.add(step + 1, losses.detach().float())
-        if (step + 1) % eval_every == 0 or step + 1 == steps:
+        if first.evaluates_at(step + 1):
             for i in active:  # W_step: the next step is an evaluation point (rotation)
                 members[i].ctx.rotation.before(step)
         optimizer.step()
         step += 1
         optimizer.set_lr_multiplier(multiplier(step))
         optimizer.zero_grad()
-        if on_step is not None:
-            on_step(step)
         training = len(active)
-        evaluating = step % eval_every == 0 or step == steps
+        evaluating = first.evaluates_at(step)
         due = checkpointer.due(step)
         if evaluating or due or step % watch.check_every == 0:
             bad = watch.diverged_at()
@@ -165,39 +151,42 @@ def _run(group: Group, ledger: Ledger, data_dir: str | None, cache_dir: str | No
                 if bad[i] is not None:
                     diverge(i, bad[i])
                 else:
-                    members[i].prog.loss_sum += sums[i]
-                    members[i].prog.loss_count += count
+                    members[i].prog.add_losses(sums[i], count)
         shared += (time.perf_counter() - t0) / training
         if evaluating:
-            for i in list(active):
+            due_now = list(active)
+            for k, i in enumerate(due_now):
                 settle(i)
                 if not params_finite(members[i].ctx.model):
                     diverge(i, step)
                 else:
-                    _evaluate_now(members[i].ctx, members[i].prog)
+                    if on_step is not None:
+                        on_step(step, steps, len(members) - len(active), (k, len(due_now)))
+                    evaluate_now(members[i].ctx, members[i].prog)
         if due:
             for i in active:
                 settle(i)
             checkpointer.save(step, model.params, optimizer, [m.prog for m in members],
                               [(m.status, m.diverged_at) for m in members],
                               (time.perf_counter() - started) / len(members))
+        if on_step is not None:
+            on_step(step, steps, len(members) - len(active))
     for i in active:
         settle(i)
     return _write_records(members, group, ledger, acc, started, model.mode)
 
 
-def _write_records(members: Sequence[Member], group: Group, ledger: Ledger, acc: Accelerator,
-                   started: float, mode: str) -> list[dict[str, Any]]:
+def _write_records(members: Sequence[Member], group: TrialBatch, ledger: Ledger,
+                   acc: Accelerator, started: float, mode: str) -> list[dict[str, Any]]:
     out = []
     for i, m in enumerate(members):
-        final = finish(m.record, m.ctx, m.prog, m.status or "done", m.diverged_at)
-        complete(m.record, m.ctx, m.prog, final,
-                 (time.perf_counter() - started) / len(members))
-        m.record["env"] = {**environment.describe(acc.device, acc.num_processes),
-                           "threads": TRIAL_THREADS}
-        m.record["stacked"] = {"group": group.id, "size": group.size, "index": i, "mode": mode}
+        final = record.finish(m.record, m.ctx, m.prog, m.status or "done", m.diverged_at)
+        record.complete(m.record, m.ctx, m.prog, final,
+                        (time.perf_counter() - started) / len(members), acc,
+                        stacked={"group": group.id, "size": group.size, "index": i,
+                                 "mode": mode})
         out.append(m.record)
-    for record in out:  # all at once, after every member's final evaluation
-        ledger.write(record)
-    GroupCheckpointer(ledger, group, None, 0).clear()
+    for rec in out:  # all at once, after every member's final evaluation
+        ledger.write(rec)
+    GroupCheckpointer(ledger, group).clear()
     return out

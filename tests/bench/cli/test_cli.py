@@ -214,7 +214,8 @@ def test_each_verb_module_owns_its_parser_and_handler():
         module = importlib.import_module(f"bench.cli.{verb}")
         args = verbs[verb.replace("_", "-")].parse_args(
             {"run": ["--task", TOY, "--optimizer", "adamw"], "check_optimizer": ["adamw"],
-             "status": ["results"], "export": ["results", "--to", "ds"]}
+             "status": ["results"], "export": ["results", "--to", "ds"],
+             "claims": ["list"], "audit": ["torch.optim"]}
             .get(verb, []))
         assert args.handler is module.handle
 
@@ -314,3 +315,16 @@ def test_sweep_with_submissions_ranks_them_among_the_baselines(tmp_path):
               for path in (out / "report" / "tables").glob("leaderboard-*.csv")]
     assert sorted(["adamw", SUBMISSION, FACTORY]) in [sorted(b) for b in boards]
     assert SUBMISSION in (out / "report" / "index.html").read_text()
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    # `wdbench claims list | head -1`: the closed pipe ends the command quietly, exit 0.
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "claims", "list"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 0 and "Traceback" not in err, err

@@ -1,6 +1,6 @@
 """Loss bookkeeping without a per-step host sync (bench/engine/divergence.py), alone and in the
-runner:
-the device-side flag runs on CPU here exactly as it would on a GPU."""
+runner, for one trial or T: the device-side flag runs on CPU here exactly as it would on a
+GPU."""
 
 import json
 import math
@@ -23,12 +23,26 @@ def test_watch_keeps_the_first_non_finite_step_and_the_loss_sum(make):
     watch = make()
     for step, value in enumerate(LOSSES[:2], start=1):
         watch.add(step, torch.tensor(value))
-    assert watch.diverged_at() is None
-    assert watch.drain() == (3.0, 2)
-    assert watch.drain() == (0.0, 0)
+    assert watch.diverged_at() == [None]
+    assert watch.drain() == ([3.0], 2)
+    assert watch.drain() == ([0.0], 0)
     for step, value in enumerate(LOSSES[2:], start=3):
         watch.add(step, torch.tensor(value))
-    assert watch.diverged_at() == 3  # the inf, not the later NaN
+    assert watch.diverged_at() == [3]  # the inf, not the later NaN
+
+
+@pytest.mark.parametrize("make", [lambda: DeviceWatch(torch.device("cpu"), 3),
+                                  lambda: HostWatch(3)])
+def test_a_watch_of_t_trials_keeps_each_ones_first_bad_step_and_sum(make):
+    watch = make()
+    watch.add(1, torch.tensor([1.0, 2.0, 3.0]))
+    watch.add(2, torch.tensor([1.0, math.inf, 3.0]))
+    watch.add(3, torch.tensor([math.nan, math.nan, 3.0]))
+    assert watch.diverged_at() == [3, 2, None]
+    sums, count = watch.drain()
+    assert count == 3 and sums[2] == 9.0 and math.isnan(sums[1]) and math.isnan(sums[0])
+    assert watch.drain() == ([0.0, 0.0, 0.0], 0)
+    assert watch.diverged_at() == [3, 2, None]  # a divergence stays
 
 
 def test_device_watch_reads_only_every_check_every_steps_and_cpu_reads_every_step():

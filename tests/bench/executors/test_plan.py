@@ -1,10 +1,12 @@
-"""Which pending trials form a stacked group, the cap, and why a trial runs alone."""
+"""Which pending trials form a stacked group, the cap, and why a trial runs alone (a batch of
+one)."""
 
 from __future__ import annotations
 
 import json
 
-from bench.executors.plan import Group, plan
+from bench.executors.plan import plan
+from bench.trial.batch import TrialBatch
 from bench.trial.config import Trial
 from tests.bench.helpers import TOY
 
@@ -19,7 +21,11 @@ GRID = [quad(o, lr, wd, s) for o in ("adamw", "lion") for lr in (0.01, 0.05)
 
 
 def groups(units):
-    return [u for u in units if isinstance(u, Group)]
+    return [u for u in units if u.stacked]
+
+
+def alone(trials):
+    return [TrialBatch.of(t) for t in trials]
 
 
 def test_trials_differing_only_in_lr_wd_and_seed_share_a_group():
@@ -39,15 +45,16 @@ def test_trials_differing_only_in_lr_wd_and_seed_share_a_group():
 def test_the_cap_splits_a_group_and_a_lone_rest_runs_alone():
     units = plan(GRID[:8], stack_size=3).units
     assert [u.size for u in units] == [3, 3, 2]
-    assert [t for u in units for t in (u.trials if isinstance(u, Group) else (u,))] == GRID[:8]
+    assert [t for u in units for t in u.trials] == GRID[:8]
     units = plan(GRID[:7], stack_size=3).units
-    assert [isinstance(u, Group) for u in units] == [True, True, False]
+    assert [u.stacked for u in units] == [True, True, False]
+    assert units[-1] == TrialBatch.of(GRID[6])
 
 
 def test_no_stack_and_ddp_run_every_trial_alone():
-    assert plan(GRID, stack_size=1).units == GRID
+    assert plan(GRID, stack_size=1).units == alone(GRID)
     result = plan(GRID, stack_size=8, processes=2)
-    assert result.units == GRID
+    assert result.units == alone(GRID)
     assert result.notes() == ["stacking: 16 trial(s) run one by one: processes=2 (DDP) is "
                               "not stacked"]
 
@@ -56,7 +63,7 @@ def test_reasons_are_counted_once_each():
     trials = [quad(grad_accum=2), quad(seed=1, grad_accum=2), quad(compile=True),
               Trial(TOY, "adamw", lr=0.01, weight_decay=0.1, budget="smoke")]
     result = plan(trials, stack_size=8)
-    assert result.units == trials
+    assert result.units == alone(trials)
     assert dict(result.reasons) == {"grad_accum > 1 is not stacked": 2,
                                     "compile=true is not stacked": 1,
                                     f"task {TOY} does not opt in to stacking": 1}
@@ -73,7 +80,7 @@ def test_a_checkpointed_group_is_formed_again_whatever_the_stack_size(tmp_path):
     # A trial with its own single-trial checkpoint resumes it alone.
     (tmp_path / GRID[15].id / "latest").mkdir(parents=True)
     result = plan(GRID, stack_size=64, checkpoints=tmp_path)
-    assert GRID[15] in result.units
+    assert TrialBatch.of(GRID[15]) in result.units
     assert result.reasons == {"resumes its own single-trial checkpoint": 1}
 
 

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import pytest
 
-from bench.executors.worker import WorkerSettings, run_claimed
+from bench.executors.claimed import WorkerSettings, run_claimed
 from bench.ledger.store import Ledger
 from bench.ledger.trial_claims import ClaimStore, Heartbeat, Owner
 from bench.trial.config import Trial

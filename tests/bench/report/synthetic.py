@@ -54,6 +54,7 @@ OPTIMIZERS = {
     "sgd_l2": ("sgd", "coupled", "l2", (3e-3, 1e-2, 3e-2, 1e-1), (1e-5, 1e-4, 1e-3, 1e-2)),
 }
 THEOREM_SCHEDULES = {"inverse_sqrt"}
+STEPS_PER_EPOCH = {"quadratic": 1, "lm": 50, "image": 390}  # full batch on the quadratic
 
 
 def synthetic_records(tasks: Sequence[str] = ("quadratic", "wikitext", "cifar10"),
@@ -142,8 +143,10 @@ def _record(task: SynthTask, opt: str, direction: str, style: str, norm: str, lr
     for step in eval_steps:
         frac = step / steps
         val = _val_loss(task, badness + noise) + 1.8 * math.exp(-5 * frac)
+        linf_ratio = end_ratio * (1 - math.exp(-6 * frac))
         point = {"step": step, "train_loss": val - train_gap * frac,
-                 "linf_ratio": end_ratio * (1 - math.exp(-6 * frac)),
+                 "linf_ratio": linf_ratio, "linf_norm": linf_ratio / wd if wd > 0 else None,
+                 "kkt_residual": math.exp(-4 * frac) * (1 + 0.05 * rng.random()),
                  "fw_gap_rel": 0.6 / math.sqrt(step) * (1 + 0.1 * rng.random()),
                  "boundary_frac": max(0.0, min(1.0, (end_ratio - 0.5) * frac)),
                  "l2_stationarity": (0.05 if not decoupled else 0.4) / math.sqrt(frac * 10 + 1)}
@@ -159,6 +162,7 @@ def _record(task: SynthTask, opt: str, direction: str, style: str, norm: str, lr
                       "lr_max": lr},
         "schedule": {"name": task.schedule,
                      "schedule_theorem": task.schedule in THEOREM_SCHEDULES},
+        "timescale": {"steps_per_epoch": STEPS_PER_EPOCH[task.kind]},
         "mask": {"policy": "matrices", "decayed": len(task.tensors), "undecayed": 3,
                  "decayed_numel": 1000 * len(task.tensors), "undecayed_numel": 64},
         "task": {"data_source": task.data_source, "data_fingerprint": task.data_fingerprint,

@@ -227,8 +227,11 @@ def test_all_diverged_and_single_optimizer(tmp_path):
 
 def test_unfinished_sweep_and_sparse_records(tmp_path):
     records = small(missing=0.3, rng_seed=1)
-    # A trial that failed before its data loaded has no task section, curve or env.
-    failed = dict(records[0], id="f" * 12, status="failed", error="Traceback\nOSError: disk")
+    # A trial that failed before its data loaded has no task section, curve or env (a seed of
+    # its own: a failed record beside a finished one of its configuration and seed is not
+    # counted, bench/ledger/freshness.py).
+    failed = dict(records[0], id="f" * 12, status="failed", error="Traceback\nOSError: disk",
+                  config={**records[0]["config"], "seed": 99})
     for key in ("task", "curve", "per_tensor", "env", "final", "best", "timing"):
         failed.pop(key, None)
     write(tmp_path, records + [failed])

@@ -2,8 +2,8 @@
 errors, no script from the results runs, sorting reorders rows, every image loads, every link
 resolves; a screenshot is saved (also to $WDBENCH_REPORT_SCREENSHOT when set).
 
-Needs Debian's `chromium` and the `playwright` Python package (never `playwright install`:
-the system browser is used). Skipped, with the reason, where either is missing."""
+Needs Debian's `chromium` and the `playwright` Python package (tests/bench/report/browser.py);
+skipped, with the reason, where either is missing."""
 
 from __future__ import annotations
 
@@ -14,28 +14,12 @@ from pathlib import Path
 import pytest
 
 from bench.report import render
+from tests.bench.report.browser import launch, open_page, skip_without_browser
 from tests.bench.report.synthetic import write_synthetic_ledger
 
-CHROMIUM = os.environ.get("WDBENCH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 EVIL = "<script>alert(1)</script>"
 
-
-def _missing() -> str | None:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright package is not installed (pip install playwright; .ci/run does)"
-    if not Path(CHROMIUM).is_file():
-        return f"no Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does)"
-    return None
-
-
-if _missing():
-    if os.environ.get("WDBENCH_REQUIRE_BROWSER") == "1":  # CI: a skip would hide the gap
-        pytest.fail(_missing(), pytrace=False)
-    pytest.skip(_missing(), allow_module_level=True)
+skip_without_browser()
 
 from playwright import sync_api  # noqa: E402
 
@@ -52,22 +36,9 @@ def report(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def browser():
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        b = launch(p)
         yield b
         b.close()
-
-
-def _open(browser, url: str):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-            if m.type in ("error", "warning") else None)
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
-    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
-    page.goto(url)
-    page.wait_for_load_state("load")
-    return page, problems
 
 
 def _column(page, table: str, col: int) -> list[str]:
@@ -78,7 +49,7 @@ def _column(page, table: str, col: int) -> list[str]:
 def test_pages_load_clean_with_working_images_and_links(report, browser):
     pages = sorted(report.parent.glob("*.html"))
     for path in pages:
-        page, problems = _open(browser, path.as_uri())
+        page, problems = open_page(browser, path.as_uri())
         broken = page.eval_on_selector_all(
             "img", "imgs => imgs.filter(i => !i.complete || i.naturalWidth === 0)"
                    ".map(i => i.getAttribute('src'))")
@@ -96,7 +67,7 @@ def test_pages_load_clean_with_working_images_and_links(report, browser):
 
 
 def test_each_section_leads_with_its_headline_figure(report, browser):
-    page, problems = _open(browser, report.as_uri())
+    page, problems = open_page(browser, report.as_uri())
     sections = page.eval_on_selector_all("section[id]", """ss => ss.map(s => {
         const img = s.querySelector('figure img');
         const board = s.querySelector('h3');
@@ -106,7 +77,7 @@ def test_each_section_leads_with_its_headline_figure(report, browser):
                        img.getBoundingClientRect().bottom <= board.getBoundingClientRect().top,
                 top: s.getBoundingClientRect().top};
     })""")
-    by_id = {s["id"]: s for s in sections if s["id"] != "provenance"}
+    by_id = {s["id"]: s for s in sections if s["id"] not in ("provenance", "claims")}
     profile = by_id.pop("performance-profile")
     assert profile["loaded"] and profile["src"] == "plots/performance-profile.png"
     # Across tasks, after them: each task's own result comes first.
@@ -121,7 +92,7 @@ def test_each_section_leads_with_its_headline_figure(report, browser):
 
 
 def test_sorting_reorders_rows_and_screenshot(report, browser, tmp_path):
-    page, problems = _open(browser, report.as_uri())
+    page, problems = open_page(browser, report.as_uri())
     table = page.eval_on_selector("table[id^=leaderboard-]", "t => t.id")
     headers = page.eval_on_selector_all(f"#{table} thead th",
                                         "hs => hs.map(h => h.textContent.trim())")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from bench.engine.runner import run_trial
-from bench.report import render
+from bench.report import claim_verdicts, render
 from bench.report.constraints import constraints
 from bench.report.data import load
 from bench.report.leaderboard import leaderboard
@@ -42,10 +42,14 @@ def test_tables_from_runner_records(ledger):
     assert board.loc["adam_l2", "lr"] == 1e-2 and board.loc["lion", "lr"] == 1e-3
     assert board.loc["adam_l2", "metric_radius"] == pytest.approx(1000.0)  # 1/λ reference
     assert board.loc["lion", "diverged"] == 1 and board.loc["lion", "failed"] == 1
-    rows = constraints(group, {o: o for o in group.trials["optimizer"]}).frame
+    judged = claim_verdicts.judge(data)
+    rows = constraints(group, {o: o for o in group.trials["optimizer"]}, judged).frame
     adamw = rows[rows["optimizer"] == "adamw"]
     assert set(adamw["schedule_theorem_text"]) == {"no"}  # cosine: not the theorem's schedule
-    assert pd.notna(adamw["max_linf_ratio"]).all()
+    assert pd.notna(adamw["linf_ratio"]).all() and pd.notna(adamw["kkt_residual"]).all()
+    # Cosine is outside Xie & Li's theorem: their box and KKT claims do not apply.
+    assert set(adamw["verdict"]) == {"1 – not-applicable · 2 – not-applicable"}
+    assert "cosine is not a theorem schedule" in adamw["verdict_detail"].iloc[0]
 
 
 def test_site_from_runner_records(ledger, tmp_path):

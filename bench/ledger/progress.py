@@ -1,0 +1,118 @@
+"""How far each running batch of trials (a lone trial, or a stacked group) has got, beside the
+ledger, so that a sweep's progress bar and `wdbench status` see it from the results directory
+alone, on this machine or from a SLURM job:
+
+    progress/<batch id>.json   {trials, step, steps, diverged, evaluating, updated}
+
+The worker running a batch writes its file through a `ProgressWriter`, which the engine's
+loops call after every step (bench/engine/context.py::OnStep) and which writes at most once
+every `every_s` seconds (and always at the last step); the file goes when the batch ends. A
+file left by a killed worker is harmless: readers keep only what they know runs (a live
+claim; a sweep's own batches, written since it started).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+WRITE_EVERY_S = 1.0  # a running batch's progress file is at most this old
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    trials: list[str]  # the batch's trial ids
+    step: int  # steps done (a group's members step together)
+    steps: int  # steps in all
+    diverged: int = 0  # members diverged so far (frozen while the others train)
+    evaluating: list[int] | None = None  # [members evaluated, to evaluate] at this step
+    updated: float = 0.0  # time.time() of the write
+
+    @property
+    def fraction(self) -> float:
+        return min(self.step / self.steps, 1.0) if self.steps > 0 else 0.0
+
+
+class ProgressFiles:
+    """The progress files of one results directory."""
+
+    def __init__(self, out: str | os.PathLike) -> None:
+        self.dir = Path(out) / "progress"
+
+    def path(self, batch_id: str) -> Path:
+        return self.dir / f"{batch_id}.json"
+
+    def write(self, batch_id: str, progress: BatchProgress) -> None:
+        """Atomically (write and rename): a reader sees the old file or the new one."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(asdict(progress), f)
+            os.replace(tmp, self.path(batch_id))
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+    def remove(self, batch_id: str) -> None:
+        self.path(batch_id).unlink(missing_ok=True)
+
+    def read_all(self, since: float | None = None) -> dict[str, BatchProgress]:
+        """Batch id -> its progress (with `since`: only files written since then)."""
+        if not self.dir.is_dir():
+            return {}
+        out = {}
+        for path in sorted(self.dir.glob("[!.]*.json")):
+            try:
+                progress = BatchProgress(**json.loads(path.read_text()))
+            except (OSError, ValueError, TypeError):
+                continue  # removed meanwhile, or not ours
+            if since is None or progress.updated >= since:
+                out[path.stem] = progress
+        return out
+
+    def by_trial(self) -> dict[str, BatchProgress]:
+        """Trial id -> the progress of the batch it runs in."""
+        return {t: p for p in self.read_all().values() for t in p.trials}
+
+
+class ProgressWriter:
+    """The engine's per-step callback for one batch: cheap on most steps; writes the batch's
+    progress file at its first report and its first training step, then at most every
+    `every_s` seconds of `clock`, and at the last step; `also(step)` (claim heartbeats) is
+    told the step on each write."""
+
+    def __init__(self, files: ProgressFiles, batch_id: str, trials: list[str],
+                 every_s: float = WRITE_EVERY_S, clock: Callable[[], float] = time.monotonic,
+                 also: Callable[[int], None] | None = None) -> None:
+        self.files, self.batch_id, self.trials = files, batch_id, trials
+        self.every_s, self.clock, self.also = every_s, clock, also
+        self.last: float | None = None
+        self.trained = False  # a report past step 0 was written
+        self.writes = 0
+
+    def __call__(self, step: int, steps: int, diverged: int,
+                 evaluating: tuple[int, int] | None = None) -> None:
+        now = self.clock()
+        if self.last is not None and now - self.last < self.every_s and step < steps \
+                and (self.trained or step == 0):
+            return
+        self.last, self.trained = now, self.trained or step > 0
+        self.writes += 1
+        if self.also is not None:
+            self.also(step)
+        self.files.write(self.batch_id, BatchProgress(
+            self.trials, step, steps, diverged, list(evaluating) if evaluating else None,
+            time.time()))
+
+    def start(self) -> None:
+        """A fresh file at step 0 before the batch builds (replacing any left by a killed
+        worker)."""
+        self.files.write(self.batch_id, BatchProgress(self.trials, 0, 0, updated=time.time()))
+
+    def close(self) -> None:
+        self.files.remove(self.batch_id)

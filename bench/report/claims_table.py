@@ -1,0 +1,79 @@
+"""The index's opening: the claims table (one row per claim and report group: verdict, the
+statistic with its interval, threshold, evidence and a link to the figure that shows it) and
+the headline counting verdicts of all four kinds. Laid out from bench/report/claim_verdicts.py;
+nothing here decides."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from bench.claims.base import Claim
+from bench.report import claim_verdicts, verdict_text
+from bench.report.claim_verdicts import Judged
+from bench.report.tables import Column, Table
+
+NAME = "claims-table"
+
+
+def claims_table(judged: Sequence[Judged]) -> Table:
+    rows = []
+    for j in judged:
+        v = j.verdict
+        cases = claim_verdicts.counts(c.outcome for c in v.cases)
+        rows.append({"claim": verdict_text.claim_label(j.claim), "claim_tip": j.claim.source,
+                     "task": f"{j.group.task} · {j.group.budget}", "task_tip": j.group.title,
+                     "group_href": f"group-{j.group.slug}.html",
+                     "verdict": v.outcome.value,
+                     "statistic": v.statistic,
+                     "statistic_text": verdict_text.statistic(j.claim, v),
+                     "threshold": verdict_text.threshold(j.claim),
+                     # One kind per line (the cell keeps line breaks: style.css).
+                     "cases": f"{len(v.cases)}:\n" + ",\n".join(
+                         verdict_text.count_phrase(cases, every_kind=False).split(", ")),
+                     "evidence": v.reason, "figure": "figure", "figure_href": j.href,
+                     "css": f"verdict-{v.outcome.value}"})
+    cols = [Column("claim", kind="text", tip="claim_tip"),
+            Column("task", "The report group the claim judged: task and budget (hover: "
+                           "and data).", kind="text", link="group_href", tip="task_tip"),
+            Column("verdict"), Column("statistic", kind="text", show="statistic_text"),
+            Column("threshold"), Column("cases"),
+            Column("figure", kind="text", link="figure_href"), Column("evidence")]
+    return Table(NAME, "Claims", cols, pd.DataFrame(rows),
+                 empty="No claim judged a configuration of these records.",
+                 note="One row per claim and task (budget, data): each claim judges its "
+                      "configurations with its own code (SPEC §3b) and the claim holds when "
+                      "every applicable one holds, is violated when any is, and is "
+                      "inconclusive otherwise. Every configuration's verdict: verdicts.json "
+                      "and the tasks' constraint tables.")
+
+
+def headline(judged: Sequence[Judged]) -> str:
+    """'Claim verdicts: 1 hold, 0 violated, 3 inconclusive, 1 not-applicable.'"""
+    if not judged:
+        return "Claim verdicts: none (no claim judged a configuration of these records)."
+    return ("Claim verdicts: "
+            f"{verdict_text.count_phrase(claim_verdicts.claim_counts(judged))}.")
+
+
+def headline_detail(judged: Sequence[Judged], untested: Sequence[Claim]) -> str:
+    """What the headline counts, the count per configuration, and the claims not tested."""
+    text = ""
+    if judged:
+        text = (f"One verdict per claim and task ({len(judged)}). Per configuration (claim × "
+                f"optimizer × settings × lr × λ): "
+                f"{verdict_text.count_phrase(claim_verdicts.case_counts(judged))}.")
+    if untested:
+        text += (" Not tested by these records: "
+                 + ", ".join(f"claim {c.id} ({c.slug})" for c in untested)
+                 + "; wdbench claims run runs them.")
+    return text.strip()
+
+
+def group_headline(judged: Sequence[Judged]) -> str:
+    """A group's sentence: its verdicts per configuration, all four kinds counted."""
+    if not judged:
+        return "No claim judges a configuration here."
+    return ("Claim verdicts per configuration: "
+            f"{verdict_text.count_phrase(claim_verdicts.case_counts(judged))}.")

@@ -1,0 +1,86 @@
+"""`wdbench claims list` and `wdbench claims run`: the listing's content, bad ids refused in one
+line, and every claim run end to end at budget smoke into one ledger (claims.json merged claim
+by claim, the report rendered beside it)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench.claims.registry import MODULES, claims
+from bench.cli import main
+from bench.ledger.store import Ledger
+from tests.tasks.test_wikitext import HELDOUT
+
+OUTCOMES = {"holds", "violated", "inconclusive", "not-applicable"}
+
+
+def test_list_json_names_every_claim_in_order(capsys):
+    assert main(["claims", "list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [c["id"] for c in listed] == [str(i) for i in range(1, len(MODULES) + 1)]
+    by_id = {c["id"]: c for c in listed}
+    assert "arXiv 2404.04454" in by_id["1"]["source"]
+    assert "arXiv 2310.05898" in by_id["5"]["source"]
+    assert by_id["1"]["threshold"] == {"low": None, "high": 1.001}
+    assert by_id["6"]["threshold"] == {"low": 0.99, "high": 1.01}
+    assert any("β1 ≤ β2" in p for p in by_id["1"]["preconditions"])
+    for c in listed:
+        assert c["statement"] and c["preconditions"] and c["statistic"]["metric"]
+        assert set(c["budgets"]) == {"smoke", "cpu", "full"}, c["id"]
+    assert [r["suite"] for r in by_id["2"]["budgets"]["cpu"]] == ["xie_li_quadratic",
+                                                                  "xie_li_wikitext_kkt"]
+
+
+def test_list_text_has_one_block_per_claim(capsys):
+    assert main(["claims", "list"]) == 0
+    text = capsys.readouterr().out
+    for claim in claims():
+        assert f"{claim.id}. {claim.title} [{claim.slug}]" in text
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["99"], "unknown claim id(s) '99'; known: 1 (xie-li-box)"),
+    (["1", "nope"], "unknown claim id(s) 'nope'"),
+    (["1", "--all"], "give claim ids or --all, not both"),
+    ([], "name the claims to run"),
+    (["1", "--workers", "0"], "--workers must be >= 1"),
+])
+def test_bad_run_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, argv, message):
+    out = tmp_path / "out"
+    assert main(["claims", "run", *argv, "--budget", "smoke", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, err
+    assert not out.exists()
+
+
+@pytest.fixture(scope="module")
+def smoke_out(tmp_path_factory):
+    """One ledger the claims' smoke runs share (later claims resume the earlier ones' trials);
+    WikiText from the shared held-out copy, its tokenizer cached in a temporary folder."""
+    if not (HELDOUT / "wiki.train.tokens").is_file():
+        pytest.skip(f"real WikiText files not found at {HELDOUT} (set WDBENCH_SHARED_DATA)")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WDBENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
+        yield tmp_path_factory.mktemp("claims")
+
+
+@pytest.mark.parametrize("claim_id", [str(i) for i in range(1, len(MODULES) + 1)])
+def test_claims_run_smoke_end_to_end(smoke_out, claim_id, capsys):
+    # The report is rendered once, by the last claim's run (the report has its own tests).
+    last = claim_id == str(len(MODULES))
+    rc = main(["claims", "run", claim_id, "--budget", "smoke", "--out", str(smoke_out),
+               "--data-dir", str(HELDOUT), "--quiet", *([] if last else ["--no-report"])])
+    assert rc == 0
+    said = capsys.readouterr().out
+    assert said.startswith(f"claim {claim_id} (")
+    body = json.loads((smoke_out / "claims.json").read_text())
+    assert body["budget"] == "smoke"
+    mine = {c["id"]: c for c in body["claims"]}[claim_id]
+    assert mine["verdict"] in OUTCOMES and mine["reason"] and mine["source"]
+    assert mine["trials"] and set(mine["trials"]) <= Ledger(smoke_out).ids()
+    assert mine["threshold"] and "interval" in mine and "statistic" in mine
+    # Earlier claims stay in claims.json, in registry order.
+    assert [c["id"] for c in body["claims"]] == [str(i) for i in range(1, int(claim_id) + 1)]
+    assert (smoke_out / "index.html").is_file() == last

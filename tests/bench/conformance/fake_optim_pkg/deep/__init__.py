@@ -1,0 +1,1 @@
+"""A package that re-exports nothing: the audit reads its public submodules."""

@@ -1,0 +1,125 @@
+"""Progress while a batch runs: its worker writes the batch's progress file from the engine's
+per-step callback, the sweep's bar moves with it before the batch ends, and `wdbench status`
+shows a running group's step. Driven by step counts (the writer's interval set to 0, or its
+first-step write), never by sleeps."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from contextlib import contextmanager
+
+import pytest
+
+from bench.cli import status as status_cli
+from bench.executors import submissions, worker
+from bench.executors.claimed import WorkerSettings
+from bench.executors.status import collect
+from bench.executors.sweep import SweepOptions, run_sweep
+from bench.executors.sweep_bar import SweepBar
+from bench.ledger.progress import BatchProgress, ProgressFiles
+from bench.ledger.store import Ledger
+from bench.ledger.trial_claims import ClaimStore
+from bench.trial.batch import TrialBatch
+from bench.trial.config import Trial
+
+BASE = dict(task="quadratic", optimizer="adamw", budget="smoke", steps=20, eval_every=10)
+
+
+def group(size: int = 4) -> TrialBatch:
+    return TrialBatch(tuple(Trial(lr=0.01 * (i + 1), weight_decay=1.0, seed=i, **BASE)
+                            for i in range(size)))
+
+
+def done(trial_id: str) -> dict:
+    return {"id": trial_id, "status": "done", "optimizer": "adamw", "error": []}
+
+
+def test_the_bar_counts_ended_trials_and_running_steps_and_never_goes_back(tmp_path):
+    a, b, c, d = group(4).trials  # 20 steps each
+    files = ProgressFiles(tmp_path)
+    bar = SweepBar(tmp_path, [a, b, c, d], quiet=True)
+    assert bar.bar.total == 80
+    files.write("g1", BatchProgress([a.id, b.id], 10, 20, 0, updated=bar.since))
+    files.write("t3", BatchProgress([c.id], 5, 20, 0, [0, 1], updated=bar.since))
+    files.write("other", BatchProgress(["z"], 19, 20, 0, updated=bar.since))  # not ours
+    files.write("stale", BatchProgress([d.id], 18, 20, 0, updated=bar.since - 60))
+    assert bar.poll() == 2 * 10 + 5
+    assert bar.status == {"evaluating": "1/1"}
+    bar.account(done(a.id))
+    assert bar.n == 20 + 10 + 5
+    files.remove("g1")  # the group's file goes a moment before `b` is accounted
+    assert bar.poll() == 35
+    bar.account(done(b.id))
+    assert bar.n == 40 + 5
+    assert bar.counts == {"done": 2} and bar.status["done"] == 2
+
+
+@pytest.fixture
+def observed(monkeypatch):
+    """Every progress write, with what a sweep bar over the same directory reads then."""
+    seen: list[tuple[BatchProgress, float]] = []
+    bars: list[SweepBar] = []
+    write = ProgressFiles.write
+
+    def watching(self, batch_id, progress):
+        write(self, batch_id, progress)
+        seen.append((progress, bars[0].poll() if bars else 0.0))
+
+    monkeypatch.setattr(ProgressFiles, "write", watching)
+    return seen, bars
+
+
+def test_a_worker_writes_a_groups_progress_every_step_and_clears_it(tmp_path, observed):
+    seen, bars = observed
+    batch = group()
+    bars.append(SweepBar(tmp_path, list(batch.trials), quiet=True))
+    settings = WorkerSettings(out=str(tmp_path), progress_s=0.0)
+    summaries = worker.run([batch], settings)
+    assert [s["status"] for s in summaries] == ["done"] * 4
+    # The start, each member's evaluation at step 0, then every step (and the evaluations
+    # at steps 10 and 20).
+    steps = [p.step for p, _ in seen if not p.evaluating]
+    assert steps == [0, *range(1, 21)]
+    assert [(p.step, p.evaluating) for p, _ in seen if p.evaluating] == [
+        (step, [i, 4]) for step in (0, 10, 20) for i in range(4)]
+    assert all(p.trials == batch.trial_ids and p.steps in (0, 20) for p, _ in seen)
+    done = [n for _, n in seen]
+    assert done == sorted(done) and done[-1] == 4 * 20
+    assert 0 < min(n for n in done if n) < 80  # a step, x 4 members, before the group ended
+    assert not ProgressFiles(tmp_path).read_all()  # gone with the batch
+    assert not ClaimStore(tmp_path).all_current()
+
+
+def test_a_local_sweeps_bar_moves_before_its_group_ends(tmp_path, observed, monkeypatch):
+    seen, bars = observed
+
+    @contextmanager
+    def registered(self, every_s=1.0):
+        bars.append(self)
+        yield self
+
+    monkeypatch.setattr(SweepBar, "ticking", registered)
+    trials = list(group(3).trials)
+    counts = run_sweep(trials, SweepOptions(out=tmp_path, quiet=True))
+    assert counts["done"] == 3
+    # The writer writes at the group's start and its first step whatever the clock says.
+    during = [n for p, n in seen if 0 < p.step < 20]
+    assert during and 0 < during[0] < 3 * 20
+
+
+def test_status_shows_a_running_groups_step(tmp_path, capsys):
+    batch = group(2)
+    submissions.write_plan(tmp_path, batch.trial_ids, "s")
+    Ledger(tmp_path).trials_dir.mkdir(parents=True)
+    store = ClaimStore(tmp_path)
+    claims = [store.acquire(i) for i in batch.trial_ids]
+    store.refresh(claims[0], step=5)
+    ProgressFiles(tmp_path).write(batch.id, BatchProgress(batch.trial_ids, 12, 20, 1, [0, 1]))
+    running = {r["id"]: r for r in collect(tmp_path)["running"]}
+    assert {(r["step"], r["steps"], r["group_size"], r["diverged"]) for r in running.values()} \
+        == {(12, 20, 2, 1)}
+    assert running[batch.trials[0].id]["pid"] == os.getpid()
+    status_cli.handle(argparse.Namespace(out=str(tmp_path), json=False, stale_after_s=300.0))
+    out = capsys.readouterr().out
+    assert out.count("step 12/20 (stacked group of 2, 1 diverged), evaluating 1 of 1") == 2
