@@ -317,6 +317,14 @@ def test_defaults_name_the_style_and_lrs_follow_the_multiplier(name, options, st
     assert opt.current_lrs() == [lr * 0.25 for lr in LRS]
 
 
+def test_member_calls_benchmark_times_both_ways():
+    from optimizers.stacked_perf import member_calls_benchmark
+
+    small, big = member_calls_benchmark(2, 8, steps=1), member_calls_benchmark(2, 4096, steps=1)
+    assert not small["member_calls"] and big["member_calls"]
+    assert all(r["ops_s"] > 0 and r["members_s"] > 0 for r in (small, big))
+
+
 @pytest.mark.parametrize("name,options", [("lion", {}), ("signgd_l2", {}),
                                           ("adamw", {"impl": "loop"})])
 def test_feedback_run_is_bit_for_bit_where_the_ops_match(name, options):
