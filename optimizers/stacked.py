@@ -29,6 +29,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -47,6 +48,7 @@ from optimizers.stacked_steps import (
     adam_step,
     as_float64,
     broadcast,
+    host_terms,
     lion_step,
     sgd_step,
     sign_step,
@@ -195,6 +197,10 @@ class NativeStacked(StackedOptimizer):
         self.lrs = as_float64(lrs, device)  # lr_max of each member: its peak lr
         self.weight_decays = as_float64(weight_decays, device)
         self._weight_decay_values = [float(wd) for wd in weight_decays]
+        # On a CPU the per-step terms come from host arrays (stacked_steps.host_terms).
+        self._host = device.type == "cpu"
+        self._host_arrays = (self.lrs.cpu().numpy(), self.weight_decays.cpu().numpy(),
+                             np.zeros(self.size))
         self._any_decay = any(float(wd) != 0.0 for wd in weight_decays)
         self._frozen_index: Tensor | None = None  # built once a freeze, not every step
         self.state: dict[str, dict[str, Any]] = {k: {"step": 0} for k in self.params}
@@ -206,8 +212,15 @@ class NativeStacked(StackedOptimizer):
             self._terms.clear()
         super().set_lr_multiplier(multiplier)
 
-    def _terms_for(self, decayed: bool, p: Tensor) -> Terms:
+    def _terms_for(self, decayed: bool, p: Tensor, host: bool | None = None) -> Terms:
+        """Member i's η_t and decay terms, [T, 1, ...] in p's dtype; from host arrays on a
+        CPU (`host`: force one way, for the tests)."""
         key = (decayed, p.ndim, p.dtype)
+        if key not in self._terms and (self._host if host is None else host):
+            lrs, wds, zeros = self._host_arrays
+            self._terms[key] = host_terms(self.hyper["decay"], lrs, self.multiplier,
+                                          wds if decayed else zeros,
+                                          decayed and self._any_decay, p.ndim, p.dtype)
         if key not in self._terms:
             lr = self.lrs * self.multiplier  # float64, as LambdaLR's base_lr * multiplier
             wd = self.weight_decays if decayed else torch.zeros_like(self.weight_decays)

@@ -317,6 +317,30 @@ def test_defaults_name_the_style_and_lrs_follow_the_multiplier(name, options, st
     assert opt.current_lrs() == [lr * 0.25 for lr in LRS]
 
 
+@pytest.mark.parametrize("style", STYLES)
+def test_host_terms_are_the_tensor_terms_bit_for_bit(style):
+    """A CPU group's per-step terms from numpy equal those from torch's float64 ops: every
+    style, dtype and rank, members without decay, a multiplier at 0 (the end of a cosine)."""
+    params = {"w": torch.zeros(T, 2, 3, requires_grad=True)}
+    # Numbers whose products round differently in another order (a reordering fails).
+    opt = stacked_optimizer("adamw", params, {"w": True}, (1.3e-3, 3.7e-3, 2.9e-2),
+                            (0.113, 0.0, 0.571), {"decay": style})
+    for multiplier in (1.0, 0.3719, 1.7e-3, 0.0):
+        opt.set_lr_multiplier(multiplier)
+        for decayed in (True, False):
+            for p in (torch.zeros(T, 4), torch.zeros(T, 2, 3, dtype=torch.float64),
+                      torch.zeros(T, 1, 2, 3)):
+                host, device = (opt._terms_for(decayed, p, host=flag) for flag in (True, False))
+                opt._terms.clear()
+                assert host.cautious == device.cautious
+                for field in ("lr", "neg_lr", "coupled", "shrink"):
+                    a, b = getattr(host, field), getattr(device, field)
+                    assert (a is None) == (b is None), (field, multiplier, decayed)
+                    if a is not None:
+                        # bit for bit, NaN where both are (fixed decay at η_t = 0: λ/0)
+                        torch.testing.assert_close(a, b, rtol=0, atol=0, equal_nan=True)
+
+
 def test_member_calls_benchmark_times_both_ways():
     from optimizers.stacked_perf import member_calls_benchmark
 
