@@ -330,8 +330,11 @@ def test_host_terms_are_the_tensor_terms_bit_for_bit(style):
         for decayed in (True, False):
             for p in (torch.zeros(T, 4), torch.zeros(T, 2, 3, dtype=torch.float64),
                       torch.zeros(T, 1, 2, 3)):
-                host, device = (opt._terms_for(decayed, p, host=flag) for flag in (True, False))
-                opt._terms.clear()
+                terms = []
+                for flag in (True, False):
+                    opt._terms.clear()  # computed anew each way, not read from the cache
+                    terms.append(opt._terms_for(decayed, p, host=flag))
+                host, device = terms
                 assert host.cautious == device.cautious
                 for field in ("lr", "neg_lr", "coupled", "shrink"):
                     a, b = getattr(host, field), getattr(device, field)
