@@ -10,7 +10,9 @@ Two paths, one interface:
   Lion, SGD; every decay style) step all T members with one op set per tensor, the per-trial
   η_t = lr_i · multiplier and decay terms broadcast along dim 0 (`stacked_steps`,
   `decay.stacked_decay_terms`). Member i equals that built-in run alone on the same gradients
-  to rounding in float64 (tests/optimizers/test_stacked.py).
+  to rounding in float64 (tests/optimizers/test_stacked.py). Adam where the trial alone runs
+  torch's fused kernel and a member is big enough (`stacked_fused.applies`) steps member by
+  member through that kernel instead: bit for bit as alone, and cache-sized passes.
 - views: everything else (submissions, Muon) runs unchanged: one optimizer per trial, made by
   `optimizers.create` with the runner's two param groups (decayed at λ_i, undecayed at 0) over
   leaf aliases of the member's slices, its `.grad` pointed at the stacked gradient's slice.
@@ -27,6 +29,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -37,12 +40,15 @@ from optimizers.decay import stacked_decay_terms
 from optimizers.lion import Lion
 from optimizers.sgd import SGD
 from optimizers.sign import SignSGD
+from optimizers.stacked_fused import applies as member_calls_apply
+from optimizers.stacked_fused import step_members
 from optimizers.stacked_steps import (
     Step,
     Terms,
     adam_step,
     as_float64,
     broadcast,
+    host_terms,
     lion_step,
     sgd_step,
     sign_step,
@@ -125,7 +131,9 @@ def stacked_optimizer(name: str, params: Mapping[str, Tensor], decayed: Mapping[
     # The single-trial constructor validates the options and fills in the defaults.
     probe = optimizers.create(name, [torch.zeros(1)], lr=lrs[0],
                               weight_decay=weight_decays[0], **options)
-    return NativeStacked(step, dict(probe.defaults), params, decayed, lrs, weight_decays)
+    stacked = NativeStacked(step, dict(probe.defaults), params, decayed, lrs, weight_decays)
+    stacked.member_calls = cls is Adam and member_calls_apply(stacked.hyper, stacked.params)
+    return stacked
 
 
 NATIVE_STEPS: dict[type, Step] = {Adam: adam_step, SignSGD: sign_step, Lion: lion_step,
@@ -172,9 +180,11 @@ def _check_group(params: Mapping[str, Tensor], decayed: Mapping[str, bool],
 
 
 class NativeStacked(StackedOptimizer):
-    """One op set per stacked tensor for all members (see `stacked_steps`)."""
+    """One op set per stacked tensor for all members (see `stacked_steps`); or, with
+    `member_calls`, Adam's fused kernel member by member (`stacked_fused`)."""
 
     native = True
+    member_calls = False
 
     def __init__(self, step: Step, hyper: dict[str, Any], params: Mapping[str, Tensor],
                  decayed: Mapping[str, bool], lrs: Sequence[float],
@@ -186,6 +196,11 @@ class NativeStacked(StackedOptimizer):
         device = next(iter(self.params.values())).device
         self.lrs = as_float64(lrs, device)  # lr_max of each member: its peak lr
         self.weight_decays = as_float64(weight_decays, device)
+        self._weight_decay_values = [float(wd) for wd in weight_decays]
+        # On a CPU the per-step terms come from host arrays (stacked_steps.host_terms).
+        self._host = device.type == "cpu"
+        self._host_arrays = (self.lrs.cpu().numpy(), self.weight_decays.cpu().numpy(),
+                             np.zeros(self.size))
         self._any_decay = any(float(wd) != 0.0 for wd in weight_decays)
         self._frozen_index: Tensor | None = None  # built once a freeze, not every step
         self.state: dict[str, dict[str, Any]] = {k: {"step": 0} for k in self.params}
@@ -197,8 +212,15 @@ class NativeStacked(StackedOptimizer):
             self._terms.clear()
         super().set_lr_multiplier(multiplier)
 
-    def _terms_for(self, decayed: bool, p: Tensor) -> Terms:
+    def _terms_for(self, decayed: bool, p: Tensor, host: bool | None = None) -> Terms:
+        """Member i's η_t and decay terms, [T, 1, ...] in p's dtype; from host arrays on a
+        CPU (`host`: force one way, for the tests)."""
         key = (decayed, p.ndim, p.dtype)
+        if key not in self._terms and (self._host if host is None else host):
+            lrs, wds, zeros = self._host_arrays
+            self._terms[key] = host_terms(self.hyper["decay"], lrs, self.multiplier,
+                                          wds if decayed else zeros,
+                                          decayed and self._any_decay, p.ndim, p.dtype)
         if key not in self._terms:
             lr = self.lrs * self.multiplier  # float64, as LambdaLR's base_lr * multiplier
             wd = self.weight_decays if decayed else torch.zeros_like(self.weight_decays)
@@ -215,6 +237,11 @@ class NativeStacked(StackedOptimizer):
 
     @torch.no_grad()
     def step(self) -> None:
+        if self.member_calls:  # a frozen member is never stepped: nothing to restore
+            step_members(self.hyper, self.params, self.state, self.decayed,
+                         self.current_lrs(), self.base_lrs, self._weight_decay_values,
+                         self.frozen)
+            return
         index = self._frozen_index
         for key, p in self.params.items():
             if p.grad is None:

@@ -115,3 +115,26 @@ def endpoint_difference(name: str, steps: int = 20_000, dtype: torch.dtype = tor
     finally:
         torch.set_num_threads(before)
     return worst
+
+
+def member_calls_benchmark(size: int = 16, dim: int = 200_704, steps: int = 20,
+                           threads: int = 1) -> dict[str, Any]:
+    """CPU seconds per AdamW step of `size` stacked trials of one `dim`-vector: as one op set
+    over [size, dim] (`ops_s`) and member by member through torch's fused kernel (`members_s`,
+    optimizers/stacked_fused.py), whichever the size rule would pick (`member_calls`)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        w = torch.randn(size, dim).requires_grad_()
+        w.grad = torch.randn(size, dim)
+        group = stacked_optimizer("adamw", {"w": w}, {"w": True}, [1e-3] * size,
+                                  [0.1] * size)
+        chosen = group.member_calls
+        seconds = {}
+        for members in (False, True):
+            group.member_calls = members
+            seconds[members] = _cpu_seconds_per_call(group.step, steps)
+    finally:
+        torch.set_num_threads(before)
+    return {"size": size, "dim": dim, "member_calls": chosen, "ops_s": seconds[False],
+            "members_s": seconds[True]}

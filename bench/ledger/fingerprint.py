@@ -32,10 +32,11 @@ ENGINE_FILES = ("bench/engine/runner.py", "bench/engine/context.py", "bench/engi
                 # A stacked member's record must equal its lone run's: its code counts too.
                 "bench/engine/stacked/loop.py", "bench/engine/stacked/members.py",
                 "bench/engine/stacked/batches.py",
-                "bench/engine/stacked/models.py", "bench/engine/stacked/func.py")
+                "bench/engine/stacked/models.py", "bench/engine/stacked/func.py",
+                "bench/engine/stacked/linear.py", "bench/engine/stacked/choice.py")
 OPTIMIZER_FILES = ("optimizers/base.py", "optimizers/decay.py", "optimizers/sign_kernels.py",
                    "optimizers/compiled_steps.py", "optimizers/stacked.py",
-                   "optimizers/stacked_steps.py")
+                   "optimizers/stacked_steps.py", "optimizers/stacked_fused.py")
 LOCAL_PACKAGES = ("optimizers", "tasks")
 
 

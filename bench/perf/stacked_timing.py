@@ -7,10 +7,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
+from bench.engine.stacked.choice import training_batches
 from bench.engine.stacked.models import batch_to, stack_batches, stack_models
 from tasks.base import Task
 
@@ -45,7 +45,7 @@ def time_forward_backward(task: Task, seeds: Sequence[int], device: torch.device
     stacked_batch = stack_batches(batches)
 
     def stacked_step() -> None:
-        stacked.losses(stacked_batch).sum().backward()
+        stacked.backward(stacked_batch)  # what a group's training step runs
         for p in stacked.params.values():
             p.grad = None
 
@@ -59,12 +59,7 @@ def time_forward_backward(task: Task, seeds: Sequence[int], device: torch.device
     return StackedTiming(len(seeds), stacked.mode, s_wall, l_wall, s_cpu, l_cpu)
 
 
-def trial_batches(task: Task, n_trials: int) -> list[Any]:
-    """One training batch of the budget's size per trial (consecutive examples, wrapping)."""
-    dataset = task.train_dataset()
-    size = task.budget.batch_size
-    return [task.collate([dataset[(i * size + j) % len(dataset)] for j in range(size)])
-            for i in range(n_trials)]
+trial_batches = training_batches  # one training batch of the budget's size per trial
 
 
 def _clock(fn: Callable[[], None], device: torch.device, repeats: int, warmup: int
@@ -98,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=20, help="timed repeats (default: 20)")
     p.add_argument("--strategy", choices=("native", "vmap", "loop"), default=None,
                    help="how the stacked losses run (default: native where the task has "
-                        "it, else vmap on CUDA and loop elsewhere)")
+                        "it, else the faster of vmap and loop, timed on this device)")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", default=[],
                    help="a task option, e.g. --set noise=0.5")
     p.add_argument("--data-dir", default=None, help="the task's data directory")

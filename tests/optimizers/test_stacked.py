@@ -21,6 +21,9 @@ from optimizers.stacked import stacked_optimizer
 
 T, STEPS = 3, 100
 SHAPES = {"layer.weight": (5, 4), "layer.bias": (4,), "scale": (6,)}
+# 4,686 elements a member: Adam steps member by member through torch's fused kernel
+# (optimizers/stacked_fused.py), where SHAPES' 30 take the stacked ops.
+BIG = {"layer.weight": (64, 72), "layer.bias": (72,), "scale": (6,)}
 DECAYED = {"layer.weight": True, "layer.bias": False, "scale": True}
 LRS = (1e-3, 3e-3, 2e-2)
 WDS = (0.1, 0.0, 0.5)
@@ -43,10 +46,10 @@ def _multiplier(t: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * t / STEPS))
 
 
-def _data(seed: int = 0, steps: int = STEPS, dtype=torch.float64):
+def _data(seed: int = 0, steps: int = STEPS, dtype=torch.float64, shapes=SHAPES):
     gen = torch.Generator().manual_seed(seed)
-    init = {k: torch.randn(T, *s, generator=gen, dtype=dtype) for k, s in SHAPES.items()}
-    grads = [{k: torch.randn(T, *s, generator=gen, dtype=dtype) for k, s in SHAPES.items()}
+    init = {k: torch.randn(T, *s, generator=gen, dtype=dtype) for k, s in shapes.items()}
+    grads = [{k: torch.randn(T, *s, generator=gen, dtype=dtype) for k, s in shapes.items()}
              for _ in range(steps)]
     return init, grads
 
@@ -134,12 +137,43 @@ def test_every_builtin_is_covered():
     assert names == set(BUILTINS)
 
 
+FUSED_CASES = ([("adamw", {}), ("adam_l2", {}), ("adamw", {"betas": (0.95, 0.9), "eps": 1e-6})]
+               + [("adamw", {"decay": style}) for style in STYLES if style != "cautious"])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("name,options", FUSED_CASES,
+                         ids=[f"{n}-{'-'.join(f'{k}={v}' for k, v in o.items())}"
+                              for n, o in FUSED_CASES])
+def test_member_calls_are_bit_for_bit(name, options, dtype):
+    """Adam big enough for member calls: each member is its lone fused run, bit for bit, in
+    float32 as in float64; small groups keep the stacked ops."""
+    init, grads = _data(steps=30, dtype=dtype, shapes=BIG)
+    params, opt = _stacked(name, options, init)
+    assert opt.member_calls and not _stacked(name, options, _data(steps=0)[0])[1].member_calls
+    _run_stacked(opt, params, grads, stop=30)
+    for member in range(T):
+        alone = _run_alone(name, options, init, grads[:30], member)
+        for k, b in alone.items():
+            a = params[k].detach()[member]
+            assert not torch.equal(a, init[k][member]), "the member never moved"
+            assert torch.equal(a, b), (member, k, _relative(a, b))
+
+
+def test_cautious_and_unfused_adam_keep_the_stacked_ops():
+    init, _ = _data(steps=0, shapes=BIG)
+    for name, options in (("adamw_cautious", {}), ("adamw", {"impl": "loop"}),
+                          ("adamw", {"impl": "foreach"})):
+        assert not _stacked(name, options, init)[1].member_calls, (name, options)
+
+
+@pytest.mark.parametrize("shapes", [SHAPES, BIG], ids=["small", "big"])
 @pytest.mark.parametrize("name", ["adamw", "signgd_wd", "lion", "sgdw", "muon",
                                   SUBMISSIONS[0]])
-def test_frozen_member_never_changes(name):
+def test_frozen_member_never_changes(name, shapes):
     """Member 1 diverges at step 10 (NaN gradients from then on) and is frozen: its params
     stay as they were, the others step bit for bit as in a group without the NaN."""
-    init, grads = _data(steps=30)
+    init, grads = _data(steps=30, shapes=shapes)
     healthy_params, healthy = _stacked(name, {}, init)
     _run_stacked(healthy, healthy_params, grads, stop=30)
     poisoned = copy.deepcopy(grads)
@@ -158,10 +192,11 @@ def test_frozen_member_never_changes(name):
             assert torch.equal(p.detach()[member], healthy_params[k].detach()[member])
 
 
+@pytest.mark.parametrize("shapes", [SHAPES, BIG], ids=["small", "big"])
 @pytest.mark.parametrize("name", ["adamw", "adamw_cautious", "lion", "sgdw", "muon",
                                   SUBMISSIONS[0]])
-def test_resume_mid_way_equals_uninterrupted(name):
-    init, grads = _data(steps=40)
+def test_resume_mid_way_equals_uninterrupted(name, shapes):
+    init, grads = _data(steps=40, shapes=shapes)
     whole_params, whole = _stacked(name, {}, init)
     _run_stacked(whole, whole_params, grads, stop=20)
     whole.freeze(2)
@@ -280,6 +315,41 @@ def test_defaults_name_the_style_and_lrs_follow_the_multiplier(name, options, st
     assert opt.defaults.get("decay") == style
     opt.set_lr_multiplier(0.25)
     assert opt.current_lrs() == [lr * 0.25 for lr in LRS]
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_host_terms_are_the_tensor_terms_bit_for_bit(style):
+    """A CPU group's per-step terms from numpy equal those from torch's float64 ops: every
+    style, dtype and rank, members without decay, a multiplier at 0 (the end of a cosine)."""
+    params = {"w": torch.zeros(T, 2, 3, requires_grad=True)}
+    # Numbers whose products round differently in another order (a reordering fails).
+    opt = stacked_optimizer("adamw", params, {"w": True}, (1.3e-3, 3.7e-3, 2.9e-2),
+                            (0.113, 0.0, 0.571), {"decay": style})
+    for multiplier in (1.0, 0.3719, 1.7e-3, 0.0):
+        opt.set_lr_multiplier(multiplier)
+        for decayed in (True, False):
+            for p in (torch.zeros(T, 4), torch.zeros(T, 2, 3, dtype=torch.float64),
+                      torch.zeros(T, 1, 2, 3)):
+                terms = []
+                for flag in (True, False):
+                    opt._terms.clear()  # computed anew each way, not read from the cache
+                    terms.append(opt._terms_for(decayed, p, host=flag))
+                host, device = terms
+                assert host.cautious == device.cautious
+                for field in ("lr", "neg_lr", "coupled", "shrink"):
+                    a, b = getattr(host, field), getattr(device, field)
+                    assert (a is None) == (b is None), (field, multiplier, decayed)
+                    if a is not None:
+                        # bit for bit, NaN where both are (fixed decay at η_t = 0: λ/0)
+                        torch.testing.assert_close(a, b, rtol=0, atol=0, equal_nan=True)
+
+
+def test_member_calls_benchmark_times_both_ways():
+    from optimizers.stacked_perf import member_calls_benchmark
+
+    small, big = member_calls_benchmark(2, 8, steps=1), member_calls_benchmark(2, 4096, steps=1)
+    assert not small["member_calls"] and big["member_calls"]
+    assert all(r["ops_s"] > 0 and r["members_s"] > 0 for r in (small, big))
 
 
 @pytest.mark.parametrize("name,options", [("lion", {}), ("signgd_l2", {}),

@@ -4,12 +4,16 @@ through `torch.func.functional_call`, either vectorized (`vmap`) or one member a
 
 - vmap: one batched op per model op for all T trials (what fills a GPU). Member i's loss and
   gradient equal its lone run's to rounding (batched matmuls may sum in another order).
-  On CPU the batched kernels and vmap's layouts cost more than they save on compute-bound
-  models (docs/results/stacked.md, "Model side").
-- loop: member i runs ITS OWN module (own buffers) with its parameters swapped for its slices,
-  exactly the ops of its lone run, so its loss and gradient are bitwise the lone ones; the
-  gradients reach the stacked leaves through one `unbind` (one stack in backward). Saves the
-  per-trial optimizer and loop overhead, not the model's.
+  `nn.Linear` layers run as one bmm per pass with gradients in the parameters' layout
+  (bench/engine/stacked/linear.py).
+- loop: member i runs ITS OWN module (own buffers), exactly the ops of its lone run, so its
+  loss and gradient are bitwise the lone ones. For a training step (`loop_backward`) that is
+  the lone step itself, `task.loss(member, batch_i).backward()` on the member's own parameters
+  (which alias its slices), then one stack of the members' gradients per stacked tensor; for
+  `losses` (a graph to the stacked leaves) the member's parameters are swapped for its slices
+  by `functional_call`. Saves the per-trial optimizer and loop overhead, not the model's.
+
+Which one runs on a device is measured, not assumed (bench/engine/stacked/choice.py).
 """
 
 from __future__ import annotations
@@ -21,14 +25,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from bench.engine.stacked.linear import batchable
 from tasks.base import Task
 
 STRATEGIES = ("vmap", "loop")
-
-
-def default_strategy(device: torch.device | str) -> str:
-    """vmap where it pays (CUDA); elsewhere loop, which measured faster on CPU here."""
-    return "vmap" if torch.device(device).type == "cuda" else "loop"
 
 
 def alias_names(model: nn.Module) -> dict[str, str]:
@@ -58,7 +58,7 @@ class Bound:
 def vmap_losses(task: Task, members: list[nn.Module], params: dict[str, Tensor]
                 ) -> tuple[Callable[[Any], Tensor], dict[str, Tensor]]:
     """(losses, stacked buffers): vmap over a shape-only (meta) copy of member 0."""
-    base = copy.deepcopy(members[0]).to("meta")
+    base = batchable(copy.deepcopy(members[0]).to("meta"))
     own = [dict(m.named_buffers()) for m in members]
     buffers = {name: torch.stack([o[name] for o in own]) for name in own[0]}
     aliases = alias_names(members[0])
@@ -85,6 +85,54 @@ def loop_losses(task: Task, members: list[nn.Module], params: dict[str, Tensor]
         return torch.stack(out)
 
     return losses
+
+
+def loop_backward(task: Task, members: list[nn.Module], params: dict[str, Tensor]
+                  ) -> Callable[[Any], Tensor]:
+    """A training step's (T,) losses (detached), each stacked parameter's `.grad` set to the
+    members' gradients: member i's is `task.loss(member_i, batch_i).backward()`, its lone step
+    (no functional_call: the member's parameters are its slices already).
+
+    Each member's gradients are copied into its rows of the stacked ones right after its
+    backward, while they are still in cache, and the stacked gradients are the same buffers
+    every step: a fresh [T, ...] tensor a step is fresh pages from the OS once it is large,
+    and a stack of T cold gradients at the end a pass from memory (measured on this 2-core
+    CPU, 16-member MNIST MLP, forward + backward: 35-36 ms a step with one stack at the end,
+    29-31 copying member by member, against 27-30 for the 16 lone steps)."""
+    own = [list(m.named_parameters()) for m in members]
+    buffers: dict[str, Tensor] = {}
+
+    def backward(batch: Any) -> Tensor:
+        losses = []
+        reached: dict[str, list[bool]] = {name: [] for name in params}
+        for i, member in enumerate(members):
+            for _, p in own[i]:
+                p.grad = None
+            loss = task.loss(member, batch_at(batch, i))
+            loss.backward()
+            losses.append(loss.detach())
+            for name, p in own[i]:
+                reached[name].append(p.grad is not None)
+                if p.grad is None:
+                    continue
+                if name not in buffers:
+                    buffers[name] = torch.zeros_like(params[name],
+                                                     memory_format=torch.contiguous_format)
+                buffers[name][i].copy_(p.grad)
+                p.grad = None
+        for name, stacked in params.items():
+            if not any(reached[name]):
+                stacked.grad = None
+                continue
+            # A member whose loss does not reach the tensor gets zeros, as autograd's unbind
+            # gives it in `losses(batch).sum().backward()`.
+            for i, hit in enumerate(reached[name]):
+                if not hit:
+                    buffers[name][i].zero_()
+            stacked.grad = buffers[name]
+        return torch.stack(losses)
+
+    return backward
 
 
 def batch_at(batch: Any, i: int) -> Any:

@@ -177,11 +177,11 @@ def _run(group: TrialBatch, ledger: Ledger, data_dir: str | None, cache_dir: str
             on_step(step, steps, len(members) - len(active))
     for i in active:
         settle(i)
-    return _write_records(members, group, ledger, acc, started, still_claimed)
+    return _write_records(members, group, ledger, acc, started, model.mode, still_claimed)
 
 
 def _write_records(members: Sequence[Member], group: TrialBatch, ledger: Ledger,
-                   acc: Accelerator, started: float,
+                   acc: Accelerator, started: float, mode: str,
                    still_claimed: Callable[[str], bool] | None = None
                    ) -> list[dict[str, Any]]:
     out = []
@@ -189,7 +189,8 @@ def _write_records(members: Sequence[Member], group: TrialBatch, ledger: Ledger,
         final = record.finish(m.record, m.ctx, m.prog, m.status or "done", m.diverged_at)
         record.complete(m.record, m.ctx, m.prog, final,
                         (time.perf_counter() - started) / len(members), acc,
-                        stacked={"group": group.id, "size": group.size, "index": i})
+                        stacked={"group": group.id, "size": group.size, "index": i,
+                                 "mode": mode})
         out.append(m.record)
     for rec in out:  # all at once, after every member's final evaluation
         if still_claimed is None or still_claimed(rec["id"]):

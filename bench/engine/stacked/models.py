@@ -12,7 +12,8 @@ Two ways a task opts in (`Task.stacking`):
   the buffers are the one set all members share (checked equal at build).
 - "func": `task.loss` with the model called through `functional_call` on each trial's slices
   (MLPs, the GPT), vectorized by `vmap` or member after member (`loop`):
-  bench/engine/stacked/func.py.
+  bench/engine/stacked/func.py; which of the two is timed on the device and model at hand
+  (bench/engine/stacked/choice.py).
 Refused with `NotStackable` (and the reason): BatchNorm (batch statistics and running averages
 are per-call state), dropout > 0 (a stacked member cannot replay a lone run's random stream, so
 it would not equal its lone run; vmap runs with randomness="error" to catch any other draw),
@@ -29,7 +30,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from bench.engine.stacked.func import STRATEGIES, default_strategy, loop_losses, vmap_losses
+from bench.engine.stacked.func import STRATEGIES, loop_backward, loop_losses, vmap_losses
 from tasks.base import Task
 
 KINDS = ("native", "func")  # Task.stacking values that stack
@@ -54,6 +55,8 @@ class StackedModel:
     # native tasks with `stacked_gradients`: (losses, grads) in closed form
     grad_fn: Callable[[Any], tuple[Tensor, dict[str, Tensor]]] | None = field(
         default=None, repr=False)
+    # loop: each member's own backward, the stacked .grad set from theirs (func.loop_backward)
+    step_fn: Callable[[Any], Tensor] | None = field(default=None, repr=False)
 
     @property
     def size(self) -> int:
@@ -66,7 +69,9 @@ class StackedModel:
     def backward(self, batch: Any) -> Tensor:
         """(T,) training losses, with each stacked parameter's `.grad` set to the gradient of
         their sum (member i's own gradient in slice i): closed form where the task has it,
-        else autograd."""
+        member by member in loop mode, else autograd."""
+        if self.step_fn is not None:
+            return self.step_fn(batch)
         if self.grad_fn is None:
             losses = self.loss_fn(batch)
             losses.sum().backward()
@@ -79,12 +84,14 @@ class StackedModel:
 
 
 def stack_models(task: Task, seeds: Sequence[int], device: torch.device | str,
-                 dtype: torch.dtype | None = None, strategy: str | None = None
-                 ) -> StackedModel:
+                 dtype: torch.dtype | None = None, strategy: str | None = None,
+                 cache_dir: str | None = None) -> StackedModel:
     """Members `task.build_model(seed)` (moved to `device`, floating tensors to `dtype` if
     given) stacked into one StackedModel. `strategy`: "native" (the task's stacked_losses),
-    "vmap" or "loop" (bench/engine/stacked/func.py; any stackable task); None: native where the task
-    has it, else vmap on CUDA and loop elsewhere. Raises NotStackable with the reason."""
+    "vmap" or "loop" (bench/engine/stacked/func.py; any stackable task); None: native where
+    the task has it, else the faster of vmap and loop on one training batch of each member
+    (bench/engine/stacked/choice.py; the outcome is kept in `cache_dir`, default the task's
+    cache directory). Raises NotStackable with the reason."""
     kind = getattr(task, "stacking", "none")
     if kind not in KINDS:
         raise NotStackable(f"task {task.name!r} does not support stacked trials "
@@ -97,7 +104,7 @@ def stack_models(task: Task, seeds: Sequence[int], device: torch.device | str,
     if strategy == "native" and kind != "native":
         raise ValueError(f"task {task.name!r} has no native stacked losses; use strategy "
                          f"{' or '.join(STRATEGIES)}")
-    mode = strategy or ("native" if kind == "native" else default_strategy(device))
+    mode = strategy or ("native" if kind == "native" else None)
     obstacle = task.stacking_obstacle()
     if obstacle:
         raise NotStackable(f"{task.name}: {obstacle}")
@@ -112,6 +119,8 @@ def stack_models(task: Task, seeds: Sequence[int], device: torch.device | str,
     for i, member in enumerate(members):
         _alias_parameters(member, params, i)
     buffers: dict[str, Tensor] = {}
+    if mode is None:
+        mode = _timed_choice(task, members, params, device, dtype, cache_dir)
     if mode == "native":
         buffers = dict(members[0].named_buffers())
         loss_fn = _native_losses(task, params, buffers)
@@ -119,10 +128,12 @@ def stack_models(task: Task, seeds: Sequence[int], device: torch.device | str,
         loss_fn, buffers = vmap_losses(task, members, params)
     else:
         loss_fn = loop_losses(task, members, params)
-    grad_fn = None
+    grad_fn = step_fn = None
     if mode == "native" and type(task).stacked_gradients is not Task.stacked_gradients:
         grad_fn = _native_gradients(task, params, buffers)
-    stacked = StackedModel(params, members, buffers, mode, loss_fn, grad_fn)
+    if mode == "loop":
+        step_fn = loop_backward(task, members, params)
+    stacked = StackedModel(params, members, buffers, mode, loss_fn, grad_fn, step_fn)
     _trial_forward(task, stacked, device, dtype)
     return stacked
 
@@ -200,6 +211,22 @@ def _alias_parameters(member: nn.Module, params: dict[str, Tensor], i: int) -> N
                 views[id(p)] = nn.Parameter(params[canonical[id(p)]].detach()[i],
                                             requires_grad=p.requires_grad)
             module._parameters[attr] = views[id(p)]
+
+
+def _timed_choice(task: Task, members: list[nn.Module], params: dict[str, Tensor],
+                  device: torch.device | str, dtype: torch.dtype | None,
+                  cache_dir: str | None) -> str:
+    """vmap or loop, whichever trains this group's step faster (choice.py)."""
+    from bench.engine.stacked.choice import choose, training_batches
+    from tasks.data import default_cache_dir
+
+    vmap_fn, _ = vmap_losses(task, members, params)
+    steps = {"loop": loop_backward(task, members, params),
+             "vmap": lambda batch: vmap_fn(batch).sum().backward()}
+    batch = stack_batches([batch_to(b, device, dtype)
+                           for b in training_batches(task, len(members))])
+    return choose(task, steps, params, batch, torch.device(device),
+                  cache_dir or task.cache_dir or default_cache_dir())
 
 
 def _native_losses(task: Task, params: dict[str, Tensor], buffers: dict[str, Tensor]

@@ -64,19 +64,28 @@ def test_stacked_benchmark_times_both_ways_and_compares_their_records(tmp_path):
 
     trials = [Trial("quadratic", "adamw", lr=lr, weight_decay=1.0, seed=seed, budget="smoke",
                     steps=20) for lr in (0.01, 0.05) for seed in (0, 1)]
-    cells = row("quadratic", trials, 20, tmp_path)
-    assert len(cells) == len(HEADER) and cells[:3] == ("quadratic", "4", "20")
-    assert float(cells[3]) > 0 and float(cells[4]) > 0
+    cells = dict(zip(HEADER, row("quadratic", trials, 20, tmp_path)))
+    assert len(cells) == len(HEADER)
+    assert (cells["workload"], cells["trials"], cells["steps"]) == ("quadratic", "4", "20")
+    assert cells["stacking"] == "native"
+    assert float(cells["sequential CPU s"]) > 0 and float(cells["stacked CPU s"]) > 0
+    ratio = float(cells["stacked / sequential"])
+    assert cells["target"] == f"≤ 0.10 {'met' if ratio <= 0.10 else 'not met'}"
+    headline = float(cells["max rel. diff val/test loss, linf_ratio"])
+    assert headline < 1e-5  # float32 rounding only: the same trials both ways
+    assert float(cells["max rel. diff any final metric"]) >= headline
     assert bare_loop_us(20) > 0
     ledgers = [Ledger(tmp_path / name) for name in ("sequential", "stacked")]
     assert ledgers[0].ids() == ledgers[1].ids() == {t.id for t in trials}
     assert {r["stacked"]["size"] for r in ledgers[1].records()} == {4}
+    assert {r["stacked"]["mode"] for r in ledgers[1].records()} == {"native"}
     # The two difference columns are those of the records the two runs wrote.
     alone, stacked = ({r["id"]: r["final"] for r in ledger.records()} for ledger in ledgers)
-    headline = _relative_differences(alone, stacked, ("val_loss", "test_loss", "linf_ratio"))
+    headline_diffs = _relative_differences(alone, stacked, ("val_loss", "test_loss", "linf_ratio"))
     anywhere = _relative_differences(alone, stacked)
-    assert (cells[8], cells[9]) == (f"{max(headline):.1e}", f"{max(anywhere):.1e}")
-    assert max(headline) < 1e-5  # float32 rounding only: the same trials both ways
+    assert (cells["max rel. diff val/test loss, linf_ratio"],
+            cells["max rel. diff any final metric"]) == (f"{max(headline_diffs):.1e}",
+                                                         f"{max(anywhere):.1e}")
 
 
 def _relative_differences(a, b, keys=None):
@@ -109,3 +118,23 @@ def test_the_difference_columns_pool_the_right_metrics():
 
 def test_stacked_benchmark_is_in_make_perf():
     assert BENCHMARKS["stacked"] == "bench.perf.stacked"
+
+
+def test_stacked_benchmark_times_the_vmap_loop_choice_apart(tmp_path, monkeypatch):
+    from bench.engine.stacked import choice
+    from bench.perf.stacked import time_the_choice
+    from bench.trial.config import Trial
+    from tests.tasks.image_fixtures import write_image_parquet
+
+    monkeypatch.setenv("WDBENCH_CACHE", str(tmp_path / "cache"))
+    data = write_image_parquet(tmp_path / "mnist", "mnist", n_train=40, n_test=8)
+    options = {"task.train_size": 32, "task.val_size": 8, "task.test_size": 8,
+               "task.width": 8}
+    trials = [Trial("mnist", "adamw", lr=lr, weight_decay=0.1, seed=0, budget="smoke",
+                    steps=2).with_settings(options) for lr in (1e-3, 3e-3)]
+    note = time_the_choice(trials, str(data))
+    assert note.startswith("mnist: vmap or loop") and "for T = 2" in note
+    assert (tmp_path / "cache" / choice.CACHE_FILE).exists()
+    quadratic = [Trial("quadratic", "adamw", lr=lr, weight_decay=1.0, seed=0, budget="smoke")
+                 for lr in (0.01, 0.05)]
+    assert time_the_choice(quadratic) is None  # native: nothing to choose
