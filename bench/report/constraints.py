@@ -59,8 +59,10 @@ def constraints(group: Group, slugs: dict[str, str], judged: Sequence[Judged]) -
     for (opt, variant, lr, wd), verdicts in by_configuration(judged).items():
         frame = t[(t["optimizer"] == opt) & (t["variant"] == variant) & (t["lr"] == lr)
                   & (t["weight_decay"] == wd)]
+        if frame.empty:  # a grid-level case (no single lr or λ): the claims table shows it
+            continue
         done = frame[frame["status"] == "done"]
-        first = frame.iloc[0] if len(frame) else pd.Series(dtype=object)
+        first = frame.iloc[0]
         rows.append({"optimizer": opt, "href": f"optimizer-{slugs.get(opt, opt)}.html",
                      "decay": first.get("decay"), "variant": variant,
                      "schedule": first.get("schedule"),

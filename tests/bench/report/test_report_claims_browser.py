@@ -105,7 +105,7 @@ def test_verdicts_json_matches_the_claims_table(index, verdicts):
         assert row["evidence"] == claim["reason"]
         # The statistic and its interval, as printed (4 significant digits).
         shown = _numbers(row["statistic"].removeprefix(claim["statistic_name"]))
-        expected = [claim["statistic"], *(claim["interval"] or [])]
+        expected = [x for x in (claim["statistic"], *(claim["interval"] or [])) if x is not None]
         assert shown == pytest.approx(expected, rel=1e-3), (row, claim)
         # The per-kind case counts are the per-configuration verdicts' own.
         mine = [v for v in verdicts["verdicts"]
