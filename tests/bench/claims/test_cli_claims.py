@@ -80,6 +80,7 @@ def smoke_out(tmp_path_factory):
         yield tmp_path_factory.mktemp("claims")
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("claim_id", [str(i) for i in range(1, len(MODULES) + 1)])
 def test_claims_run_smoke_end_to_end(smoke_out, claim_id, capsys):
     # The report is rendered once, by the last claim's run (the report has its own tests).

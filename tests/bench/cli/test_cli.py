@@ -380,6 +380,7 @@ def test_sweep_with_submissions_ranks_them_among_the_baselines(tmp_path):
     assert SUBMISSION in (out / "report" / "index.html").read_text()
 
 
+@pytest.mark.e2e
 def test_a_reader_that_leaves_early_gets_no_traceback():
     # `wdbench claims list | head -1`: the closed pipe ends the command quietly, exit 0.
     import subprocess

@@ -50,6 +50,10 @@ EXPECTED = {
 }
 
 
+# The whole module audits the fake package once, through the CLI in a child process.
+pytestmark = pytest.mark.e2e
+
+
 @pytest.fixture(scope="module")
 def audited(tmp_path_factory):
     out = tmp_path_factory.mktemp("audit")

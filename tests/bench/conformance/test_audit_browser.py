@@ -14,6 +14,9 @@ from bench.conformance.audit import Audit, AuditRow
 from bench.conformance.audit_page import write_outputs
 from tests.bench.report.browser import launch, skip_without_browser
 
+pytestmark = pytest.mark.browser
+
+
 EVIL = "<script>alert(1)</script>"
 
 skip_without_browser()

@@ -128,6 +128,7 @@ UNCONSTRUCTIBLE = [
 
 @pytest.mark.parametrize("spec,timeout,detail", UNCONSTRUCTIBLE,
                          ids=[row[0].rpartition(".")[2] for row in UNCONSTRUCTIBLE])
+@pytest.mark.e2e
 def test_an_import_or_constructor_that_hangs_or_ends_its_process_fails_a_check(
         spec, timeout, detail, capsys):
     assert main(["check-optimizer", spec, "--probe-timeout-s", timeout]) == 1

@@ -10,6 +10,8 @@ import pytest
 
 from bench.executors.process_pool import JobExited, ProcessPool, WorkerDied, exit_reason
 
+pytestmark = pytest.mark.e2e
+
 
 def pid() -> int:
     return os.getpid()

@@ -13,6 +13,9 @@ from bench.ledger.trial_claims import ClaimStore
 from tests.bench.engine.stacked.helpers import F64
 from tests.bench.helpers import TOY
 
+pytestmark = pytest.mark.e2e
+
+
 DEFECTIVE = "tests.bench.defective_optimizers"
 
 # The defect, and what the failed record's error line says of the worker's end.

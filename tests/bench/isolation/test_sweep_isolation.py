@@ -66,6 +66,7 @@ def test_a_trial_that_changes_process_state_leaves_the_next_trial_as_it_would_be
     assert comparable(records["adamw"]) == comparable(baseline_alone)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_a_thread_left_running_by_a_submission_does_not_hang_the_sweep(tmp_path, workers):
     """A real `wdbench sweep --with`: in the sweep's own process (one worker) and in a pool

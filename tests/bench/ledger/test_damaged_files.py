@@ -146,6 +146,7 @@ def _each_warned_once(stderr: str) -> None:
     assert "Traceback" not in stderr, stderr
 
 
+@pytest.mark.e2e
 def test_status_and_sweep_survive_damaged_claims_plans_and_pipes(tmp_path):
     suite, trial = _suite(tmp_path)
     out = tmp_path / "out"

@@ -24,6 +24,9 @@ skip_without_browser()
 
 from playwright import sync_api  # noqa: E402
 
+pytestmark = pytest.mark.browser
+
+
 KINDS = ("holds", "violated", "inconclusive", "not-applicable")
 CONTRAST = "betas=[0.99, 0.9]"
 

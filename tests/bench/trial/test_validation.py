@@ -224,6 +224,7 @@ UNUSABLE = [
 @pytest.mark.parametrize("verb", ["sweep", "run"])
 @pytest.mark.parametrize("optimizer,limit_s,error", UNUSABLE,
                          ids=[row[0].rpartition(".")[2] for row in UNUSABLE])
+@pytest.mark.e2e
 def test_an_optimizer_that_hangs_or_ends_its_process_is_refused_in_one_line(
         tmp_path, capsys, monkeypatch, verb, optimizer, limit_s, error):
     monkeypatch.setattr(untrusted_optimizer, "LIMIT_S", limit_s)
