@@ -21,7 +21,7 @@ from typing import Any
 
 from bench import input_files
 from bench.claims.base import Claim, ClaimVerdict
-from bench.ledger.shared_files import temp_file
+from bench.ledger.shared_files import write_text
 from bench.trial import suite as suites
 from bench.trial.config import Trial
 
@@ -87,14 +87,4 @@ def write_results(out: Path, budget: str, results: Sequence[tuple[Claim, ClaimVe
             "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
             "claims": [kept[i] for i in order if i in kept]}
     out.mkdir(parents=True, exist_ok=True)
-    fd, tmp = temp_file(out, prefix=".tmp-claims-", suffix=".json")  # mode as umask allows
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(body, f, indent=1, allow_nan=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text(path, json.dumps(body, indent=1, allow_nan=False), prefix=".tmp-claims-")

@@ -36,3 +36,20 @@ def temp_dir(directory: str | os.PathLike, prefix: str = ".tmp-") -> Path:
         except FileExistsError:
             continue
     raise FileExistsError(f"no free temporary name in {directory}")
+
+
+def write_text(path: str | os.PathLike, text: str, prefix: str = ".tmp-") -> Path:
+    """`text` into `path`, whole or not at all: a synced temporary file renamed into place, so a
+    reader sees the old file or the new one, never part of one."""
+    path = Path(path)
+    fd, tmp = temp_file(path.parent, prefix=prefix, suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

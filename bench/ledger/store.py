@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 
 from bench import input_files
 from bench.ledger import record_types
-from bench.ledger.shared_files import temp_file
+from bench.ledger.shared_files import write_text
 from bench.trial.config import COLUMNS, FIELDS, config_key
 from bench.trial.fields import VARIANT
 
@@ -106,17 +106,7 @@ class Ledger:
         self.trials_dir.mkdir(parents=True, exist_ok=True)
         target = self.path(record["id"])
         text = json.dumps(_finite(record), indent=1, sort_keys=True, default=str)
-        fd, tmp = temp_file(self.trials_dir, suffix=".json")
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return target
+        return write_text(target, text)
 
     def read(self, trial_id: str) -> dict[str, Any]:
         """The record (ValueError naming the file where it is damaged)."""

@@ -12,7 +12,6 @@ of claims no longer in claims.json are left alone.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 from bench import input_files
 from bench.claims.runner import MAX_RESULTS_BYTES
 from bench.errors import UsageError
-from bench.ledger.shared_files import temp_file
+from bench.ledger.shared_files import write_text
 from bench.untrusted_text import md_escape
 
 RESULTS_FILE = "claims.json"
@@ -234,12 +233,4 @@ def index_page(body: Mapping[str, Any], results: Path, command: str | None = Non
 
 
 def _write(path: Path, text: str) -> Path:
-    fd, tmp = temp_file(path.parent, suffix=".md")  # mode as the umask allows
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text(path, text)

@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.claims.base import CaseVerdict, Claim, ClaimVerdict, Outcome
-from bench.ledger.shared_files import temp_file
+from bench.ledger.shared_files import write_text
 from bench.report.data import Group, ReportData
 
 FILE = "verdicts.json"
@@ -143,12 +142,5 @@ def write(out: Path, judged: Sequence[Judged]) -> Path:
     """out/verdicts.json, written whole or not at all."""
     path = out / FILE
     out.mkdir(parents=True, exist_ok=True)
-    fd, tmp = temp_file(out, prefix=".tmp-verdicts-", suffix=".json")  # as the umask allows
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(document(judged), f, indent=1, ensure_ascii=False, allow_nan=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    text = json.dumps(document(judged), indent=1, ensure_ascii=False, allow_nan=False)
+    return write_text(path, text, prefix=".tmp-verdicts-")
