@@ -14,6 +14,9 @@ Stages (each timed; one failing stage is recorded and the others still run):
   4. small_grid      trials per hour of the KKT suite's 2-layer model with K = 1, 4, 8
                      workers per GPU (`--trials-per-gpu K`).
   5. memory          peak GPU memory of a few training steps per wikitext budget.
+  6. stacked         T = 1, 8, 64 stacked wikitext GPT members (`cpu` budget; the engine's
+                     vmap/loop choice and the other one) against T sequential lone runs:
+                     tokens/s, their ratio and peak GPU memory (bench/perf/gpu_stacked.py).
 
 `--dry-run` runs every stage on CPU at tiny sizes in seconds (a test runs it, so the script
 cannot rot); its numbers mean nothing. GPU timings use a clock that synchronizes the device.
@@ -38,6 +41,7 @@ import torch
 
 from bench.perf import markdown_table
 from bench.perf.gpu_config import CheckConfig, StageResult, synced_clock
+from bench.perf.gpu_stacked import stacked
 from bench.perf.gpu_stages import memory, small_grid, wikitext
 
 REPO = Path(__file__).resolve().parents[2]
@@ -123,6 +127,7 @@ STAGES: dict[str, Callable[[CheckConfig, StageResult], None]] = {
     "wikitext": wikitext,
     "small_grid": small_grid,
     "memory": memory,
+    "stacked": stacked,
 }
 
 

@@ -29,6 +29,12 @@ class CheckConfig:
     grid_steps: int = 300
     memory_budgets: tuple[str, ...] = ("smoke", "cpu", "full")
     memory_steps: int = 3
+    stacked_budget: str = "cpu"
+    stacked_sizes: tuple[int, ...] = (1, 8, 64)
+    stacked_steps: int = 20
+    stacked_warmup: int = 3
+    # timed beside the engine's own vmap/loop choice (which is one of them)
+    stacked_strategies: tuple[str, ...] = ("vmap", "loop")
     data_dir: str | None = None
     cache_dir: str | None = None
 
@@ -37,7 +43,9 @@ class CheckConfig:
         return cls(device="cpu", dry_run=True, step_sizes=(20_000,), step_tensors=4,
                    step_repeats=2, copy_bytes=1 << 20, wikitext_budget="smoke",
                    wikitext_steps=3, grid_workers=(1, 2), grid_trials_per_worker=1,
-                   grid_steps=2, memory_budgets=("smoke",), memory_steps=1, **kw)
+                   grid_steps=2, memory_budgets=("smoke",), memory_steps=1,
+                   stacked_budget="smoke", stacked_sizes=(1, 2), stacked_steps=2,
+                   stacked_warmup=1, **kw)
 
 
 @dataclass

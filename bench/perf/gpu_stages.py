@@ -1,5 +1,6 @@
-"""The gpu-check's training stages (3 wikitext, 4 small_grid, 5 memory); bench/perf/gpu.py
-drives them. Each takes the CheckConfig and fills a StageResult.
+"""The gpu-check's training stages (3 wikitext, 4 small_grid, 5 memory; 6 stacked is in
+bench/perf/gpu_stacked.py); bench/perf/gpu.py drives them. Each takes the CheckConfig and fills
+a StageResult.
 
 Without WikiText files (`--data-dir`, $WDBENCH_DATA_WIKITEXT) the stages train on generated
 text in the official file layout, so a GPU machine without the data still measures speed and
@@ -44,7 +45,7 @@ def generated_wikitext(root: Path, train_words: int, seed: int = 0) -> Path:
     return root
 
 
-def _data_dir(cfg: CheckConfig) -> tuple[str, str]:
+def wikitext_data(cfg: CheckConfig) -> tuple[str, str]:
     """(directory, what it is): the real files when given, else generated ones."""
     if cfg.data_dir:
         return cfg.data_dir, f"WikiText files in {cfg.data_dir}"
@@ -55,10 +56,11 @@ def _data_dir(cfg: CheckConfig) -> tuple[str, str]:
     return str(root), f"generated text ({words:,} training words; no WikiText files given)"
 
 
-def _task(cfg: CheckConfig, budget: str, options: dict[str, Any] | None = None):
+def wikitext_task(cfg: CheckConfig, budget: str, options: dict[str, Any] | None = None):
+    """The wikitext task of `budget` on the check's data, tokenized before any timing."""
     import tasks
 
-    data_dir, _ = _data_dir(cfg)
+    data_dir, _ = wikitext_data(cfg)
     task = tasks.create("wikitext", budget, options or {}, data_dir=data_dir,
                         cache_dir=cfg.cache_dir)
     task.token_ids  # noqa: B018 - tokenizer and ids built before any timing
@@ -79,8 +81,8 @@ def wikitext(cfg: CheckConfig, result: StageResult) -> None:
     from bench.perf.gpu_config import synced_clock
 
     clock = synced_clock(cfg.device)
-    data_dir, source = _data_dir(cfg)
-    task = _task(cfg, cfg.wikitext_budget)
+    data_dir, source = wikitext_data(cfg)
+    task = wikitext_task(cfg, cfg.wikitext_budget)
     steps = cfg.wikitext_steps
     tokens = task.budget.batch_size * task.seq_len
     flops = task.shape.flops_per_token()
@@ -119,7 +121,7 @@ def small_grid(cfg: CheckConfig, result: StageResult) -> None:
     from bench.executors.sweep import SweepOptions, run_sweep
     from bench.trial.config import Trial
 
-    data_dir, source = _data_dir(cfg)
+    data_dir, source = wikitext_data(cfg)
     rows, data = [], []
     for k in cfg.grid_workers:
         n_trials = k * cfg.grid_trials_per_worker
@@ -160,7 +162,7 @@ def memory(cfg: CheckConfig, result: StageResult) -> None:
     cuda = torch.device(cfg.device).type == "cuda"
     rows, data = [], []
     for budget in cfg.memory_budgets:
-        task = _task(cfg, budget)
+        task = wikitext_task(cfg, budget)
         n_params = sum(p.numel() for p in task.build_model(0).parameters())
         for bf16 in (False, True):
             if cuda:

@@ -12,6 +12,7 @@ import torch
 
 from bench.engine.stacked.choice import training_batches
 from bench.engine.stacked.models import batch_to, stack_batches, stack_models
+from bench.perf.gpu_config import synced_clock
 from tasks.base import Task
 
 
@@ -54,25 +55,25 @@ def time_forward_backward(task: Task, seeds: Sequence[int], device: torch.device
             task.loss(model, batch).backward()
             model.zero_grad(set_to_none=True)
 
-    s_wall, s_cpu = _clock(stacked_step, device, repeats, warmup)
-    l_wall, l_cpu = _clock(lone_round, device, repeats, warmup)
+    s_wall, s_cpu = mean_seconds(stacked_step, device, repeats, warmup)
+    l_wall, l_cpu = mean_seconds(lone_round, device, repeats, warmup)
     return StackedTiming(len(seeds), stacked.mode, s_wall, l_wall, s_cpu, l_cpu)
 
 
 trial_batches = training_batches  # one training batch of the budget's size per trial
 
 
-def _clock(fn: Callable[[], None], device: torch.device, repeats: int, warmup: int
-           ) -> tuple[float, float]:
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+def mean_seconds(fn: Callable[[], object], device: torch.device | str, repeats: int,
+                 warmup: int) -> tuple[float, float]:
+    """(wall, process CPU) seconds per call of `fn`, the mean of `repeats` calls after
+    `warmup` untimed ones; on a GPU the wall clock waits for the device (synced_clock)."""
+    clock = synced_clock(str(device))
     for _ in range(warmup):
         fn()
-    sync()
-    wall, cpu = time.perf_counter(), time.process_time()
+    wall, cpu = clock(), time.process_time()
     for _ in range(repeats):
         fn()
-    sync()
-    return (time.perf_counter() - wall) / repeats, (time.process_time() - cpu) / repeats
+    return (clock() - wall) / repeats, (time.process_time() - cpu) / repeats
 
 
 

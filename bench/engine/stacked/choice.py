@@ -74,6 +74,7 @@ def time_steps(steps: Mapping[str, Callable[[Any], Any]], params: Mapping[str, T
     sync = (lambda: None) if cpu else (lambda: torch.cuda.synchronize(device))
     clock = time.process_time if cpu else time.perf_counter
     seconds: dict[str, float] = {}
+    failures: list[str] = []
     for name, step in steps.items():
         runs = []
         try:
@@ -87,7 +88,9 @@ def time_steps(steps: Mapping[str, Callable[[Any], Any]], params: Mapping[str, T
                     p.grad = None
                 if seconds and runs[0] > 2 * min(seconds.values()):
                     break  # the warm-up says enough
-        except (RuntimeError, torch.cuda.OutOfMemoryError):
+        except (RuntimeError, torch.cuda.OutOfMemoryError) as err:
+            failures.append(f"{name}: {type(err).__name__}: "
+                            f"{(str(err).strip().splitlines() or [''])[0][:200]}")
             for p in params.values():
                 p.grad = None
             if not cpu:
@@ -95,7 +98,8 @@ def time_steps(steps: Mapping[str, Callable[[Any], Any]], params: Mapping[str, T
             continue
         seconds[name] = min(runs[1:] or runs)
     if not seconds:
-        raise RuntimeError("no stacking strategy ran on this device")
+        raise RuntimeError("no stacking strategy ran on this device (" + "; ".join(failures)
+                           + ")")
     return seconds
 
 

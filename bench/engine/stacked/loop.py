@@ -59,17 +59,31 @@ def run_group(group: TrialBatch, out_dir: str, data_dir: str | None = None,
                     still_claimed)
 
 
-def _build(group: TrialBatch, acc: Accelerator, data_dir: str | None, cache_dir: str | None,
-           suite: str | None) -> tuple[Any, Any, list[Member], Any]:
+def build_stacked(task: Any, trials: Sequence[Trial], device: Any,
+                  strategy: str | None = None) -> tuple[Any, dict[str, bool], Any]:
+    """A group's StackedModel (bench/engine/stacked/models.py; `strategy` None: the timed
+    vmap/loop choice), decay mask and stacked optimizer, as every group's run builds them
+    (`make gpu-check`'s stacked stage times the same)."""
     from bench.engine.stacked.models import stack_models
     from optimizers.stacked import stacked_optimizer
 
+    first = trials[0]
+    set_seed(first.seed)
+    model = stack_models(task, [t.seed for t in trials], device, strategy=strategy)
+    mask = task.decay_mask(model.members[0], first.mask or task.default_mask)
+    optimizer = stacked_optimizer(first.optimizer, model.params,
+                                  {n: bool(mask.get(n)) for n in model.params},
+                                  [t.lr for t in trials], [t.weight_decay for t in trials],
+                                  dict(first.optimizer_options), members=model.members)
+    return model, mask, optimizer
+
+
+def _build(group: TrialBatch, acc: Accelerator, data_dir: str | None, cache_dir: str | None,
+           suite: str | None) -> tuple[Any, Any, list[Member], Any]:
     first = group.trials[0]
     task = tasks.create(first.task, first.budget, dict(first.task_options), data_dir=data_dir,
                         cache_dir=cache_dir)
-    set_seed(first.seed)
-    model = stack_models(task, [t.seed for t in group.trials], acc.device)
-    mask = task.decay_mask(model.members[0], first.mask or task.default_mask)
+    model, mask, optimizer = build_stacked(task, group.trials, acc.device)
     multiplier = schedules.multiplier(first.schedule, trial_steps(first, task), first.warmup)
     probe = device_probe(task, acc.device)
     members = []
@@ -77,11 +91,6 @@ def _build(group: TrialBatch, acc: Accelerator, data_dir: str | None, cache_dir:
         ctx = member_context(trial, task, acc, module, mask, probe, multiplier)
         members.append(Member(trial, ctx, {**record.new_record(trial, suite),
                                            **record.describe(ctx)}))
-    optimizer = stacked_optimizer(first.optimizer, model.params,
-                                  {n: bool(mask.get(n)) for n in model.params},
-                                  [t.lr for t in group.trials],
-                                  [t.weight_decay for t in group.trials],
-                                  dict(first.optimizer_options), members=model.members)
     return model, optimizer, members, multiplier
 
 

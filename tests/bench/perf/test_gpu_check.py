@@ -38,6 +38,19 @@ def test_dry_run_runs_every_stage_and_writes_both_reports(tmp_path):
     by_name = {s["name"]: s for s in report["stages"]}
     assert by_name["small_grid"]["data"]["runs"][1]["counts"]["done"] == 2
     assert by_name["wikitext"]["data"]["loops"]["bare loop (bf16)"]["tokens_per_s"] > 0
+    stacked = by_name["stacked"]["data"]
+    rows = stacked["rows"]
+    assert {r["trials"] for r in rows} == {1, 2}  # the dry run's sizes
+    for size in (1, 2):  # the engine's timed choice, then the other strategy
+        chosen, other = [r for r in rows if r["trials"] == size]
+        assert chosen["engine_choice"] and not other["engine_choice"]
+        assert {chosen["strategy"], other["strategy"]} == {"vmap", "loop"}
+        assert stacked["engine_choice"][str(size)] == chosen["strategy"]
+    for r in rows:
+        assert r["status"] == "ok" and r["tokens_per_s"] > 0 and r["vs_sequential"] > 0
+        assert r["peak_bytes"] is None  # measured on a GPU only
+    assert stacked["lone"]["tokens_per_s"] > 0
+    assert "| 2 |" in md.split("## stacked")[1]
 
 
 @pytest.mark.gpu_check
