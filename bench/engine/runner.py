@@ -171,6 +171,8 @@ def run_trial(trial: Trial, out_dir: str | os.PathLike, data_dir: str | None = N
                 ctx.trackers = TrialTrackers(log_with, out_dir, trial.id, suite,
                                              trial.to_dict())
             prog, status, diverged_at = train(ctx, ledger, show_progress, on_step)
+            if on_step is not None and status == "done":  # the test split's evaluation
+                on_step(prog.step, ctx.steps, 0, (0, 1))
             final = record.finish(rec, ctx, prog, status, diverged_at)
         except tasks_errors():
             raise

@@ -1,8 +1,12 @@
 """A sweep's progress bar, in trial steps, with tqdm's ETA: every step of the trials that
 ended, plus each running batch's steps so far (x its trials) read from its progress file
-(bench/ledger/progress.py); its postfix says which running batches are evaluating. So the bar
-moves with every step of a long stacked group, whichever executor runs it (this process, local
-workers, SLURM jobs), instead of only when the group ends."""
+(bench/ledger/progress.py). A trial's evaluations count as a step each (step 0, every
+`eval_every`, the last step, and the final test evaluation): on a GPT a member's evaluation
+costs many steps, and a stacked group evaluates all its members before its first step, so
+without them the bar would stand still for a minute at the start. Its postfix says which
+batches are still being built and which are evaluating. So the bar moves with every step and
+evaluation of a long stacked group, whichever executor runs it (this process, local workers,
+SLURM jobs), instead of only when the group ends."""
 
 from __future__ import annotations
 
@@ -19,17 +23,20 @@ from bench.trial.config import Trial
 POLL_S = 1.0  # how often the bar reads the progress files
 
 
-def trial_steps(trial: Trial) -> int:
-    """The trial's training steps (its own, else its task budget's; 1 where the task cannot be
-    loaded: its trial fails at once)."""
-    if trial.steps:
-        return trial.steps
+def trial_work(trial: Trial) -> int:
+    """The bar's units for one trial: its training steps (its own, else its task budget's)
+    and its evaluations, as the engine runs them (bench/engine/context.py::evaluates_at);
+    1 where the task cannot be loaded: its trial fails at once."""
     import tasks
 
     try:
-        return tasks.get(trial.task).budgets[trial.budget].steps
+        budget = tasks.get(trial.task).budgets[trial.budget]
     except (KeyError, AttributeError):
         return 1
+    steps = trial.steps or budget.steps
+    every = trial.eval_every or budget.eval_every
+    points = 1 + steps // every + (1 if steps % every else 0)  # step 0 .. the last step
+    return steps + points + 1  # and the final test evaluation
 
 
 class SweepBar:
@@ -41,7 +48,7 @@ class SweepBar:
         from tqdm.auto import tqdm
 
         self.files, self.quiet = ProgressFiles(out), quiet
-        self.steps = {t.id: trial_steps(t) for t in trials}
+        self.work = {t.id: trial_work(t) for t in trials}
         self.counts = counts if counts is not None else {}
         self.since = time.time()  # progress files older than this sweep are not its own
         self.ended: set[str] = set()
@@ -49,7 +56,7 @@ class SweepBar:
         self.notes: set[str] = set()  # a fallback's reason, said once
         self.status: dict[str, Any] = {}  # the postfix: counts, and who evaluates
         self.lock = threading.Lock()
-        self.bar = tqdm(total=sum(self.steps.values()), desc=f"{desc} ({len(trials)})",
+        self.bar = tqdm(total=sum(self.work.values()), desc=f"{desc} ({len(trials)})",
                         unit="step", unit_scale=True, disable=quiet or not trials,
                         dynamic_ncols=True)
 
@@ -79,28 +86,35 @@ class SweepBar:
     def set_ended(self, ids: set[str], status: dict[str, int] | None = None) -> None:
         """The trials known to have ended (SLURM: their records), and the bar's postfix."""
         with self.lock:
-            self.ended = set(ids) & set(self.steps)
+            self.ended = set(ids) & set(self.work)
             if status is not None:
                 self.status.update(status)
             self._show()
 
     def poll(self) -> int:
-        """Read the running batches' progress; returns the trial steps done."""
+        """Read the running batches' progress; returns the units done (steps, evaluations)."""
         with self.lock:
             self._show()
             return self.shown
 
     def _show(self) -> None:
-        done = sum(self.steps[i] for i in self.ended)
-        evaluating = []
+        done = sum(self.work[i] for i in self.ended)
+        evaluating, building = [], 0
         for progress in self.files.read_all(since=self.since).values():
-            mine = [t for t in progress.trials if t in self.steps and t not in self.ended]
-            done += progress.step * len(mine)
-            if mine and progress.evaluating:
+            mine = [t for t in progress.trials if t in self.work and t not in self.ended]
+            if not mine:
+                continue
+            # Evaluations are counted per batch; a member's share where some have ended.
+            done += (progress.step * len(mine)
+                     + progress.evaluations * len(mine) // len(progress.trials))
+            if progress.steps == 0:  # written before the batch was built (task, members)
+                building += 1
+            if progress.evaluating:
                 evaluating.append(f"{progress.evaluating[0] + 1}/{progress.evaluating[1]}")
-        self.status.pop("evaluating", None)
-        if evaluating:
-            self.status["evaluating"] = ",".join(evaluating)
+        for key, value in (("building", building), ("evaluating", ",".join(evaluating))):
+            self.status.pop(key, None)
+            if value:
+                self.status[key] = value
         # Never back: a batch's file goes a moment before its trials are accounted.
         self.shown = max(self.shown, done)
         self.bar.n = self.shown

@@ -2,7 +2,8 @@
 ledger, so that a sweep's progress bar and `wdbench status` see it from the results directory
 alone, on this machine or from a SLURM job:
 
-    progress/<batch id>.json   {trials, step, steps, diverged, evaluating, updated}
+    progress/<batch id>.json   {trials, step, steps, diverged, evaluating, evaluations,
+                                updated}
 
 The worker running a batch writes its file through a `ProgressWriter`, which the engine's
 loops call after every step (bench/engine/context.py::OnStep) and which writes at most once
@@ -37,6 +38,7 @@ class BatchProgress:
     steps: int  # steps in all
     diverged: int = 0  # members diverged so far (frozen while the others train)
     evaluating: list[int] | None = None  # [members evaluated, to evaluate] at this step
+    evaluations: int = 0  # member evaluations begun so far by this process (final ones too)
     updated: float = 0.0  # time.time() of the write
 
     @classmethod
@@ -46,7 +48,8 @@ class BatchProgress:
         number = (int, float)
         ok = (isinstance(progress.trials, list) and all(isinstance(t, str) for t in progress.trials)
               and all(isinstance(v, int) and not isinstance(v, bool)
-                      for v in (progress.step, progress.steps, progress.diverged))
+                      for v in (progress.step, progress.steps, progress.diverged,
+                                progress.evaluations))
               and isinstance(progress.updated, number) and not isinstance(progress.updated, bool)
               and (progress.evaluating is None
                    or (isinstance(progress.evaluating, list) and len(progress.evaluating) == 2
@@ -107,7 +110,9 @@ class ProgressWriter:
     """The engine's per-step callback for one batch: cheap on most steps; writes the batch's
     progress file at its first report and its first training step, then at most every
     `every_s` seconds of `clock`, and at the last step; `also(step)` (claim heartbeats) is
-    told the step on each write."""
+    told the step on each write. It counts the member evaluations begun (each report with
+    `evaluating`), which a sweep's bar counts as work beside the steps: on a GPT an
+    evaluation costs many steps, and a group's first ones come before its first step."""
 
     def __init__(self, files: ProgressFiles, batch_id: str, trials: list[str],
                  every_s: float = WRITE_EVERY_S, clock: Callable[[], float] = time.monotonic,
@@ -117,9 +122,12 @@ class ProgressWriter:
         self.last: float | None = None
         self.trained = False  # a report past step 0 was written
         self.writes = 0
+        self.evaluations = 0
 
     def __call__(self, step: int, steps: int, diverged: int,
                  evaluating: tuple[int, int] | None = None) -> None:
+        if evaluating is not None:
+            self.evaluations += 1
         now = self.clock()
         if self.last is not None and now - self.last < self.every_s and step < steps \
                 and (self.trained or step == 0):
@@ -130,7 +138,7 @@ class ProgressWriter:
             self.also(step)
         self.files.write(self.batch_id, BatchProgress(
             self.trials, step, steps, diverged, list(evaluating) if evaluating else None,
-            time.time()))
+            self.evaluations, time.time()))
 
     def start(self) -> None:
         """A fresh file at step 0 before the batch builds (replacing any left by a killed

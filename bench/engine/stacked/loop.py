@@ -186,15 +186,21 @@ def _run(group: TrialBatch, ledger: Ledger, data_dir: str | None, cache_dir: str
             on_step(step, steps, len(members) - len(active))
     for i in active:
         settle(i)
-    return _write_records(members, group, ledger, acc, started, model.mode, still_claimed)
+    return _write_records(members, group, ledger, acc, started, model.mode, still_claimed,
+                          on_step)
 
 
 def _write_records(members: Sequence[Member], group: TrialBatch, ledger: Ledger,
                    acc: Accelerator, started: float, mode: str,
-                   still_claimed: Callable[[str], bool] | None = None
-                   ) -> list[dict[str, Any]]:
+                   still_claimed: Callable[[str], bool] | None = None,
+                   on_step: OnStep | None = None) -> list[dict[str, Any]]:
     out = []
+    finished = [i for i, m in enumerate(members) if m.status is None]
+    diverged = len(members) - len(finished)
     for i, m in enumerate(members):
+        if on_step is not None and i in finished:  # the test split's evaluation
+            steps = m.ctx.steps
+            on_step(steps, steps, diverged, (finished.index(i), len(finished)))
         final = record.finish(m.record, m.ctx, m.prog, m.status or "done", m.diverged_at)
         record.complete(m.record, m.ctx, m.prog, final,
                         (time.perf_counter() - started) / len(members), acc,

@@ -17,7 +17,7 @@ from bench.executors.claimed import WorkerSettings
 from bench.executors.status import collect
 from bench.executors.sweep import SweepOptions, run_sweep
 from bench.executors.sweep_bar import SweepBar
-from bench.ledger.progress import BatchProgress, ProgressFiles
+from bench.ledger.progress import BatchProgress, ProgressFiles, ProgressWriter
 from bench.ledger.store import Ledger
 from bench.ledger.trial_claims import ClaimStore
 from bench.trial.batch import TrialBatch
@@ -35,24 +35,46 @@ def done(trial_id: str) -> dict:
     return {"id": trial_id, "status": "done", "optimizer": "adamw", "error": []}
 
 
+# 20 steps, evaluated at steps 0, 10 and 20, then on the test split: 24 units of the bar.
+WORK = 20 + 3 + 1
+
+
 def test_the_bar_counts_ended_trials_and_running_steps_and_never_goes_back(tmp_path):
-    a, b, c, d = group(4).trials  # 20 steps each
+    a, b, c, d = group(4).trials
     files = ProgressFiles(tmp_path)
     bar = SweepBar(tmp_path, [a, b, c, d], quiet=True)
-    assert bar.bar.total == 80
-    files.write("g1", BatchProgress([a.id, b.id], 10, 20, 0, updated=bar.since))
-    files.write("t3", BatchProgress([c.id], 5, 20, 0, [0, 1], updated=bar.since))
+    assert bar.bar.total == 4 * WORK
+    files.write("g1", BatchProgress([a.id, b.id], 10, 20, 0, evaluations=4,
+                                    updated=bar.since))
+    files.write("t3", BatchProgress([c.id], 5, 20, 0, [0, 1], evaluations=1,
+                                    updated=bar.since))
     files.write("other", BatchProgress(["z"], 19, 20, 0, updated=bar.since))  # not ours
     files.write("stale", BatchProgress([d.id], 18, 20, 0, updated=bar.since - 60))
-    assert bar.poll() == 2 * 10 + 5
+    assert bar.poll() == 2 * 10 + 4 + 5 + 1
     assert bar.status == {"evaluating": "1/1"}
-    bar.account(done(a.id))
-    assert bar.n == 20 + 10 + 5
+    bar.account(done(a.id))  # a's evaluations: half of its group's
+    assert bar.n == WORK + 10 + 2 + 5 + 1
     files.remove("g1")  # the group's file goes a moment before `b` is accounted
-    assert bar.poll() == 35
+    assert bar.poll() == WORK + 10 + 2 + 5 + 1
     bar.account(done(b.id))
-    assert bar.n == 40 + 5
+    assert bar.n == 2 * WORK + 5 + 1
     assert bar.counts == {"done": 2} and bar.status["done"] == 2
+
+
+def test_the_bar_moves_with_each_evaluation_before_a_groups_first_step(tmp_path):
+    """A GPT group evaluates every member before its first step (a minute on a CPU): the bar
+    counts each evaluation begun, and says which batches are still being built."""
+    batch = group(4)
+    bar = SweepBar(tmp_path, list(batch.trials), quiet=True)
+    writer = ProgressWriter(ProgressFiles(tmp_path), batch.id, batch.trial_ids, every_s=0.0)
+    writer.start()
+    assert bar.poll() == 0 and bar.status == {"building": 1}
+    shown = []
+    for i in range(4):
+        writer(0, 20, 0, (i, 4))
+        shown.append(bar.poll())
+        assert bar.status == {"evaluating": f"{i + 1}/4"}
+    assert shown == [1, 2, 3, 4]
 
 
 @pytest.fixture
@@ -81,12 +103,14 @@ def test_a_worker_writes_a_groups_progress_every_step_and_clears_it(tmp_path, ob
     # at steps 10 and 20).
     steps = [p.step for p, _ in seen if not p.evaluating]
     assert steps == [0, *range(1, 21)]
+    # (step 20 twice: its validation point, then the test split before the records)
     assert [(p.step, p.evaluating) for p, _ in seen if p.evaluating] == [
-        (step, [i, 4]) for step in (0, 10, 20) for i in range(4)]
+        (step, [i, 4]) for step in (0, 10, 20, 20) for i in range(4)]
+    assert [p.evaluations for p, _ in seen if p.evaluating] == list(range(1, 17))
     assert all(p.trials == batch.trial_ids and p.steps in (0, 20) for p, _ in seen)
     done = [n for _, n in seen]
-    assert done == sorted(done) and done[-1] == 4 * 20
-    assert 0 < min(n for n in done if n) < 80  # a step, x 4 members, before the group ended
+    assert done == sorted(done) and done[-1] == 4 * WORK
+    assert 0 < min(n for n in done if n) < 4  # an evaluation, before the group's first step
     assert not ProgressFiles(tmp_path).read_all()  # gone with the batch
     assert not ClaimStore(tmp_path).all_current()
 
