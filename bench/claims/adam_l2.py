@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bench.claims import conditions, judging, records
-from bench.claims.base import Claim, ClaimVerdict, Statistic, SuiteRun
+from bench.claims.base import CaseVerdict, Claim, ClaimVerdict, Statistic, SuiteRun
 from bench.claims.xie_li_box import QUADRATIC
 
 CLAIM_ID = "4"
@@ -33,15 +33,14 @@ def coupled_adam(case: records.Case) -> conditions.Check:
     return conditions.Check(True, "Adam with an ℓ2 penalty")
 
 
+def stationary(case: records.Case, _trials: Sequence[records.TrialView]) -> CaseVerdict:
+    gates = [conditions.converged(case, residual_key=STATISTIC.metric, metric=STATISTIC.metric)]
+    return judging.decide(case, STATISTIC, coupled_adam(case), gates)
+
+
 def judge(recs: Sequence[Mapping[str, Any]]) -> ClaimVerdict:
-    trials = records.views(recs)
-    judged = [t for t in trials if t.weight_decay > 0 and t.row.get("decay") == "coupled"]
-    verdicts = []
-    for case in records.cases(judged):
-        gates = [conditions.converged(case, residual_key=STATISTIC.metric,
-                                      metric=STATISTIC.metric)]
-        verdicts.append(judging.decide(case, STATISTIC, coupled_adam(case), gates))
-    return judging.aggregate(CLAIM_ID, STATISTIC, verdicts)
+    return judging.judge_cases(CLAIM_ID, STATISTIC, recs,
+                               lambda t: t.row.get("decay") == "coupled", stationary)
 
 
 CLAIM = Claim(

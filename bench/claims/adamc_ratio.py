@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bench.claims import conditions, judging, layers, pairs, records
-from bench.claims.base import CaseVerdict, Claim, ClaimVerdict, Outcome, Statistic, SuiteRun
+from bench.claims.base import CaseVerdict, Claim, ClaimVerdict, Statistic, SuiteRun
 
 CLAIM_ID = "11"
 RISE = 1.5  # a 50% change of ‖g‖/‖x‖ between the quarters: risen (AdamW) or not flat
@@ -102,24 +102,17 @@ def judge_side(case: records.Case, statistic: Statistic) -> CaseVerdict:
                           {f"{case.first.optimizer}_rise_per_seed": values}, values=values)
 
 
+def stays_flat(case: records.Case, trials: Sequence[records.TrialView]) -> CaseVerdict:
+    """Corrected decay's ratio stays flat, and its decoupled partner's rises."""
+    theirs = pairs.judged_partner(case, trials, "decoupled", lambda p: judge_side(p, ADAMW),
+                                  "no decoupled run at this lr, λ and schedule to show the "
+                                  "rise corrected decay removes")
+    return judging.combine(judge_side(case, STATISTIC), theirs)
+
+
 def judge(recs: Sequence[Mapping[str, Any]]) -> ClaimVerdict:
-    trials = records.views(recs)
-    judged = [t for t in trials if t.weight_decay > 0 and t.row.get("decay") == "corrected"]
-    verdicts = []
-    for case in records.cases(judged):
-        mine = judge_side(case, STATISTIC)
-        partners = pairs.partner_cases(case, trials, "decoupled")
-        if partners:
-            theirs = judge_side(partners[0], ADAMW)
-            theirs = judging.replace_reason(theirs, f"decoupled {partners[0].first.optimizer}:"
-                                                    f" {theirs.reason}")
-        else:
-            first = case.first
-            theirs = CaseVerdict(first.optimizer, first.variant, first.lr, first.weight_decay,
-                                 Outcome.INCONCLUSIVE, "no decoupled run at this lr, λ and "
-                                 "schedule to show the rise corrected decay removes")
-        verdicts.append(judging.combine(mine, theirs))
-    return judging.aggregate(CLAIM_ID, STATISTIC, verdicts)
+    return judging.judge_cases(CLAIM_ID, STATISTIC, recs,
+                               lambda t: t.row.get("decay") == "corrected", stays_flat)
 
 
 CLAIM = Claim(

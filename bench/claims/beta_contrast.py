@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bench.claims import conditions, judging, records
-from bench.claims.base import Claim, ClaimVerdict, Outcome, Statistic, SuiteRun
+from bench.claims.base import CaseVerdict, Claim, ClaimVerdict, Outcome, Statistic, SuiteRun
 from bench.claims.xie_li_box import QUADRATIC
 
 CLAIM_ID = "3"
@@ -27,22 +27,22 @@ def _beta1_above_beta2(trial: records.TrialView) -> bool:
     return beta1 > beta2
 
 
+def outside_theorem(case: records.Case, trials: Sequence[records.TrialView]) -> CaseVerdict:
+    gates = [conditions.binds_box(case, trials),
+             conditions.converged(case, metric=STATISTIC.metric)]
+    verdict = judging.decide(case, STATISTIC, conditions.linf_theorem(case), gates)
+    if verdict.outcome is Outcome.NOT_APPLICABLE:  # what the contrast shows, in words
+        shown = judging.decide(case, STATISTIC, conditions.Check(True, ""), gates)
+        verdict = judging.replace_reason(
+            verdict, f"{verdict.reason}; as a contrast: {_reading(shown)}")
+    return verdict
+
+
 def judge(recs: Sequence[Mapping[str, Any]]) -> ClaimVerdict:
-    trials = records.views(recs)
-    judged = [t for t in trials if t.weight_decay > 0 and t.row.get("decay") == "decoupled"
-              and t.row.get("direction") == "adam" and _beta1_above_beta2(t)]
-    verdicts = []
-    for case in records.cases(judged):
-        applicable = conditions.linf_theorem(case)
-        gates = [conditions.binds_box(case, trials),
-                 conditions.converged(case, metric=STATISTIC.metric)]
-        verdict = judging.decide(case, STATISTIC, applicable, gates)
-        if verdict.outcome is Outcome.NOT_APPLICABLE:  # what the contrast shows, in words
-            shown = judging.decide(case, STATISTIC, conditions.Check(True, ""), gates)
-            verdict = judging.replace_reason(
-                verdict, f"{verdict.reason}; as a contrast: {_reading(shown)}")
-        verdicts.append(verdict)
-    return judging.aggregate(CLAIM_ID, STATISTIC, verdicts)
+    return judging.judge_cases(
+        CLAIM_ID, STATISTIC, recs,
+        lambda t: (t.row.get("decay") == "decoupled" and t.row.get("direction") == "adam"
+                   and _beta1_above_beta2(t)), outside_theorem)
 
 
 def _reading(shown: Any) -> str:

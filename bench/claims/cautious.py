@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bench.claims import conditions, judging, pairs, records
-from bench.claims.base import CaseVerdict, Claim, ClaimVerdict, Outcome, Statistic, SuiteRun
+from bench.claims.base import CaseVerdict, Claim, ClaimVerdict, Statistic, SuiteRun
 
 CLAIM_ID = "7"
 DIST_TOL = 1e-2  # ‖x − x*‖/‖c‖ at or below: x* reached (1% of the optimum's own size)
@@ -43,32 +43,28 @@ def deterministic(case: records.Case) -> conditions.Check:
 
 def contrast(case: records.Case, trials: Sequence[records.TrialView]) -> CaseVerdict:
     """The decoupled partner's verdict: it ends at the box optimum (dist_box)."""
-    partners = pairs.partner_cases(case, trials, "decoupled")
-    if not partners:
-        first = case.first
-        return CaseVerdict(first.optimizer, first.variant, first.lr, first.weight_decay,
-                           Outcome.INCONCLUSIVE, "no decoupled run at this lr, λ and setting "
-                           "to contrast (the claim is a contrast with decoupled decay)")
-    partner = partners[0]
-    gates = [conditions.binds_box(partner, trials),
-             conditions.converged(partner, metric=BOX.metric)]
-    verdict = judging.decide(partner, BOX, deterministic(partner), gates)
-    return judging.replace_reason(verdict, f"decoupled {partner.first.optimizer}: "
-                                           f"{verdict.reason}")
+    def at_box_optimum(partner: records.Case) -> CaseVerdict:
+        gates = [conditions.binds_box(partner, trials),
+                 conditions.converged(partner, metric=BOX.metric)]
+        return judging.decide(partner, BOX, deterministic(partner), gates)
+
+    return pairs.judged_partner(case, trials, "decoupled", at_box_optimum,
+                                "no decoupled run at this lr, λ and setting to contrast (the "
+                                "claim is a contrast with decoupled decay)")
+
+
+def keeps_loss(case: records.Case, trials: Sequence[records.TrialView]) -> CaseVerdict:
+    """Cautious decay ends at c, and its decoupled partner at the box optimum."""
+    # Cautious decay predicts no box: it binds where decoupled decay's, 1/λ, would.
+    gates = [conditions.binds_box(case, trials, radius=1.0 / case.first.weight_decay),
+             conditions.converged(case, residual_key=STATISTIC.metric, metric=STATISTIC.metric)]
+    mine = judging.decide(case, STATISTIC, deterministic(case), gates)
+    return judging.combine(mine, contrast(case, trials))
 
 
 def judge(recs: Sequence[Mapping[str, Any]]) -> ClaimVerdict:
-    trials = records.views(recs)
-    judged = [t for t in trials if t.weight_decay > 0 and t.row.get("decay") == "cautious"]
-    verdicts = []
-    for case in records.cases(judged):
-        # Cautious decay predicts no box: it binds where decoupled decay's, 1/λ, would.
-        gates = [conditions.binds_box(case, trials, radius=1.0 / case.first.weight_decay),
-                 conditions.converged(case, residual_key=STATISTIC.metric,
-                                      metric=STATISTIC.metric)]
-        mine = judging.decide(case, STATISTIC, deterministic(case), gates)
-        verdicts.append(judging.combine(mine, contrast(case, trials)))
-    return judging.aggregate(CLAIM_ID, STATISTIC, verdicts)
+    return judging.judge_cases(CLAIM_ID, STATISTIC, recs,
+                               lambda t: t.row.get("decay") == "cautious", keeps_loss)
 
 
 CLAIM = Claim(

@@ -7,6 +7,9 @@ claim (its cases together). Pure functions; the claim modules call them in this 
     ...
     return judging.aggregate(CLAIM_ID, STATISTIC, case_verdicts)
 
+`judge_cases` is that loop for a claim that judges each configuration on its own: the trials
+at λ > 0 that the claim selects, pooled into cases, each judged, the verdicts aggregated.
+
 `decide` adds the common gates itself (every seed finished, at least MIN_SEEDS seeds) and, when
 every gate passes, compares the 95% interval of the statistic's mean over seeds
 (bench/analysis/stats.py:mean_ci) with the statistic's band: inside it holds, wholly outside
@@ -16,14 +19,17 @@ it is violated, straddling it is inconclusive. A not-applicable case still repor
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from bench.analysis.stats import mean_ci
+from bench.claims import records
 from bench.claims.base import CaseVerdict, ClaimVerdict, Outcome, Statistic
 from bench.claims.conditions import Check, enough_seeds, finished
-from bench.claims.records import Case
+from bench.claims.records import Case, TrialView
+
+CaseJudge = Callable[[Case, Sequence[TrialView]], CaseVerdict]  # (case, all trials) -> verdict
 
 
 def interval_of(values: Sequence[float]) -> tuple[float | None, tuple[float, float] | None]:
@@ -152,6 +158,21 @@ def aggregate(claim_id: str, statistic: Statistic, cases: Sequence[CaseVerdict]
     tightest = min(by[Outcome.HOLDS], key=lambda c: margin(c.interval, statistic.band))
     return verdict(Outcome.HOLDS, f"all {n_applicable} case(s) hold; closest to the "
                                   "threshold", tightest)
+
+
+def decayed_cases(recs: Sequence[Mapping[str, Any]], select: Callable[[TrialView], bool]
+                  ) -> tuple[list[TrialView], list[Case]]:
+    """Every trial of `recs` (a claim's gates look at twins and partners among them), and
+    the cases of those at λ > 0 that `select` keeps."""
+    trials = records.views(recs)
+    return trials, records.cases([t for t in trials if t.weight_decay > 0 and select(t)])
+
+
+def judge_cases(claim_id: str, statistic: Statistic, recs: Sequence[Mapping[str, Any]],
+                select: Callable[[TrialView], bool], judge_case: CaseJudge) -> ClaimVerdict:
+    """The claim's verdict: `judge_case` on each case of `decayed_cases`, aggregated."""
+    trials, cases = decayed_cases(recs, select)
+    return aggregate(claim_id, statistic, [judge_case(case, trials) for case in cases])
 
 
 def replace_reason(case: CaseVerdict, reason: str) -> CaseVerdict:

@@ -85,15 +85,11 @@ def compare(case: records.Case, partner: records.Case) -> Any:
 
 
 def judge(recs: Sequence[Mapping[str, Any]]) -> ClaimVerdict:
-    trials = records.views(recs)
-    judged = [t for t in trials if t.weight_decay > 0 and t.row.get("decay") == "decoupled"]
-    verdicts = []
-    for case in records.cases(judged):
-        for partner in pairs.partner_cases(case, trials, "coupled",
-                                           differ=records.DECAY_FIELDS):
-            if partner.first.weight_decay > 0:
-                verdicts.append(compare(case, partner))
-    return judging.aggregate(CLAIM_ID, STATISTIC, verdicts)
+    trials, cases = judging.decayed_cases(recs, lambda t: t.row.get("decay") == "decoupled")
+    return judging.aggregate(CLAIM_ID, STATISTIC, [
+        compare(case, partner) for case in cases
+        for partner in pairs.partner_cases(case, trials, "coupled", differ=records.DECAY_FIELDS)
+        if partner.first.weight_decay > 0])
 
 
 CLAIM = Claim(

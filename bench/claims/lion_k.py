@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bench.claims import conditions, judging, records, xie_li_box
-from bench.claims.base import Claim, ClaimVerdict, Statistic, SuiteRun
+from bench.claims import conditions, judging, records, xie_li_box, xie_li_kkt
+from bench.claims.base import CaseVerdict, Claim, ClaimVerdict, Statistic, SuiteRun
 from bench.claims.xie_li_box import QUADRATIC
 
 CLAIM_ID = "5"
@@ -22,20 +22,20 @@ STATISTIC = Statistic("kkt_residual", "final kkt_residual of Lion against the bo
                       (-conditions.KKT_TOL, conditions.KKT_TOL))
 
 
+def solves_box(case: records.Case, trials: Sequence[records.TrialView],
+               statistic: Statistic, applicable: conditions.Check) -> CaseVerdict:
+    """Lion solves the box problem in this case: a KKT point (claim 2's test, reported under
+    `statistic`) inside the box (claim 1's), both must hold. Claim 12 judges minibatch Lion
+    with it."""
+    return judging.combine(xie_li_kkt.at_kkt_point(case, applicable, statistic),
+                           xie_li_box.in_box(case, trials, applicable))
+
+
 def judge(recs: Sequence[Mapping[str, Any]]) -> ClaimVerdict:
-    trials = records.views(recs)
-    judged = [t for t in trials if t.weight_decay > 0 and t.row.get("direction") == "lion"
-              and t.row.get("decay") != "coupled"]
-    verdicts = []
-    for case in records.cases(judged):
-        applicable = conditions.linf_theorem(case)
-        kkt = judging.decide(case, STATISTIC, applicable,
-                             [conditions.converged(case, metric=STATISTIC.metric)])
-        box = judging.decide(case, xie_li_box.STATISTIC, applicable,
-                             [conditions.binds_box(case, trials),
-                              conditions.converged(case, metric="linf_ratio")])
-        verdicts.append(judging.combine(kkt, box))
-    return judging.aggregate(CLAIM_ID, STATISTIC, verdicts)
+    return judging.judge_cases(
+        CLAIM_ID, STATISTIC, recs,
+        lambda t: t.row.get("direction") == "lion" and t.row.get("decay") != "coupled",
+        lambda case, trials: solves_box(case, trials, STATISTIC, conditions.linf_theorem(case)))
 
 
 CLAIM = Claim(

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bench.claims import conditions, judging, records, xie_li_box
+from bench.claims import conditions, judging, lion_k, records
 from bench.claims.base import Claim, ClaimVerdict, Statistic, SuiteRun
 
 CLAIM_ID = "12"
@@ -48,19 +48,10 @@ def stochastic_lion(case: records.Case) -> conditions.Check:
 
 
 def judge(recs: Sequence[Mapping[str, Any]]) -> ClaimVerdict:
-    trials = records.views(recs)
-    judged = [t for t in trials if t.weight_decay > 0 and t.row.get("direction") == "lion"
-              and t.row.get("decay") == "decoupled"]
-    verdicts = []
-    for case in records.cases(judged):
-        applicable = stochastic_lion(case)
-        kkt = judging.decide(case, STATISTIC, applicable,
-                             [conditions.converged(case, metric=STATISTIC.metric)])
-        box = judging.decide(case, xie_li_box.STATISTIC, applicable,
-                             [conditions.binds_box(case, trials),
-                              conditions.converged(case, metric="linf_ratio")])
-        verdicts.append(judging.combine(kkt, box))
-    return judging.aggregate(CLAIM_ID, STATISTIC, verdicts)
+    return judging.judge_cases(
+        CLAIM_ID, STATISTIC, recs,
+        lambda t: t.row.get("direction") == "lion" and t.row.get("decay") == "decoupled",
+        lambda case, trials: lion_k.solves_box(case, trials, STATISTIC, stochastic_lion(case)))
 
 
 CLAIM = Claim(

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bench.claims import conditions, judging, records
-from bench.claims.base import Claim, ClaimVerdict, Statistic, SuiteRun
+from bench.claims.base import CaseVerdict, Claim, ClaimVerdict, Statistic, SuiteRun
 
 CLAIM_ID = "6"
 SPECTRAL_TOL = 1e-2  # |λσ_max/s − 1| at or below: on the ball's edge
@@ -49,16 +49,16 @@ def exact_frank_wolfe(case: records.Case) -> conditions.Check:
                             {"orthogonalize": orthogonalize})
 
 
+def on_ball(case: records.Case, _trials: Sequence[records.TrialView]) -> CaseVerdict:
+    gates = [conditions.binds_spectral(case),
+             conditions.converged(case, residual_key="ball_kkt_residual",
+                                  metric=STATISTIC.metric)]
+    return judging.decide(case, STATISTIC, exact_frank_wolfe(case), gates)
+
+
 def judge(recs: Sequence[Mapping[str, Any]]) -> ClaimVerdict:
-    trials = records.views(recs)
-    judged = [t for t in trials if t.weight_decay > 0 and t.row.get("direction") == "muon"]
-    verdicts = []
-    for case in records.cases(judged):
-        gates = [conditions.binds_spectral(case),
-                 conditions.converged(case, residual_key="ball_kkt_residual",
-                                      metric=STATISTIC.metric)]
-        verdicts.append(judging.decide(case, STATISTIC, exact_frank_wolfe(case), gates))
-    return judging.aggregate(CLAIM_ID, STATISTIC, verdicts)
+    return judging.judge_cases(CLAIM_ID, STATISTIC, recs,
+                               lambda t: t.row.get("direction") == "muon", on_ball)
 
 
 CLAIM = Claim(

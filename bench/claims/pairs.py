@@ -10,9 +10,10 @@ directions agree, and the partner's decay style is the one asked for. Seeds pair
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 
+from bench.claims.base import CaseVerdict, Outcome
 from bench.claims.records import Case, TrialView, cases
 
 ALWAYS = ("optimizer", "seed")
@@ -40,6 +41,19 @@ def partner_cases(case: Case, trials: Sequence[TrialView], decay: str,
                   differ: Sequence[str] = ()) -> list[Case]:
     """`partner_trials` as configurations, ordered as records.cases orders them."""
     return cases(partner_trials(case, trials, decay, differ))
+
+
+def judged_partner(case: Case, trials: Sequence[TrialView], decay: str,
+                   judge: Callable[[Case], CaseVerdict], missing: str) -> CaseVerdict:
+    """`judge` on the case's first partner of decay style `decay`, its reason headed by the
+    partner's optimizer; inconclusive, saying `missing`, where the case has no partner."""
+    partners = partner_cases(case, trials, decay)
+    if not partners:
+        first = case.first
+        return CaseVerdict(first.optimizer, first.variant, first.lr, first.weight_decay,
+                           Outcome.INCONCLUSIVE, missing)
+    verdict = judge(partners[0])
+    return replace(verdict, reason=f"{decay} {partners[0].first.optimizer}: {verdict.reason}")
 
 
 @dataclass(frozen=True)

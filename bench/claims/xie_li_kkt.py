@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bench.claims import conditions, judging, records
-from bench.claims.base import Claim, ClaimVerdict, Statistic, SuiteRun
+from bench.claims.base import CaseVerdict, Claim, ClaimVerdict, Statistic, SuiteRun
 
 CLAIM_ID = "2"
 STATISTIC = Statistic("kkt_residual", "final fw_gap(x_T)/fw_gap(x_0) against the box 1/λ, "
@@ -28,15 +28,18 @@ QUADRATIC = "xie_li_quadratic"
 WIKITEXT = "xie_li_wikitext_kkt"
 
 
+def at_kkt_point(case: records.Case, applicable: conditions.Check,
+                 statistic: Statistic = STATISTIC) -> CaseVerdict:
+    """One case's kkt_residual against ±KKT_TOL once converged (claims 5 and 12 judge Lion's
+    KKT part with it, under their own statistic)."""
+    return judging.decide(case, statistic, applicable,
+                          [conditions.converged(case, metric=statistic.metric)])
+
+
 def judge(recs: Sequence[Mapping[str, Any]]) -> ClaimVerdict:
-    trials = records.views(recs)
-    judged = [t for t in trials if t.weight_decay > 0 and t.row.get("decay") != "coupled"]
-    verdicts = []
-    for case in records.cases(judged):
-        applicable = conditions.linf_theorem(case)
-        gates = [conditions.converged(case, metric=STATISTIC.metric)]
-        verdicts.append(judging.decide(case, STATISTIC, applicable, gates))
-    return judging.aggregate(CLAIM_ID, STATISTIC, verdicts)
+    return judging.judge_cases(
+        CLAIM_ID, STATISTIC, recs, lambda t: t.row.get("decay") != "coupled",
+        lambda case, _trials: at_kkt_point(case, conditions.linf_theorem(case)))
 
 
 CLAIM = Claim(

@@ -10,11 +10,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from bench.conformance.audit import Audit, AuditRow
+from bench.ledger.shared_files import write_text
 from bench.untrusted_text import csv_cell, md_escape
 
 FILES = ("index.html", "audit.csv", "audit.json", "audit.md")
@@ -177,8 +177,5 @@ def write_outputs(audit: Audit, out: Path) -> list[Path]:
                              render_markdown(audit))))
     written = []
     for name, text in texts.items():
-        tmp = out / f".{name}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, out / name)
-        written.append(out / name)
+        written.append(write_text(out / name, text))
     return written

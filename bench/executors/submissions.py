@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,20 +16,12 @@ from typing import Any
 
 from bench import input_files
 from bench.ledger import damaged
-from bench.ledger.shared_files import temp_file
+from bench.ledger.shared_files import write_text
 
 
 def _write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = temp_file(path.parent, suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    write_text(path, json.dumps(data, indent=1))
 
 
 MAX_FILE_BYTES = 1 << 28  # a plan of a million trial ids is ~16 MB

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import input_files
-from bench.ledger.shared_files import temp_file
+from bench.ledger.shared_files import write_text
 
 WRITE_EVERY_S = 1.0  # a running batch's progress file is at most this old
 MAX_FILE_BYTES = 1 << 24  # a bound far above any progress file (a stacked group's ids)
@@ -75,13 +75,7 @@ class ProgressFiles:
     def write(self, batch_id: str, progress: BatchProgress) -> None:
         """Atomically (write and rename): a reader sees the old file or the new one."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = temp_file(self.dir, suffix=".json")
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(asdict(progress), f)
-            os.replace(tmp, self.path(batch_id))
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        write_text(self.path(batch_id), json.dumps(asdict(progress)), sync=False)
 
     def remove(self, batch_id: str) -> None:
         self.path(batch_id).unlink(missing_ok=True)

@@ -38,18 +38,46 @@ def temp_dir(directory: str | os.PathLike, prefix: str = ".tmp-") -> Path:
     raise FileExistsError(f"no free temporary name in {directory}")
 
 
-def write_text(path: str | os.PathLike, text: str, prefix: str = ".tmp-") -> Path:
-    """`text` into `path`, whole or not at all: a synced temporary file renamed into place, so a
-    reader sees the old file or the new one, never part of one."""
+def write_text(path: str | os.PathLike, text: str, prefix: str = ".tmp-",
+               sync: bool = True) -> Path:
+    """`text` into `path` (UTF-8, as `bench.input_files` reads it), whole or not at all: a
+    temporary file renamed into place, so a reader sees the old file or the new one, never part
+    of one. `sync=False` skips the fsync, for a file written often that need not outlive a
+    crash (progress: the fsync would stall the training loop it reports on)."""
     path = Path(path)
-    fd, tmp = temp_file(path.parent, prefix=prefix, suffix=path.suffix)
+    tmp = _filled_temp(path, text, prefix, sync)
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def create_text(path: str | os.PathLike, text: str, prefix: str = ".tmp-") -> bool:
+    """`text` into `path` as `write_text` does, but only where no file has that name: the
+    temporary file is hard-linked to `path`, which fails if it exists (exclusive on local
+    filesystems and NFS). False where `path` existed."""
+    tmp = _filled_temp(Path(path), text, prefix, sync=True)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return True
+
+
+def _filled_temp(path: Path, text: str, prefix: str, sync: bool) -> str:
+    """A new temporary file beside `path` holding `text`; removed again where writing fails."""
+    fd, tmp = temp_file(path.parent, prefix=prefix, suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            if sync:
+                f.flush()
+                os.fsync(f.fileno())
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return tmp

@@ -27,7 +27,7 @@ from typing import Any
 
 from bench import input_files
 from bench.ledger import damaged
-from bench.ledger.shared_files import temp_file
+from bench.ledger.shared_files import create_text, write_text
 
 
 @dataclass(frozen=True)
@@ -209,7 +209,7 @@ class ClaimStore:
         if not self.holds(claim):
             return None
         fresh = replace(claim, heartbeat=time.time(), step=step)
-        _write_atomic(self._path(claim.trial_id, claim.generation), fresh, exclusive=False)
+        write_text(self._path(claim.trial_id, claim.generation), json.dumps(asdict(fresh)))
         return fresh if self.holds(fresh) else None
 
     def release(self, claim: Claim) -> None:
@@ -217,27 +217,8 @@ class ClaimStore:
 
     def _create_exclusive(self, claim: Claim) -> bool:
         self.dir.mkdir(parents=True, exist_ok=True)
-        return _write_atomic(self._path(claim.trial_id, claim.generation), claim,
-                             exclusive=True)
-
-
-def _write_atomic(target: Path, claim: Claim, exclusive: bool) -> bool:
-    fd, tmp = temp_file(target.parent, suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(asdict(claim), f)
-            f.flush()
-            os.fsync(f.fileno())
-        if not exclusive:
-            os.replace(tmp, target)
-            return True
-        try:
-            os.link(tmp, target)
-        except FileExistsError:
-            return False
-        return True
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+        return create_text(self._path(claim.trial_id, claim.generation),
+                           json.dumps(asdict(claim)))
 
 
 class Heartbeat:

@@ -4,34 +4,21 @@ from __future__ import annotations
 
 import torch
 
+from tests.bench.heavy_ball import HeavyBall
 
-class _Momentum(torch.optim.Optimizer):
+
+class _Momentum(HeavyBall):
     """Heavy-ball SGD with decoupled weight decay; subclasses break one thing."""
 
     def __init__(self, params, lr=1e-2, weight_decay=0.0, momentum=0.9):
-        super().__init__(params, dict(lr=lr, weight_decay=weight_decay, momentum=momentum))
+        super().__init__(params, lr, weight_decay, momentum)
 
     def _weight_decay(self, group):
         return group["weight_decay"]
 
-    def _buffer(self, p):
-        return self.state[p].setdefault("momentum_buffer", torch.zeros_like(p))
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                buf = self._buffer(p)
-                buf.mul_(group["momentum"]).add_(p.grad)
-                p.mul_(1 - group["lr"] * self._weight_decay(group))
-                p.add_(buf, alpha=-group["lr"])
-        return loss
+    def _decay(self, group, p, grad):
+        p.mul_(1 - group["lr"] * self._weight_decay(group))
+        return grad
 
 
 class Conforming(_Momentum):

@@ -3,13 +3,10 @@ none, fail instead under WDBENCH_REQUIRE_SLURM=1 (CI starts a one-node cluster).
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import time
-from collections.abc import Callable
 
-import pytest
+from tests.bench.helpers import skip_module_if
 
 
 def slurm_missing() -> str | None:
@@ -27,19 +24,4 @@ def slurm_missing() -> str | None:
 
 def require_slurm() -> None:
     """Module-level guard: skip (or fail in CI) when no cluster answers."""
-    reason = slurm_missing()
-    if reason:
-        if os.environ.get("WDBENCH_REQUIRE_SLURM") == "1":  # CI: a skip would hide the gap
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason, allow_module_level=True)
-
-
-def wait_for(condition: Callable[[], object], timeout: float, what: str,
-             poll: float = 0.2) -> object:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(poll)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+    skip_module_if(slurm_missing(), "WDBENCH_REQUIRE_SLURM")

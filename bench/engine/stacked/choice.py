@@ -31,6 +31,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from bench.ledger.shared_files import write_text
 from tasks.base import Task
 
 TIE = 0.05  # vmap must be this much faster (relative) to be chosen over the exact loop
@@ -154,8 +155,6 @@ def _record(path: Path, key: str, entry: dict[str, Any]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         known = _read(path)
         known[key] = entry
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(known, indent=1, sort_keys=True))
-        os.replace(tmp, path)
+        write_text(path, json.dumps(known, indent=1, sort_keys=True))
     except OSError:
         pass  # a read-only cache: timed again next time

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bench.slurm_helpers import require_slurm, wait_for
+from tests.bench.slurm_helpers import require_slurm
 
 # Every test here submits sweeps to the cluster through the CLI.
 pytestmark = [pytest.mark.slurm, pytest.mark.e2e]
@@ -27,7 +27,7 @@ from bench.engine.runner import run_trial  # noqa: E402
 from bench.ledger.store import Ledger  # noqa: E402
 from bench.ledger.trial_claims import ClaimStore  # noqa: E402
 from bench.trial import suite as suites  # noqa: E402
-from tests.bench.helpers import REPO, comparable  # noqa: E402
+from tests.bench.helpers import REPO, comparable, wait_until  # noqa: E402
 from tests.bench.traced_toy_task import TRACED, runs  # noqa: E402
 
 FAST = "poll_s: 0.5\nheartbeat_s: 1.0\n"
@@ -161,10 +161,11 @@ def test_cancelled_job_is_rerun_by_the_next_sweep(tmp_path):
     assert detached.returncode == 0, detached.stderr
     job = detached.stdout.strip()
     assert job.isdigit()
-    wait_for(lambda: claim_step(out) >= 2, 90, "the trial to start")
+    wait_until(lambda: claim_step(out) >= 2, "the trial to start", 90, 0.2)
     subprocess.run(["scancel", job], check=True)
-    wait_for(lambda: job not in subprocess.run(["squeue", "-h", "-o", "%A"], text=True,
-                                               capture_output=True).stdout, 60, "the cancel")
+    wait_until(lambda: job not in subprocess.run(["squeue", "-h", "-o", "%A"], text=True,
+                                                 capture_output=True).stdout, "the cancel", 60,
+               0.2)
     assert not Ledger(out).ids()  # cancelled: pending, not failed
     again = run_sweep(suite, out, env=env_for(trace))
     assert again.returncode == 0, again.stderr[-3000:]

@@ -17,8 +17,8 @@ from bench.executors.status import collect
 from bench.ledger.fingerprint import recorded
 from bench.ledger.store import Ledger
 from bench.ledger.trial_claims import ClaimStore
-from tests.bench.helpers import REPO, TOY, wdbench
-from tests.bench.slurm_helpers import require_slurm, wait_for
+from tests.bench.helpers import REPO, TOY, wait_until, wdbench
+from tests.bench.slurm_helpers import require_slurm
 from tests.bench.traced_toy_task import TRACED
 
 
@@ -90,7 +90,7 @@ def test_status_reports_a_running_slurm_sweep(tmp_path):
         live = [r for r in status["running"] if r["step"] > 0 and r["id"] in beats]
         return (status, beats, time.time()) if live else None
 
-    status, beats, now = wait_for(running, 90, "status to show a running trial", poll=0.2)
+    status, beats, now = wait_until(running, "status to show a running trial", 90, 0.2)
     [trial] = status["running"]
     assert trial["job_id"] == job and trial["host"] == status["host"]  # a one-task array
     # The age is the claim's: at most the time since the heartbeat read just before (a
@@ -98,6 +98,6 @@ def test_status_reports_a_running_slurm_sweep(tmp_path):
     assert 0 <= trial["heartbeat_age_s"] <= now - beats[trial["id"]] + 0.1
     assert status["counts"]["running"] == 1 and status["counts"]["pending"] == 1
     assert status["queued_in_slurm"] == 1  # the other trial waits in the same array task
-    wait_for(lambda: collect(out)["counts"]["done"] == 2, 90, "the sweep to finish", poll=0.5)
+    wait_until(lambda: collect(out)["counts"]["done"] == 2, "the sweep to finish", 90, 0.5)
     final = wdbench("status", str(out))
     assert "2 done" in final.stdout and "0 running, 0 pending" in final.stdout

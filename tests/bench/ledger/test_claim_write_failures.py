@@ -27,19 +27,17 @@ TAKEN_OVER = "written by the sweep that took the trial over"
 def failing_refreshes(monkeypatch, failures: float) -> threading.Event:
     """The next `failures` claim refreshes fail as on a full disk (creating claims still
     works); the event is set at the first refresh that succeeds after them."""
-    write, left, recovered = trial_claims._write_atomic, [failures], threading.Event()
+    write, left, recovered = trial_claims.write_text, [failures], threading.Event()
 
-    def flaky(target, claim, exclusive):
-        if exclusive:
-            return write(target, claim, exclusive)
+    def flaky(path, text, *args, **kwargs):
         if left[0] > 0:
             left[0] -= 1
             raise OSError(errno.ENOSPC, "No space left on device")
-        done = write(target, claim, exclusive)
+        done = write(path, text, *args, **kwargs)
         recovered.set()
         return done
 
-    monkeypatch.setattr(trial_claims, "_write_atomic", flaky)
+    monkeypatch.setattr(trial_claims, "write_text", flaky)  # refreshes; create_text creates
     return recovered
 
 

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from bench import input_files
 from bench.claims.runner import write_results
 from bench.executors import submissions
 from bench.ledger.export import export_dataset
 from bench.ledger.progress import BatchProgress, ProgressFiles
+from bench.ledger.shared_files import create_text, write_text
 from bench.ledger.store import Ledger
 from bench.ledger.trial_claims import ClaimStore
 from bench.report import claim_verdicts
@@ -64,3 +66,21 @@ def test_a_strict_umask_is_honoured_too(tmp_path):
         assert _mode(Ledger(tmp_path).write(record)) == 0o600
     finally:
         os.umask(before)
+
+
+def test_create_text_makes_a_file_once_and_never_replaces_one(tmp_path):
+    target = tmp_path / "t.000001.json"
+    assert create_text(target, "first")
+    assert not create_text(target, "second")
+    assert target.read_text() == "first"
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]  # no temporary file left
+
+
+def test_write_text_replaces_whole_in_utf8_and_leaves_nothing_when_it_fails(tmp_path):
+    target = tmp_path / "page.html"
+    write_text(target, "Lion λ ≤ 1", sync=False)
+    assert input_files.read_text(target, 1 << 10) == "Lion λ ≤ 1"
+    with pytest.raises(UnicodeEncodeError):
+        write_text(target, "a lone surrogate \udc80")
+    assert input_files.read_text(target, 1 << 10) == "Lion λ ≤ 1"  # the old file, whole
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]

@@ -18,7 +18,7 @@ from bench.executors.claimed import WorkerSettings, run_claimed
 from bench.ledger.store import Ledger
 from bench.ledger.trial_claims import ClaimStore, Heartbeat, Owner
 from bench.trial.config import Trial
-from tests.bench.helpers import REPO
+from tests.bench.helpers import REPO, wait_until
 from tests.bench.traced_toy_task import TRACED, runs
 
 
@@ -107,25 +107,13 @@ def test_concurrent_takeovers_have_exactly_one_winner(tmp_path):
         assert winners[0].generation == 1 and store.holds(winners[0])
 
 
-def _wait_until(condition, what: str, hang_guard_s: float = 120.0):
-    """Poll until `condition()` is truthy. The bound only keeps a broken build from hanging
-    the suite; it is not a speed assumption (a loaded machine can hold an fsync for seconds)."""
-    deadline = time.monotonic() + hang_guard_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    pytest.fail(f"{what} did not happen within {hang_guard_s:.0f} s")
-
-
 def test_heartbeat_refreshes_and_a_lost_claim_interrupts_the_trial(tmp_path):
     store = ClaimStore(tmp_path)
     claim = store.acquire("t7")
     with Heartbeat(store, claim, interval_s=0.05) as beat:
         beat.set_step(12)
-        current = _wait_until(lambda: (c := store.current("t7")).step == 12 and c,
-                              "a heartbeat carrying step 12")
+        current = wait_until(lambda: (c := store.current("t7")).step == 12 and c,
+                             "a heartbeat carrying step 12")
         assert current.heartbeat > claim.heartbeat and current.generation == 0
         assert not beat.lost
         with pytest.raises(KeyboardInterrupt):
@@ -133,7 +121,7 @@ def test_heartbeat_refreshes_and_a_lost_claim_interrupts_the_trial(tmp_path):
             # heartbeat may notice at any bytecode from the moment the rival's file exists
             # (even before _create_exclusive returns), so the rival is made inside the block.
             store._create_exclusive(replace(current, generation=1, pid=1, host="elsewhere"))
-            _wait_until(lambda: False, "the interrupt of the lost claim")
+            wait_until(lambda: False, "the interrupt of the lost claim")
     assert beat.lost
     assert store.current("t7").host == "elsewhere"  # the rival's claim stands
 

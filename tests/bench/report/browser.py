@@ -9,7 +9,7 @@ import os
 import shutil
 from pathlib import Path
 
-import pytest
+from tests.bench.helpers import skip_module_if
 
 CHROMIUM = os.environ.get("WDBENCH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -27,11 +27,7 @@ def missing() -> str | None:
 
 
 def skip_without_browser() -> None:
-    why = missing()
-    if why:
-        if os.environ.get("WDBENCH_REQUIRE_BROWSER") == "1":  # CI: a skip would hide the gap
-            pytest.fail(why, pytrace=False)
-        pytest.skip(why, allow_module_level=True)
+    skip_module_if(missing(), "WDBENCH_REQUIRE_BROWSER")
 
 
 def launch(p):
