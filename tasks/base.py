@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from tasks.masks import decay_mask
+from tasks.masks import MASK_POLICIES, decay_mask
 from tasks.options import TaskOption, parse_options
 
 BUDGET_NAMES = ("smoke", "cpu", "full")
@@ -43,6 +43,8 @@ class Task(abc.ABC):
     # Every task option (`--set task.NAME=value`), declared once; anything else is an error.
     declared_options: ClassVar[tuple[TaskOption, ...]] = ()
     default_mask: ClassVar[str] = "matrices"
+    # The decay-mask policies `decay_mask` accepts (`--set mask=`).
+    mask_policies: ClassVar[tuple[str, ...]] = MASK_POLICIES
     # Hyper-parameters are selected on this validation metric (leaderboards, sweeps).
     selection_metric: ClassVar[str] = "val_loss"
     selection_mode: ClassVar[str] = "min"

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import torch
 
-MASK_POLICIES = ("all", "matrices", "none")
+MASK_POLICIES = ("all", "matrices", "none")  # every task's (tasks.base.Task.mask_policies)
+# Decayed: every weight matrix but no embedding (token, position, untied output projection);
+# a policy of the language-model task only (tasks/wikitext.py).
+NO_EMBEDDINGS = "matrices_no_embeddings"
+# Every policy a built-in task accepts: what `--set mask=` may name before the trial's task
+# is known; validation then checks the trial's own task's `mask_policies`.
+ALL_POLICIES = (*MASK_POLICIES, NO_EMBEDDINGS)
 
 
 def decay_mask(model: torch.nn.Module, policy: str) -> dict[str, bool]:

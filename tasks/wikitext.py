@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from tasks.base import Budget, Task
 from tasks.data import DataUnavailable, default_cache_dir, hub_reachable, resolve_data_dir
 from tasks.lm_model import LMShape, build_gpt2, embedding_param_names, embeddings_tied
-from tasks.masks import MASK_POLICIES
+from tasks.masks import MASK_POLICIES, NO_EMBEDDINGS
 from tasks.options import OneOf, Range, TaskOption, at_least
 from tasks.text_data import (
     HUB_DATASET,
@@ -48,9 +48,6 @@ OPTIONS = (
                "tokens (null: minibatches)", at_least(1), nullable=True),
 )
 
-# Decayed: every weight matrix but no embedding (token, position, untied output projection).
-NO_EMBEDDINGS = "matrices_no_embeddings"
-
 
 def _budget(name: str, steps: int, batch_size: int, eval_every: int, eval_batch_size: int,
             probe_batches: int, **options: Any) -> Budget:
@@ -80,6 +77,7 @@ class WikiTextTask(Task):
     })
     declared_options = OPTIONS
     default_mask = "matrices"
+    mask_policies = (*MASK_POLICIES, NO_EMBEDDINGS)
     # torch.func over task.loss; dropout > 0 is refused by bench/engine/stacked (random streams).
     stacking = "func"
     selection_metric = "val_loss"
@@ -168,9 +166,9 @@ class WikiTextTask(Task):
             embeddings = embedding_param_names(model)
             mask = super().decay_mask(model, "matrices")
             return {name: decayed and name not in embeddings for name, decayed in mask.items()}
-        if policy not in MASK_POLICIES:
+        if policy not in self.mask_policies:
             raise ValueError(f"unknown mask {policy!r}; use one of: "
-                             f"{', '.join((*MASK_POLICIES, NO_EMBEDDINGS))}")
+                             f"{', '.join(self.mask_policies)}")
         return super().decay_mask(model, policy)
 
     # --- computation ----------------------------------------------------------------------

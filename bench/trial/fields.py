@@ -211,9 +211,10 @@ def schedules() -> tuple[str, ...]:
 
 
 def mask_policies() -> tuple[str, ...]:
-    from tasks.masks import MASK_POLICIES  # imports torch: only when a mask is checked
+    """Every built-in task's policies; the trial's own task's are checked in validation."""
+    from tasks.masks import ALL_POLICIES  # imports torch: only when a mask is checked
 
-    return MASK_POLICIES
+    return ALL_POLICIES
 
 
 def precisions() -> tuple[str, ...]:

@@ -78,6 +78,9 @@ def _check_task(trial: Any) -> None:
         if bad is None:
             raise UsageError(f"task {trial.task!r}: {err}") from None
         raise _Wrapped(f"task.{bad}", str(err)) from None
+    if trial.mask is not None and trial.mask not in cls.mask_policies:
+        raise SettingError("mask", trial.mask,
+                           f"one of {', '.join(cls.mask_policies)} (task {trial.task})")
     if budget.batch_size % trial.grad_accum:
         raise SettingError("grad_accum", trial.grad_accum,
                            f"a divisor of the batch size {budget.batch_size}")

@@ -91,7 +91,11 @@ BAD_INPUTS = [
     (_set("grad_accum=3"), "grad_accum=3 is not allowed; use a divisor of the batch size"),
     (_set("schedule=nosuch"), "schedule='nosuch' is not allowed; use one of constant, "
                               "inverse_sqrt, cosine, warmup_cosine (from --set)"),
-    (_set("mask=nosuch"), "mask='nosuch' is not allowed; use one of all, matrices, none"),
+    (_set("mask=nosuch"), "mask='nosuch' is not allowed; use one of all, matrices, none, "
+     "matrices_no_embeddings"),
+    # A policy of another task (the language model's): the trial's task names its own.
+    (_set("mask=matrices_no_embeddings"), "mask='matrices_no_embeddings' is not allowed; use "
+     "one of all, matrices, none (task quadratic)"),
     (_set("mixed_precision=fp8"), "mixed_precision='fp8' is not allowed; use one of no, bf16"),
     (_set("budget=huge"), "budget='huge' is not allowed; use one of smoke, cpu, full"),
     # ... optimizer options against the constructor ...

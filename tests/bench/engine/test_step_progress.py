@@ -1,7 +1,7 @@
 """The engine's loops report progress (bench/engine/context.py::OnStep) after every step,
 (steps done, steps, members diverged), and before each evaluation, (..., (members evaluated,
-members to evaluate)): for a lone trial and for a stacked group whose member diverges
-mid-run."""
+members to evaluate)), the final one on the test split included: for a lone trial and for a
+stacked group whose member diverges mid-run."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ def test_a_lone_trial_reports_every_step_and_each_evaluation(tmp_path):
     assert record["status"] == "done"
     steps, evaluations = steps_and_evaluations(calls)
     assert steps == [(step, 30, 0) for step in range(1, 31)]
-    assert evaluations == [(step, 30, 0, (0, 1)) for step in (0, 10, 20, 30)]
+    # The last step's validation point, then the test split's evaluation.
+    assert evaluations == [(step, 30, 0, (0, 1)) for step in (0, 10, 20, 30, 30)]
     assert calls.index((10, 30, 0, (0, 1))) == calls.index((10, 30, 0)) + 1
 
 
@@ -48,7 +49,8 @@ def test_a_group_reports_its_steps_and_its_diverged_members(tmp_path):
     steps, evaluations = steps_and_evaluations(calls)
     # On CPU the losses are read every step: the count rises at the diverged step.
     assert steps == [(step, 40, int(step >= at)) for step in range(1, 41)]
-    # Every member at step 0, then the two still training.
+    # Every member at step 0, then the two still training (at the end: validation, then the
+    # test split).
     assert evaluations == ([(0, 40, 0, (i, 3)) for i in range(3)]
-                           + [(step, 40, 1, (i, 2)) for step in (10, 20, 30, 40)
+                           + [(step, 40, 1, (i, 2)) for step in (10, 20, 30, 40, 40)
                               for i in range(2)])

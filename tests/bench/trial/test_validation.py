@@ -39,6 +39,17 @@ def test_errors_name_key_value_allowed_values_and_source():
                               "must be 2 numbers in [0, 1), got (0.9,)) (from --set)")
 
 
+def test_a_mask_policy_is_checked_against_the_trials_own_task():
+    """The language model's `matrices_no_embeddings` is accepted for it, and refused, naming
+    the task, for the others."""
+    trial = validation.build("wikitext", "adamw", {"budget": "smoke",
+                                                   "mask": "matrices_no_embeddings"})
+    assert trial.mask == "matrices_no_embeddings"
+    with pytest.raises(UsageError, match=r"use one of all, matrices, none \(task quadratic\)"):
+        validation.build("quadratic", "adamw", {"budget": "smoke",
+                                                "mask": "matrices_no_embeddings"})
+
+
 def test_suite_errors_name_the_file_and_line_of_the_key(tmp_path):
     path = _suite(tmp_path, "  adamw: {lr: 0.01, weight_decay: 0.1}\n", "schedule: nosuch\n")
     with pytest.raises(UsageError) as err:
