@@ -116,8 +116,8 @@ def test_every_reader_of_the_fields_follows_the_declaration():
 def test_a_bad_value_names_key_value_and_allowed_values():
     with pytest.raises(SettingError) as err:
         BASE.with_settings({"mask": "some"})
-    assert str(err.value) == ("mask='some' is not allowed; use one of all, matrices, none, or "
-                              "null (the task's default)")
+    assert str(err.value) == ("mask='some' is not allowed; use one of all, matrices, none, "
+                              "matrices_no_embeddings, or null (the task's default)")
     with pytest.raises(SettingError, match="^grad_accum=0 is not allowed; use an integer >= 1$"):
         Trial(task="quadratic", optimizer="adamw", lr=0.01, weight_decay=0.1, grad_accum=0)
     with pytest.raises(SettingError, match="^task='' is not allowed; use a task name"):
