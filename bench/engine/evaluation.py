@@ -107,13 +107,16 @@ def probe_metrics(ctx: TrialContext, prog: Progress, per_tensor: bool = False
     tensors = {}
     if per_tensor:
         tensors = metrics.per_tensor_metrics(named_params, named_grads, wd, radius=radius)
-    if radius is not None and names:  # each tensor in its own norm's ball
+    # Radius 0 (`fixed` decay at η_t = 0, the end of a cosine) is the point 0: the ratios to
+    # it and its gaps are undefined, NaN as without a box; radius_t says why.
+    box = radius if radius else None
+    if box is not None and names:  # each tensor in its own norm's ball
         ball, ball_tensors = geometry.geometry_record(geometries, named_params, named_grads,
-                                                      radius)
+                                                      box)
         overall.update(ball)
         for n in tensors:
             tensors[n].update(ball_tensors[n])
-    kkt.attach(prog.kkt_start, radius, geometries, names, overall, tensors)
+    kkt.attach(prog.kkt_start, box, geometries, names, overall, tensors)
     overall.update(grad_ratio.point(named_params, named_grads))  # per tensor ‖g‖/‖x‖ (AdamC)
     for n, p in model.named_parameters():
         p.grad = saved_grads[n]

@@ -25,8 +25,8 @@ def constraint_metrics(params: Sequence[Tensor], grads: Sequence[Tensor | None],
                        tau: float = 0.01) -> dict[str, float]:
     """SPEC §3 metrics over all `params` together (the decayed set), with gradients `grads`.
 
-    `radius` defaults to 1/weight_decay; with weight_decay = 0 and no radius there is no box,
-    and the box metrics are NaN (`l2_stationarity` and `grad_l1_l2` stay defined). A `None`
+    `radius` defaults to 1/weight_decay; with weight_decay = 0 and no radius, or a radius of 0
+    (a box of one point), there is no box, and the box metrics are NaN (`l2_stationarity` and `grad_l1_l2` stay defined). A `None`
     gradient counts as zero. At g = 0: fw_gap = fw_gap_rel = 0 (x is stationary) and
     grad_l1_l2 is NaN (0/0).
     """
@@ -60,8 +60,10 @@ def _radius(weight_decay: float, radius: float | None) -> float | None:
     if weight_decay < 0:
         raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
     if radius is not None:
+        if radius == 0:  # the point 0 (`fixed` decay at η_t = 0): no ratio to it, no box
+            return None
         if not radius > 0:
-            raise ValueError(f"radius must be > 0, got {radius}")
+            raise ValueError(f"radius must be >= 0, got {radius}")
         return float(radius)
     return 1.0 / weight_decay if weight_decay > 0 else None
 

@@ -1,5 +1,7 @@
 """The runner measures each evaluation point against the radius at that point's lr."""
 
+import math
+
 import pytest
 
 from bench.engine.runner import run_trial
@@ -36,3 +38,20 @@ def test_corrected_decay_runs_a_schedule_to_zero(tmp_path):
     assert last["linf_ratio"] == 0.0 and last["violation"] == 0.0
     assert record["curve"][-2]["radius_t"] == pytest.approx(
         1e-2 / (0.1 * record["curve"][-2]["scheduled_lr"]))
+
+
+def test_fixed_decay_runs_a_schedule_to_zero(tmp_path):
+    """The `fixed` style's radius η_t/λ is 0 at the last point of a cosine schedule: a box of
+    one point, against which no ratio or gap is defined. The trial finishes (it failed there
+    before); that point's box metrics are NaN, the others are measured as usual."""
+    wd = 0.001
+    trial = toy(weight_decay=wd, schedule="cosine", settings={"decay": "fixed"})
+    record = run_trial(trial, tmp_path, show_progress=False)
+    assert record["status"] == "done", record["error"]
+    last, before = record["curve"][-1], record["curve"][-2]
+    assert last["scheduled_lr"] == 0.0 and last["radius_t"] == 0.0
+    assert all(math.isnan(last[k]) for k in ("linf_ratio", "fw_gap", "kkt_residual"))
+    assert math.isfinite(last["l2_stationarity"])
+    assert before["scheduled_lr"] > 0
+    assert before["radius_t"] == pytest.approx(before["scheduled_lr"] / wd)
+    assert before["linf_ratio"] == pytest.approx(before["linf_norm"] / before["radius_t"])
