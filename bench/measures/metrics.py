@@ -27,8 +27,8 @@ def constraint_metrics(params: Sequence[Tensor], grads: Sequence[Tensor | None],
 
     `radius` defaults to 1/weight_decay; with weight_decay = 0 and no radius, or a radius of 0
     (a box of one point), there is no box, and the box metrics are NaN (`l2_stationarity` and
-    `grad_l1_l2` stay defined). A `None` gradient counts as zero. At g = 0: fw_gap = fw_gap_rel = 0 (x is stationary) and
-    grad_l1_l2 is NaN (0/0).
+    `grad_l1_l2` stay defined). A `None` gradient counts as zero. At g = 0: fw_gap =
+    fw_gap_rel = 0 (x is stationary) and grad_l1_l2 is NaN (0/0).
     """
     r = _radius(weight_decay, radius)
     stats = _stats_table(params, grads, weight_decay, r, tau)
