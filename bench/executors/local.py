@@ -64,19 +64,21 @@ class LocalJob:
 
 
 class LocalExecutor:
-    """`workers` processes (spawned; none: this process). `gpus`: the GPU of each worker
-    (`worker_plan`); None leaves CUDA_VISIBLE_DEVICES alone, except that several GPUs are
-    shared out one per worker. Use it as a context manager: leaving it on an exception
-    (Ctrl-C) stops the running jobs at once rather than waiting for them."""
+    """`workers` processes (spawned; one: this process, unless `isolate`, then one spawned
+    process). `gpus`: the GPU of each worker (`worker_plan`); None leaves CUDA_VISIBLE_DEVICES
+    alone, except that several GPUs are shared out one per worker. Use it as a context
+    manager: leaving it on an exception (Ctrl-C) stops the running jobs at once rather than
+    waiting for them."""
 
-    def __init__(self, workers: int = 1, gpus: list[int] | None = None) -> None:
-        self.workers, self.gpus = workers, gpus
+    def __init__(self, workers: int = 1, gpus: list[int] | None = None,
+                 isolate: bool = False) -> None:
+        self.workers, self.gpus, self.isolate = workers, gpus, isolate
         self.pool: ProcessPool | None = None
         self._jobs: list[LocalJob] = []
 
     def __enter__(self) -> LocalExecutor:
-        if self.workers > 1:
-            self.pool = _pool(self.workers, self.gpus)
+        if self.workers > 1 or self.isolate:
+            self.pool = _pool(max(self.workers, 1), self.gpus)
         return self
 
     def __exit__(self, kind: Any, *exc: Any) -> None:

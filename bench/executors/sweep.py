@@ -112,11 +112,26 @@ def _local_plan(opts: SweepOptions) -> tuple[int, list[int] | None]:
     return workers, gpus
 
 
+def _ours(optimizer: str) -> bool:
+    """Whether the optimizer is one of wdbench's built-ins (else a submission, a library's
+    class or a plugin: code that may end or poison the process it runs in)."""
+    if ":" in optimizer:
+        return False
+    import optimizers
+
+    try:
+        return optimizers.spec(optimizer).source == "builtin"
+    except KeyError:
+        return False
+
+
 def _run_local(units: list[TrialBatch], opts: SweepOptions,
                counts: dict[str, int], workers: int, gpus: list[int] | None) -> None:
     """Run the units on local workers. A unit whose worker process died (os._exit, a
     segfault, the out-of-memory killer) fails the trials it was running, with the reason;
-    its trials that had not started run again; the other units go on."""
+    its trials that had not started run again; the other units go on. With one worker the
+    built-ins run in this process; a sweep with any other optimizer runs in one worker
+    process, so that such a death cannot end the sweep."""
     from bench.executors import crashed, worker
     from bench.executors.local import LocalExecutor
     from bench.executors.process_pool import JobExited, WorkerDied
@@ -124,11 +139,16 @@ def _run_local(units: list[TrialBatch], opts: SweepOptions,
     from bench.ledger.record_stamps import stamps
 
     settings = opts.worker_settings()
+    if workers <= 1 and any(not _ours(t.optimizer) for unit in units for t in unit.trials):
+        workers = 1  # a pool of one: code from outside may end its process (os._exit)
+        isolate = True
+    else:
+        isolate = False
     bar = SweepBar(opts.out, [t for unit in units for t in unit.trials], counts,
                    quiet=opts.quiet)
     before = stamps(Ledger(opts.out), [t.id for unit in units for t in unit.trials])
     try:
-        with bar.ticking(), LocalExecutor(workers, gpus) as executor:
+        with bar.ticking(), LocalExecutor(workers, gpus, isolate=isolate) as executor:
             jobs = executor.map_array(worker.run, [[u] for u in units],
                                       [settings] * len(units))
             unit_of = {job.job_id: unit for job, unit in zip(jobs, units)}

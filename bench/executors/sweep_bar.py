@@ -1,12 +1,12 @@
-"""A sweep's progress bar, in trial steps, with tqdm's ETA: every step of the trials that
-ended, plus each running batch's steps so far (x its trials) read from its progress file
-(bench/ledger/progress.py). A trial's evaluations count as a step each (step 0, every
-`eval_every`, the last step, and the final test evaluation): on a GPT a member's evaluation
-costs many steps, and a stacked group evaluates all its members before its first step, so
-without them the bar would stand still for a minute at the start. Its postfix says which
-batches are still being built and which are evaluating. So the bar moves with every step and
-evaluation of a long stacked group, whichever executor runs it (this process, local workers,
-SLURM jobs), instead of only when the group ends."""
+"""A sweep's progress bar, in trial steps and evaluations, with tqdm's ETA: all the units of
+the trials that ended, plus each running batch's steps so far (x its trials) and evaluations
+read from its progress file (bench/ledger/progress.py). A trial's evaluations count as a step
+each (step 0, every `eval_every`, the last step, and the final test evaluation): on a GPT a
+member's evaluation costs many steps, and a stacked group evaluates all its members before its
+first step, so without them the bar would stand still for a minute at the start. Its postfix
+counts the batches still being built and says which member each evaluating batch is at. So
+the bar moves with every step and evaluation of a long stacked group, whichever executor runs
+it (this process, local workers, SLURM jobs), instead of only when the group ends."""
 
 from __future__ import annotations
 
@@ -23,20 +23,32 @@ from bench.trial.config import Trial
 POLL_S = 1.0  # how often the bar reads the progress files
 
 
-def trial_work(trial: Trial) -> int:
-    """The bar's units for one trial: its training steps (its own, else its task budget's)
-    and its evaluations, as the engine runs them (bench/engine/context.py::evaluates_at);
-    1 where the task cannot be loaded: its trial fails at once."""
+def trial_schedule(trial: Trial) -> tuple[int, int]:
+    """(training steps, steps between evaluations): the trial's own, else its task budget's;
+    (1, 1) where the task cannot be loaded (its trial fails at once)."""
     import tasks
 
     try:
         budget = tasks.get(trial.task).budgets[trial.budget]
     except (KeyError, AttributeError):
-        return 1
-    steps = trial.steps or budget.steps
-    every = trial.eval_every or budget.eval_every
-    points = 1 + steps // every + (1 if steps % every else 0)  # step 0 .. the last step
-    return steps + points + 1  # and the final test evaluation
+        return 1, 1
+    return trial.steps or budget.steps, trial.eval_every or budget.eval_every
+
+
+def points_before(step: int, steps: int, every: int) -> int:
+    """Evaluation points of a trial before `step` (bench/engine/context.py::evaluates_at):
+    step 0, every `every` steps, the last step."""
+    if step <= 0:
+        return 0
+    below = min(step - 1, steps)
+    return 1 + below // every + (1 if below == steps and steps % every else 0)
+
+
+def trial_work(trial: Trial) -> int:
+    """The bar's units for one trial: its training steps and its evaluations (every point up
+    to its last step, then the test split's)."""
+    steps, every = trial_schedule(trial)
+    return steps + points_before(steps + 1, steps, every) + 1
 
 
 class SweepBar:
@@ -48,11 +60,12 @@ class SweepBar:
         from tqdm.auto import tqdm
 
         self.files, self.quiet = ProgressFiles(out), quiet
+        self.schedule = {t.id: trial_schedule(t) for t in trials}
         self.work = {t.id: trial_work(t) for t in trials}
         self.counts = counts if counts is not None else {}
         self.since = time.time()  # progress files older than this sweep are not its own
         self.ended: set[str] = set()
-        self.shown = 0  # trial steps done, with the running batches'
+        self.shown = 0  # units done (steps, evaluations), with the running batches'
         self.notes: set[str] = set()  # a fallback's reason, said once
         self.status: dict[str, Any] = {}  # the postfix: counts, and who evaluates
         self.lock = threading.Lock()
@@ -104,9 +117,12 @@ class SweepBar:
             mine = [t for t in progress.trials if t in self.work and t not in self.ended]
             if not mine:
                 continue
-            # Evaluations are counted per batch; a member's share where some have ended.
-            done += (progress.step * len(mine)
-                     + progress.evaluations * len(mine) // len(progress.trials))
+            # Evaluations are counted per batch (a member's share where some have ended); a
+            # batch resumed from a checkpoint counts those before it from its step.
+            steps, every = self.schedule[mine[0]]
+            done += progress.step * len(mine) + max(
+                progress.evaluations * len(mine) // len(progress.trials),
+                points_before(progress.step, steps, every) * len(mine))
             if progress.steps == 0:  # written before the batch was built (task, members)
                 building += 1
             if progress.evaluating:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from bench.claims import registry, runner
 from bench.claims.base import CaseVerdict, ClaimVerdict, Outcome
 
@@ -38,8 +40,12 @@ def test_a_rerun_replaces_its_claims_and_keeps_the_earlier_ones(tmp_path):
     assert rerun != before["2"]
 
 
-def test_a_damaged_results_file_is_replaced_by_the_claims_judged_now(tmp_path):
-    (tmp_path / runner.RESULTS_FILE).write_text('{"budget": "cpu", "claims": [{"no id": 1}]')
+@pytest.mark.parametrize("damaged", [
+    '{"budget": "cpu", "claims": [{"no id": 1}]}',  # a claim without its id
+    '{"budget": "cpu", "claims": [{"no id": 1}]',  # cut short: no JSON
+])
+def test_a_damaged_results_file_is_replaced_by_the_claims_judged_now(tmp_path, damaged):
+    (tmp_path / runner.RESULTS_FILE).write_text(damaged)
     [two] = registry.select(["2"])
     runner.write_results(tmp_path, "cpu", [(two, _holds("2"))])
     assert [c["id"] for c in _read(tmp_path)["claims"]] == ["2"]

@@ -61,6 +61,16 @@ def test_the_bar_counts_ended_trials_and_running_steps_and_never_goes_back(tmp_p
     assert bar.counts == {"done": 2} and bar.status["done"] == 2
 
 
+def test_a_batch_resumed_from_a_checkpoint_counts_its_earlier_evaluations(tmp_path):
+    """Its writer starts counting at the resume (step 15: the points at 0 and 10 were
+    evaluated by the process before), so the bar reckons them from the step."""
+    a, b = group(2).trials
+    bar = SweepBar(tmp_path, [a, b], quiet=True)
+    ProgressFiles(tmp_path).write("g", BatchProgress([a.id, b.id], 15, 20, 0, evaluations=0,
+                                                     updated=bar.since))
+    assert bar.poll() == 2 * (15 + 2)
+
+
 def test_the_bar_moves_with_each_evaluation_before_a_groups_first_step(tmp_path):
     """A GPT group evaluates every member before its first step (a minute on a CPU): the bar
     counts each evaluation begun, and says which batches are still being built."""

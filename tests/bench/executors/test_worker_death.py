@@ -42,6 +42,18 @@ def _by_optimizer(out) -> dict[str, list[dict]]:
     return found
 
 
+def test_with_one_worker_a_submission_that_ends_its_process_does_not_end_the_sweep(tmp_path):
+    """The default `--workers 1` runs the built-ins in the sweep's process but a submission
+    in a worker process of its own: its os._exit fails its trials, the sweep goes on."""
+    out = tmp_path / "out"
+    suite = _suite(tmp_path, TOY, "ExitsHardInStep", "[0.01, 0.02]")
+    assert main(["sweep", suite, "--out", str(out), "--quiet"]) == 1
+    found = _by_optimizer(out)
+    assert [r["status"] for r in found["adamw"]] == ["done", "done"]
+    assert [r["status"] for r in found["ExitsHardInStep"]] == ["failed", "failed"]
+    assert all("exited with code 3" in r["error"] for r in found["ExitsHardInStep"])
+
+
 @pytest.mark.parametrize("defect,reason", KILLERS, ids=[k[0] for k in KILLERS])
 def test_a_trial_that_kills_its_worker_fails_alone(tmp_path, capsys, defect, reason):
     out = tmp_path / "out"
