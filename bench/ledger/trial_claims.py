@@ -16,6 +16,7 @@ import _thread
 import json
 import math
 import os
+import signal
 import socket
 import sys
 import threading
@@ -236,6 +237,7 @@ class Heartbeat:
         self.failing: str | None = None  # the write error, while writes fail
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, daemon=True, name="wdbench-claim")
+        self._restore: Any = None  # the SIGINT handler to put back (_python_sigint)
 
     def set_step(self, step: int) -> None:
         self.step = step
@@ -303,8 +305,26 @@ class Heartbeat:
             self._thread.join()
 
     def __enter__(self) -> Heartbeat:
+        self._restore = _python_sigint() if self.on_lost is _thread.interrupt_main else None
         self._thread.start()
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self._halt()
+        if self._restore is not None:
+            signal.signal(signal.SIGINT, self._restore)
+
+
+def _python_sigint() -> Any:
+    """Let `_thread.interrupt_main` reach this process's main thread: it does nothing where
+    SIGINT is ignored or at its default, and a sweep started in the background (`wdbench sweep
+    … &` in a script: the shell ignores SIGINT for it) would then never stop the trial of a
+    lost claim. Python's own handler is installed until the heartbeat ends; returns the one to
+    restore (None: nothing changed)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    old = signal.getsignal(signal.SIGINT)
+    if old not in (signal.SIG_IGN, signal.SIG_DFL):
+        return None
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    return old

@@ -5,6 +5,7 @@ exactly once."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -107,7 +108,20 @@ def test_concurrent_takeovers_have_exactly_one_winner(tmp_path):
         assert winners[0].generation == 1 and store.holds(winners[0])
 
 
-def test_heartbeat_refreshes_and_a_lost_claim_interrupts_the_trial(tmp_path):
+@pytest.fixture(params=["python handler", "ignored"])
+def sigint(request):
+    """SIGINT as Python installs it, or ignored: what a sweep started in the background
+    (`wdbench sweep … &` in a script) inherits, where `_thread.interrupt_main` does nothing."""
+    before = signal.getsignal(signal.SIGINT)
+    if request.param == "ignored":
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    yield request.param
+    assert signal.getsignal(signal.SIGINT) == (
+        signal.SIG_IGN if request.param == "ignored" else before)  # the heartbeat put it back
+    signal.signal(signal.SIGINT, before)
+
+
+def test_heartbeat_refreshes_and_a_lost_claim_interrupts_the_trial(tmp_path, sigint):
     store = ClaimStore(tmp_path)
     claim = store.acquire("t7")
     with Heartbeat(store, claim, interval_s=0.05) as beat:
