@@ -6,7 +6,11 @@ judged and keeps the others):
     {"budget": "cpu", "git_rev": "...", "written": ISO date,
      "machine": {platform, cpus} (where it was judged),
      "claims": [{id, slug, source, statement, verdict, reason, statistic, statistic_name,
-                 interval, threshold, trials, cases: [...], command}, ...]}   (registry order)
+                 interval, threshold, trials, cases: [...], judged_on, command}, ...]}
+                                                                         (registry order)
+`trials`: the ids of the trials its cases used; `judged_on`: the ids of every record it was
+given (its suites' trials the ledger held), in that order, so that the report can judge it on
+exactly these again (bench/report/claim_scope.py). `read_results` reads the file back.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 
 from bench import input_files
 from bench.claims.base import Claim, ClaimVerdict
+from bench.ledger import damaged
 from bench.ledger.shared_files import write_text
 from bench.trial import suite as suites
 from bench.trial.config import Trial
@@ -52,34 +57,69 @@ def all_trials(claims: Sequence[Claim], budget: str,
     return {c.id: claim_trials(c, budget, overrides) for c in claims}
 
 
+def judged_on(claims: Sequence[Claim], trials: Mapping[str, Sequence[Trial]],
+              records: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """claim id -> the ids of the records it is judged on: those of its own trials that
+    `records` hold, in its trials' order (the order is part of what it is given)."""
+    held = {str(r["id"]) for r in records}
+    return {c.id: [t.id for t in trials[c.id] if t.id in held] for c in claims}
+
+
 def judge(claims: Sequence[Claim], trials: Mapping[str, Sequence[Trial]],
           records: Sequence[Mapping[str, Any]]) -> list[tuple[Claim, ClaimVerdict]]:
     """Each claim judged on the records of its own trials (a pure function of the records)."""
     by_id = {str(r["id"]): r for r in records}
-    out = []
-    for claim in claims:
-        mine = [by_id[t.id] for t in trials[claim.id] if t.id in by_id]
-        out.append((claim, claim.judge(mine)))
-    return out
+    scope = judged_on(claims, trials, records)
+    return [(claim, claim.judge([by_id[i] for i in scope[claim.id]])) for claim in claims]
+
+
+def read_results(path: Path) -> dict[str, Any] | None:
+    """A claims.json as `write_results` writes it, or None where there is none. A damaged one
+    (not JSON, not a regular file, a claim without its id or trial ids) is set aside with one
+    warning (bench/ledger/damaged.py) and reads as none."""
+    try:
+        body = json.loads(input_files.read_text(path, MAX_RESULTS_BYTES))  # never a FIFO
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as err:  # not JSON or not UTF-8, not a regular file, too large
+        damaged.set_aside(path, f"{type(err).__name__}: {(str(err).splitlines() or [''])[0]}")
+        return None
+    if not _is_results(body):
+        damaged.set_aside(path, "not a claims file of wdbench: a field is missing or of the "
+                                "wrong type")
+        return None
+    return body
+
+
+def _ids(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(i, str) for i in value)
+
+
+def _is_results(body: Any) -> bool:
+    return (isinstance(body, dict) and isinstance(body.get("budget"), str)
+            and isinstance(body.get("claims"), list)
+            and all(isinstance(c, dict) and isinstance(c.get("id"), str) and _ids(c.get("trials"))
+                    and _ids(c.get("judged_on", [])) for c in body["claims"]))
 
 
 def write_results(out: Path, budget: str, results: Sequence[tuple[Claim, ClaimVerdict]],
-                  git_rev: str | None = None, command: str | None = None) -> Path:
+                  git_rev: str | None = None, command: str | None = None,
+                  judged: Mapping[str, Sequence[str]] | None = None) -> Path:
     """DIR/claims.json, atomically; claims of the same budget judged before and not now
-    are kept. `command`: the line that judged them (kept with each claim)."""
+    are kept (a damaged file is set aside and replaced). `command`: the line that judged
+    them; `judged`: claim id -> the ids of the records it was judged on (`judged_on`); both
+    kept with each claim."""
     from bench.claims.registry import claims as registered
 
     path = out / RESULTS_FILE
-    kept: dict[str, dict[str, Any]] = {}
-    if path.exists():
-        try:
-            old = json.loads(input_files.read_text(path, MAX_RESULTS_BYTES))
-            if old.get("budget") == budget:
-                kept = {str(c["id"]): c for c in old.get("claims", [])}
-        except (OSError, ValueError, AttributeError, KeyError, TypeError):
-            kept = {}  # a damaged file is replaced
-    kept.update({claim.id: {**claim.result(verdict), "command": command}
-                 for claim, verdict in results})
+    old = read_results(path)
+    kept = ({c["id"]: c for c in old["claims"]}
+            if old is not None and old["budget"] == budget else {})
+    for claim, verdict in results:
+        entry = claim.result(verdict)
+        if judged is not None and claim.id in judged:
+            entry["judged_on"] = list(judged[claim.id])
+        kept[claim.id] = {**entry, "command": command}
     order = [c.id for c in registered()]
     body = {"budget": budget, "git_rev": git_rev,
             "written": datetime.datetime.now(datetime.timezone.utc).isoformat(

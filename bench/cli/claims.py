@@ -126,8 +126,10 @@ def handle_run(args: argparse.Namespace) -> int:
         return 0
     from bench.ledger.store import Ledger
 
-    results = runner.judge(chosen, by_claim, Ledger(out).records())
-    path = runner.write_results(out, budget, results, _git_rev(), _command(args, chosen, out))
+    records = Ledger(out).records()
+    results = runner.judge(chosen, by_claim, records)
+    path = runner.write_results(out, budget, results, _git_rev(), _command(args, chosen, out),
+                                runner.judged_on(chosen, by_claim, records))
     for claim, verdict in results:
         print(f"claim {claim.id} ({claim.slug}): {verdict.outcome.value}: {verdict.reason}")
     if not args.quiet:

@@ -1,18 +1,25 @@
 """The claims' verdicts on a report's records (SPEC §3b), and verdicts.json beside the index.
 
-Every registered claim (bench/claims/registry.py) judges each report group's records with its
-own pure `judge`; a group is one task, budget and data fingerprint, so a verdict never pools
-records the report keeps apart. A claim that judges no configuration of a group says nothing
-about it and is left out (`untested` lists the claims no group tested). The report renders these
-verdicts; it decides none.
+Every registered claim (bench/claims/registry.py) judges records with its own pure `judge`;
+only the records it is given depend on its scope (bench/report/claim_scope.py):
+  - "claims run": a claim that a results directory's claims.json lists (`wdbench claims run`)
+    judges, once, the records of the trials listed there (its own suites'), in their order, so
+    that its verdict, statistic and interval are claims.json's. It is shown on the group its
+    trials lie in; one whose suites span several tasks shows on each, with that task's cases.
+  - "all records": every other claim judges each report group's records; a group is one task,
+    budget and data fingerprint, so such a verdict never pools records the report keeps apart.
+Either way one claim has one verdict per group at most, never two. A claim that judges no
+configuration says nothing and is left out (`untested` lists the claims nothing tested). The
+report renders these verdicts; it decides none.
 
 verdicts.json (written atomically):
     {"generated": ISO date,
      "counts": {"claims": {holds, violated, inconclusive, not-applicable},
                 "verdicts": {...the same four...}},
      "claims": [one object per claim × group: claim, slug, title, source, group, task, budget,
-                data_fingerprint, verdict, reason, statistic_name, statistic, interval,
-                threshold, cases (count per verdict), figure, trials],
+                data_fingerprint, groups (all it spans), scope ("claims run" or "all
+                records"), verdict, reason, statistic_name, statistic, interval, threshold,
+                cases (count per verdict), figure, page, trials],
      "verdicts": [one object per claim × optimizer × settings × lr × λ it judges: claim, slug,
                   group, task, budget, data_fingerprint, optimizer, variant, lr, weight_decay,
                   verdict, reason, statistic_name, statistic, interval, threshold, numbers,
@@ -24,13 +31,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from bench.claims.base import CaseVerdict, Claim, ClaimVerdict, Outcome
 from bench.ledger.shared_files import write_text
+from bench.report.claim_scope import ALL_RECORDS, CLAIMS_RUN
 from bench.report.data import Group, ReportData
 
 FILE = "verdicts.json"
@@ -39,11 +47,18 @@ OUTCOMES = tuple(o.value for o in Outcome)  # holds, violated, inconclusive, not
 
 @dataclass(frozen=True)
 class Judged:
-    """One claim's verdict on one report group."""
+    """One claim's verdict on one report group (a claims run's verdict: on the groups its
+    trials lie in, shown on the first)."""
 
     claim: Claim
     group: Group
     verdict: ClaimVerdict
+    scope: str = ALL_RECORDS  # which records it judged (claim_scope.py)
+    groups: tuple[Group, ...] = ()  # every group its trials lie in; (): `group` alone
+
+    @property
+    def spans(self) -> tuple[Group, ...]:
+        return self.groups or (self.group,)
 
     @property
     def figure_name(self) -> str:
@@ -60,25 +75,58 @@ class Judged:
         return f"group-{self.group.slug}.html#{self.anchor}"
 
 
-def judge(data: ReportData, claims: Sequence[Claim] | None = None) -> list[Judged]:
-    """Each claim's verdict on each group that holds a configuration it judges (group order,
-    then claim order)."""
+def judge(data: ReportData, claims: Sequence[Claim] | None = None,
+          listed: Mapping[str, Sequence[str]] | None = None) -> list[Judged]:
+    """Each claim's verdict (group order, then claim order): a claim in `listed` (claim id ->
+    trial ids: claim_scope.listed) once, on those trials' records; every other one on each
+    group that holds a configuration it judges."""
     if claims is None:
         from bench.claims.registry import claims as registered
 
         claims = registered()
+    listed = listed or {}
+    scoped = {c.id: _on_listed(data, c, listed[c.id]) for c in claims if c.id in listed}
     out = []
     for group in data.groups:
         records = data.records_of(group)
         for claim in claims:
+            if claim.id in listed:
+                mine = scoped[claim.id]
+                if mine is not None and mine.group is group:
+                    out.append(mine)
+                continue
             verdict = claim.judge(records)
             if verdict.cases:
                 out.append(Judged(claim, group, verdict))
     return out
 
 
+def _on_listed(data: ReportData, claim: Claim, ids: Sequence[str]) -> Judged | None:
+    """The claim judged on the records of `ids` (those the ledgers hold, in that order)."""
+    verdict = claim.judge([data.records[i] for i in ids if i in data.records])
+    used = set(verdict.trials)
+    groups = tuple(g for g in data.groups if g.ids & used)
+    if not verdict.cases or not groups:
+        return None
+    return Judged(claim, groups[0], verdict, CLAIMS_RUN, groups)
+
+
 def of_group(judged: Iterable[Judged], group: Group) -> list[Judged]:
-    return [j for j in judged if j.group.slug == group.slug]
+    """The verdicts a group's page shows; one that spans several groups shows there with the
+    cases of this group's trials (its outcome, statistic and reason are the whole claim's)."""
+    out = []
+    for j in judged:
+        if len(j.spans) > 1 and any(g.slug == group.slug for g in j.spans):
+            cases = tuple(c for c in j.verdict.cases if _group_of(j, c).slug == group.slug)
+            out.append(replace(j, group=group, verdict=replace(j.verdict, cases=cases)))
+        elif j.group.slug == group.slug:
+            out.append(j)
+    return out
+
+
+def _group_of(j: Judged, case: CaseVerdict) -> Group:
+    """The group a case's trials lie in (one configuration: one task, budget and data)."""
+    return next((g for g in j.spans if g.ids & set(case.trials)), j.group)
 
 
 def untested(judged: Sequence[Judged], claims: Sequence[Claim] | None = None) -> list[Claim]:
@@ -105,8 +153,7 @@ def claim_counts(judged: Iterable[Judged]) -> dict[str, int]:
     return counts(j.verdict.outcome for j in judged)
 
 
-def _where(j: Judged) -> dict[str, Any]:
-    g = j.group
+def _where(j: Judged, g: Group) -> dict[str, Any]:
     return {"claim": j.claim.id, "slug": j.claim.slug, "group": g.slug, "task": g.task,
             "budget": g.budget, "data_fingerprint": g.data_fingerprint}
 
@@ -118,16 +165,17 @@ def _statistic(j: Judged) -> dict[str, Any]:
 
 def claim_object(j: Judged) -> dict[str, Any]:
     body = j.claim.result(j.verdict)  # the claims.json object: the claims' own serialisation
-    return {**_where(j), "title": j.claim.title, "source": j.claim.source,
-            "verdict": body["verdict"], "reason": body["reason"], **_statistic(j),
-            "statistic": body["statistic"], "interval": body["interval"],
+    return {**_where(j, j.group), "groups": [g.slug for g in j.spans], "scope": j.scope,
+            "title": j.claim.title, "source": j.claim.source, "verdict": body["verdict"],
+            "reason": body["reason"], **_statistic(j), "statistic": body["statistic"],
+            "interval": body["interval"],
             "cases": counts(c.outcome for c in j.verdict.cases),
             "figure": f"plots/{j.figure_name}.png", "page": j.href, "trials": body["trials"]}
 
 
 def case_object(j: Judged, case: CaseVerdict) -> dict[str, Any]:
     body = case.to_json()
-    return {**_where(j), **body, **_statistic(j)}
+    return {**_where(j, _group_of(j, case)), **body, **_statistic(j)}
 
 
 def document(judged: Sequence[Judged]) -> dict[str, Any]:

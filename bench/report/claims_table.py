@@ -1,7 +1,7 @@
 """The index's opening: the claims table (one row per claim and report group: verdict, the
-statistic with its interval, threshold, evidence and a link to the figure that shows it) and
-the headline counting verdicts of all four kinds. Laid out from bench/report/claim_verdicts.py;
-nothing here decides."""
+statistic with its interval, threshold, evidence and a link to the figure that shows it, and a
+line saying which records the claims judged) and the headline counting verdicts of all four
+kinds. Laid out from bench/report/claim_verdicts.py; nothing here decides."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pandas as pd
 
 from bench.claims.base import Claim
 from bench.report import claim_verdicts, verdict_text
+from bench.report.claim_scope import CLAIMS_RUN
 from bench.report.claim_verdicts import Judged
 from bench.report.tables import Column, Table
 
@@ -23,7 +24,8 @@ def claims_table(judged: Sequence[Judged]) -> Table:
         v = j.verdict
         cases = claim_verdicts.counts(c.outcome for c in v.cases)
         rows.append({"claim": verdict_text.claim_label(j.claim), "claim_tip": j.claim.source,
-                     "task": f"{j.group.task} · {j.group.budget}", "task_tip": j.group.title,
+                     "task": " + ".join(f"{g.task} · {g.budget}" for g in j.spans),
+                     "task_tip": "; ".join(g.title for g in j.spans),
                      "group_href": f"group-{j.group.slug}.html",
                      "verdict": v.outcome.value,
                      "statistic": v.statistic,
@@ -42,11 +44,27 @@ def claims_table(judged: Sequence[Judged]) -> Table:
             Column("figure", kind="text", link="figure_href"), Column("evidence")]
     return Table(NAME, "Claims", cols, pd.DataFrame(rows),
                  empty="No claim judged a configuration of these records.",
+                 notes=[scope_line(judged)] if judged else [],
                  note="One row per claim and task (budget, data): each claim judges its "
                       "configurations with its own code (SPEC §3b) and the claim holds when "
                       "every applicable one holds, is violated when any is, and is "
                       "inconclusive otherwise. Every configuration's verdict: verdicts.json "
                       "and the tasks' constraint tables.")
+
+
+def scope_line(judged: Sequence[Judged]) -> str:
+    """Which records the claims judged (bench/report/claim_scope.py), in one line."""
+    from bench.claims.registry import claims
+
+    scoped = {j.claim.id for j in judged if j.scope == CLAIMS_RUN}
+    ids = [c.id for c in claims() if c.id in scoped]  # registry order
+    if not ids:
+        return "Scope: each claim judged all records of its task."
+    run = "claims.json lists (their own suites', as wdbench claims run judged them)"
+    if len(ids) == len({j.claim.id for j in judged}):
+        return f"Scope: every claim judged the trials {run}."
+    return (f"Scope: claim{'s' if len(ids) > 1 else ''} {', '.join(ids)} judged the trials "
+            f"{run}; the others all records of their task.")
 
 
 def headline(judged: Sequence[Judged]) -> str:

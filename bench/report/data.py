@@ -32,6 +32,7 @@ class Group:
     slug: str
     stale: int = 0  # records of older code left out (bench/ledger/freshness.py)
     superseded: int = 0  # records of a (configuration, seed) counted once already
+    ids: frozenset[str] = frozenset()  # every record filed here, stale and superseded included
     cache: dict[str, Any] = field(default_factory=dict, repr=False)  # derived tables
 
     @property
@@ -100,6 +101,7 @@ def _groups(trials: pd.DataFrame) -> list[Group]:
     trials["data_fingerprint"] = trials["data_fingerprint"].fillna("unknown").astype(str)
     groups = []
     for key, frame in trials.groupby(list(GROUP_KEYS), sort=True, dropna=False):
+        ids = frozenset(frame["id"].astype(str))
         frame, stale = newest_code(frame)
         frame, superseded = one_per_sample(frame)
         frame = frame.copy()
@@ -107,7 +109,7 @@ def _groups(trials: pd.DataFrame) -> list[Group]:
         task, budget, fingerprint = (str(k) for k in key)
         groups.append(Group(task, budget, fingerprint, selection_for(task, frame), frame,
                             slug=slugify(f"{task}-{budget}-{fingerprint}"), stale=stale,
-                            superseded=superseded))
+                            superseded=superseded, ids=ids))
     return groups
 
 

@@ -14,6 +14,7 @@ from bench import __version__
 from bench.report import (
     cells,
     claim_figures,
+    claim_scope,
     claim_verdicts,
     claims_table,
     constraints,
@@ -81,7 +82,8 @@ def build(dirs: list[str], out: Path, fmt: str = "html") -> Path:
     optimizers = sorted(data.trials["optimizer"].unique()) if len(data.trials) else []
     slugs = {o: slugify(o) for o in optimizers}
     profile = profiles.profile_table(data.groups)
-    judged = claim_verdicts.judge(data)
+    # A claim that a claims.json here lists is judged on the trials it lists (claim_scope.py).
+    judged = claim_verdicts.judge(data, listed=claim_scope.listed([*dirs, *data.sources]))
     claim_verdicts.write(out, judged)
     claims = claims_table.claims_table(judged)
     headline = (claims_table.headline(judged),
@@ -364,7 +366,8 @@ def _markdown(sections: list[Section], data: ReportData, csv: dict[str, str],
               headline: tuple[str, str]) -> str:
     lines = ["# wdbench results", "", "## Claims", "", f"**{cells.md_escape(headline[0])}** "
              + cells.md_escape(headline[1]), "",
-             cells.markdown(claims), cells.md_escape(claims.note), "",
+             cells.markdown(claims), *map(cells.md_escape, claims.notes),
+             cells.md_escape(claims.note), "",
              f"CSV: `{csv[claims.name]}`; every configuration's verdict: "
              f"`{claim_verdicts.FILE}`", ""]
     if profile is not None:

@@ -100,5 +100,13 @@ def test_claims_run_smoke_end_to_end(smoke_out, claim_id, capsys):
     # pytest-xdist another worker may hold the earlier ids: only their order is certain).
     ids = [int(c["id"]) for c in body["claims"]]
     assert ids == sorted(set(ids)) and int(claim_id) in ids
+    assert mine["judged_on"] and set(mine["trials"]) <= set(mine["judged_on"])
     if last:
         assert (smoke_out / "index.html").is_file()
+        # The report gives each claim of claims.json claims.json's verdict, once.
+        report = json.loads((smoke_out / "verdicts.json").read_text())["claims"]
+        for listed in body["claims"]:
+            [shown] = [e for e in report if e["claim"] == listed["id"]]
+            assert shown["scope"] == "claims run"
+            assert all(shown[k] == listed[k] for k in ("verdict", "statistic", "interval",
+                                                        "trials"))
