@@ -118,6 +118,7 @@ def test_anisotropic_solvers_certify_their_answers():
     assert fw_gap(hessian, task.c.T.reshape(-1), box.T.reshape(-1), 0.5) < 1e-9
 
 
+@pytest.mark.slow  # every optimizer trained to its optimum
 @pytest.mark.parametrize("kind", ["isotropic", "anisotropic"])
 def test_each_optimizer_ends_at_its_own_optimum(kind):
     task = make(kind=kind)

@@ -54,6 +54,7 @@ def test_registered_with_three_budgets():
     assert set(tasks.get("wikitext").budgets) == {"smoke", "cpu", "full"}
 
 
+@pytest.mark.slow  # trains a tokenizer on the real files
 def test_loads_the_official_tokens_files(smoke, heldout):
     corpus = smoke.corpus
     assert set(corpus.splits) == {"train", "val", "test"}

@@ -47,11 +47,13 @@ def baseline_alone(tmp_path_factory) -> dict:
     return _records(tmp_path / "out")["adamw"]
 
 
+@pytest.mark.e2e  # a sweep with a submission runs its trials in a worker process
 @pytest.mark.parametrize("name", list(PROCESS_STATE_CHANGES))
 def test_a_trial_that_changes_process_state_leaves_the_next_trial_as_it_would_be(
         tmp_path, name, baseline_alone):
-    """The submission's trial runs first, in this process (one worker), then the baseline's:
-    the baseline's record is the one it gets alone, and the sweep's process ends as it began."""
+    """The submission's trial runs first, then the baseline's in the same worker process (one
+    worker: a sweep with a submission runs its trials in one worker process): the baseline's
+    record is the one it gets alone, and the sweep's own process ends as it began."""
     suite = _suite(tmp_path, f'  "{DEFECTIVE}:{name}": {{lr: 0.01, weight_decay: 0.1}}\n'
                              + BASELINE)
     out = tmp_path / "out"

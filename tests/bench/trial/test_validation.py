@@ -115,6 +115,7 @@ def test_a_diverged_trial_is_a_result_and_is_kept(tmp_path):
     assert Ledger(out).path(trial_id).stat().st_mtime_ns == mtime
 
 
+@pytest.mark.e2e  # a sweep with a submission runs its trials in a worker process
 def test_system_exit_in_step_marks_the_trial_failed(tmp_path):
     out = tmp_path / "out"
     suite = _suite(tmp_path, f'  "{DEFECTIVE}:ExitsInStep": {{lr: 0.01, weight_decay: 0.1}}\n')
