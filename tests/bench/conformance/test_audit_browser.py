@@ -12,7 +12,7 @@ import pytest
 
 from bench.conformance.audit import Audit, AuditRow
 from bench.conformance.audit_page import write_outputs
-from tests.bench.report.browser import launch, skip_without_browser
+from tests.bench.report.browser import chromium, open_page, skip_without_browser
 
 pytestmark = pytest.mark.browser
 
@@ -21,7 +21,6 @@ EVIL = "<script>alert(1)</script>"
 
 skip_without_browser()
 
-from playwright import sync_api  # noqa: E402
 
 
 def _row(name: str, measured: str | None, declared: str | None, agrees: bool | None,
@@ -49,18 +48,8 @@ def page_url(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(page_url):
-    with sync_api.sync_playwright() as p:
-        browser = launch(p)
-        tab = browser.new_page()
-        problems: list[str] = []
-        tab.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning")
-               else None)
-        tab.on("pageerror", lambda e: problems.append(str(e)))
-        tab.on("dialog", lambda d: (problems.append(d.message), d.dismiss()))
-        tab.goto(page_url)
-        tab.wait_for_load_state("load")
-        yield tab, problems
-        browser.close()
+    with chromium() as browser:
+        yield open_page(browser, page_url)
 
 
 def _visible(tab, col: int) -> list[str]:

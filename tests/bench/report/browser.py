@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from tests.bench.helpers import skip_module_if
 
@@ -30,8 +33,17 @@ def skip_without_browser() -> None:
     skip_module_if(missing(), "WDBENCH_REQUIRE_BROWSER")
 
 
-def launch(p):
-    return p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """The system's headless Chromium, closed (with Playwright) when the block ends."""
+    from playwright import sync_api
+
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def open_page(browser, url: str):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bench.report import render
-from tests.bench.report.browser import launch, open_page, skip_without_browser
+from tests.bench.report.browser import chromium, open_page, skip_without_browser
 from tests.bench.report.synthetic import write_synthetic_ledger
 
 EVIL = "<script>alert(1)</script>"
@@ -23,7 +23,6 @@ pytestmark = pytest.mark.browser
 
 skip_without_browser()
 
-from playwright import sync_api  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +36,8 @@ def report(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as p:
-        b = launch(p)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _column(page, table: str, col: int) -> list[str]:

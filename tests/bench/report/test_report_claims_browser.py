@@ -17,12 +17,11 @@ import pytest
 from bench.cli import main
 from bench.report import render
 from tests.bench.claims.builders import record
-from tests.bench.report.browser import launch, open_page, skip_without_browser
+from tests.bench.report.browser import chromium, open_page, skip_without_browser
 from tests.bench.report_ledgers import write
 
 skip_without_browser()
 
-from playwright import sync_api  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -61,10 +60,8 @@ def verdicts(report) -> dict:
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as p:
-        b = launch(p)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
