@@ -139,11 +139,9 @@ def _run_local(units: list[TrialBatch], opts: SweepOptions,
     from bench.ledger.record_stamps import stamps
 
     settings = opts.worker_settings()
-    if workers <= 1 and any(not _ours(t.optimizer) for unit in units for t in unit.trials):
-        workers = 1  # a pool of one: code from outside may end its process (os._exit)
-        isolate = True
-    else:
-        isolate = False
+    # A pool of one where code from outside may end its process (os._exit).
+    names = {t.optimizer for unit in units for t in unit.trials}
+    isolate = workers <= 1 and not all(_ours(name) for name in names)
     bar = SweepBar(opts.out, [t for unit in units for t in unit.trials], counts,
                    quiet=opts.quiet)
     before = stamps(Ledger(opts.out), [t.id for unit in units for t in unit.trials])
