@@ -78,16 +78,21 @@ def read_results(path: Path) -> dict[str, Any] | None:
     (not JSON, not a regular file, a claim without its id or trial ids) is set aside with one
     warning (bench/ledger/damaged.py) and reads as none."""
     try:
-        body = json.loads(input_files.read_text(path, MAX_RESULTS_BYTES))  # never a FIFO
+        return parse_results(path)
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as err:  # not JSON or not UTF-8, not a regular file, too large
         damaged.set_aside(path, f"{type(err).__name__}: {(str(err).splitlines() or [''])[0]}")
         return None
+
+
+def parse_results(path: Path) -> dict[str, Any]:
+    """The claims.json at `path`; OSError (FileNotFoundError where there is none) or
+    ValueError (what is wrong with it) otherwise. A shared results directory is input: the
+    file is read with a size bound and never as a FIFO."""
+    body = json.loads(input_files.read_text(path, MAX_RESULTS_BYTES))
     if not _is_results(body):
-        damaged.set_aside(path, "not a claims file of wdbench: a field is missing or of the "
-                                "wrong type")
-        return None
+        raise ValueError("not a claims file of wdbench: a field is missing or of the wrong type")
     return body
 
 

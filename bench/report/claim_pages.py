@@ -11,18 +11,15 @@ of claims no longer in claims.json are left alone.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import input_files
-from bench.claims.runner import MAX_RESULTS_BYTES
+from bench.claims.runner import RESULTS_FILE, parse_results
 from bench.errors import UsageError
 from bench.ledger.shared_files import write_text
 from bench.untrusted_text import md_escape
 
-RESULTS_FILE = "claims.json"
 NOT_RECORDED = "not recorded"
 
 
@@ -33,13 +30,10 @@ def load(results: Path) -> dict[str, Any]:
         raise UsageError(f"no {RESULTS_FILE} in {results}; run `wdbench claims run ... --out "
                          f"{results}` first")
     try:
-        body = json.loads(input_files.read_text(path, MAX_RESULTS_BYTES))  # never a FIFO
-        if not isinstance(body.get("claims"), list):
-            raise ValueError("no 'claims' list")
-    except (OSError, UnicodeDecodeError, ValueError, AttributeError) as e:
+        return parse_results(path)
+    except (OSError, ValueError) as e:
         raise UsageError(f"{path} is not a claims file ({e}); rerun `wdbench claims run ... "
                          f"--out {results}` to rewrite it") from None
-    return body
 
 
 def page_name(claim: Mapping[str, Any]) -> str:
