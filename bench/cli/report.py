@@ -20,6 +20,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="output directory (default <first>/report)")
     p.add_argument("--format", choices=["html", "md"], default="html",
                    help="a static HTML site, or one Markdown page")
+    p.add_argument("--no-figures", dest="figures", action="store_false",
+                   help="leave the figures out of the HTML pages: tables and CSV only, "
+                        "drawn in a fraction of the time (the Markdown page has none)")
     p.set_defaults(handler=handle)
 
 
@@ -40,6 +43,6 @@ def handle(args: argparse.Namespace) -> int:
         paths.check_not_link(out, "--out")
     from bench.report import render
     start = time.perf_counter()
-    page = render(dirs, out, args.format)
+    page = render(dirs, out, args.format, args.figures)
     print(f"report: {page} ({time.perf_counter() - start:.1f} s)", file=sys.stderr)
     return 0

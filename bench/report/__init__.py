@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def render(results: list[str | Path], out: str | Path, fmt: str = "html") -> Path:
-    """Library entry point: build the report and return the page to open."""
+def render(results: list[str | Path], out: str | Path, fmt: str = "html",
+           figures: bool = True) -> Path:
+    """Library entry point: build the report and return the page to open. figures=False
+    leaves the figures out of the HTML pages (tables and CSV only, quicker)."""
     from bench.report.site import build
 
-    return build([str(d) for d in results], Path(out), fmt)
+    return build([str(d) for d in results], Path(out), fmt, figures)

@@ -163,14 +163,14 @@ def _statistic(j: Judged) -> dict[str, Any]:
             "threshold": j.claim.statistic.threshold}
 
 
-def claim_object(j: Judged) -> dict[str, Any]:
+def claim_object(j: Judged, figures: bool = True) -> dict[str, Any]:
     body = j.claim.result(j.verdict)  # the claims.json object: the claims' own serialisation
     return {**_where(j, j.group), "groups": [g.slug for g in j.spans], "scope": j.scope,
             "title": j.claim.title, "source": j.claim.source, "verdict": body["verdict"],
             "reason": body["reason"], **_statistic(j), "statistic": body["statistic"],
             "interval": body["interval"],
             "cases": counts(c.outcome for c in j.verdict.cases),
-            "figure": f"plots/{j.figure_name}.png", "page": j.href, "trials": body["trials"]}
+            "figure": f"plots/{j.figure_name}.png" if figures else None, "page": j.href, "trials": body["trials"]}
 
 
 def case_object(j: Judged, case: CaseVerdict) -> dict[str, Any]:
@@ -178,17 +178,18 @@ def case_object(j: Judged, case: CaseVerdict) -> dict[str, Any]:
     return {**_where(j, _group_of(j, case)), **body, **_statistic(j)}
 
 
-def document(judged: Sequence[Judged]) -> dict[str, Any]:
+def document(judged: Sequence[Judged], figures: bool = True) -> dict[str, Any]:
     return {"generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "counts": {"claims": claim_counts(judged), "verdicts": case_counts(judged)},
-            "claims": [claim_object(j) for j in judged],
+            "claims": [claim_object(j, figures) for j in judged],
             "verdicts": [case_object(j, c) for j in judged for c in j.verdict.cases],
             "untested": [c.id for c in untested(judged)]}
 
 
-def write(out: Path, judged: Sequence[Judged]) -> Path:
-    """out/verdicts.json, written whole or not at all."""
+def write(out: Path, judged: Sequence[Judged], figures: bool = True) -> Path:
+    """out/verdicts.json, written whole or not at all (figures=False: a report drawn without
+    figures, each claim's "figure" null)."""
     path = out / FILE
     out.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(document(judged), indent=1, ensure_ascii=False, allow_nan=False)
+    text = json.dumps(document(judged, figures), indent=1, ensure_ascii=False, allow_nan=False)
     return write_text(path, text, prefix=".tmp-verdicts-")

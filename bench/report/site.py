@@ -74,8 +74,9 @@ class Section:
         return []
 
 
-def build(dirs: list[str], out: Path, fmt: str = "html") -> Path:
-    """Write the report under `out`; returns the page to open (index.html or report.md)."""
+def build(dirs: list[str], out: Path, fmt: str = "html", figures: bool = True) -> Path:
+    """Write the report under `out`; returns the page to open (index.html or report.md).
+    figures=False leaves the figures out of the HTML pages (tables and CSV only: quicker)."""
     data = load(dirs)
     out.mkdir(parents=True, exist_ok=True)
     _clear(out)
@@ -84,50 +85,27 @@ def build(dirs: list[str], out: Path, fmt: str = "html") -> Path:
     profile = profiles.profile_table(data.groups)
     # A claim that a claims.json here lists is judged on the trials it lists (claim_scope.py).
     judged = claim_verdicts.judge(data, listed=claim_scope.listed([*dirs, *data.sources]))
-    claim_verdicts.write(out, judged)
+    claim_verdicts.write(out, judged, figures=fmt == "html" and figures)
     claims = claims_table.claims_table(judged)
     headline = (claims_table.headline(judged),
                 claims_table.headline_detail(judged, claim_verdicts.untested(judged)))
+    if fmt == "html" and figures:
+        sections, profile_figure = _sections_with_figures(data, out, slugs, judged, optimizers)
+    else:
+        sections, profile_figure = [_section(g, data, slugs, judged) for g in data.groups], None
+    csv = _write_csvs(sections, out)
+    csv[claims.name] = cells.write_csv(claims, out)
+    if profile is not None:
+        csv[profile.name] = cells.write_csv(profile, out)
     if fmt == "md":
-        sections = [_section(g, data, slugs, judged) for g in data.groups]
-        csv = _write_csvs(sections, out)
-        csv[claims.name] = cells.write_csv(claims, out)
-        if profile is not None:
-            csv[profile.name] = cells.write_csv(profile, out)
         path = out / "report.md"
         path.write_text(_markdown(sections, data, csv, profile, claims, headline))
         return path
-    plots.setup()
-    colors = plots.palette(optimizers)
-    sections, pending = [], []
-    # Figures are drawn in worker processes while the next group's tables are built.
-    with plots.Painter() as painter:
-        profile_figure = painter.submit((profiles.profile_plot, (
-            profiles.task_times(data.groups), colors), {"out": out,
-                                                        "figure": profiles.PROFILE_FIGURE}))
-        claim_pending = []
-        for g in data.groups:
-            s = _section(g, data, slugs, judged)
-            sections.append(s)
-            jobs = _group_figure_jobs(s, data, out, colors) + [_lambda_figure_job(s, data, out)]
-            pending.append([painter.submit(job) for job in jobs])
-            claim_pending.append({j.anchor: painter.submit(claim_figures.figure_job(j, out))
-                                  for j in s.claims})
-        csv = _write_csvs(sections, out)
-        csv[claims.name] = cells.write_csv(claims, out)
-        for s, handles, claim_handles in zip(sections, pending, claim_pending):
-            for handle in handles:
-                result = handle.result()
-                s.figures += result if isinstance(result, list) else [result] if result else []
-            s.claim_figures = {anchor: h.result() for anchor, h in claim_handles.items()}
-        profile_figure = profile_figure.result()
-    if profile is not None:
-        csv[profile.name] = cells.write_csv(profile, out)
     env = _env()
     common = {"generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
               "version": __version__, "sources": data.sources, "slugs": slugs,
               "csv": csv, "optimizers": optimizers, "sections": sections,
-              "rows": cells.rows}
+              "rows": cells.rows, "figures_drawn": figures}
     _write(env, "index.html.j2", out / "index.html", common,
            provenance=_provenance(data.trials, data.sources), n_trials=len(data.trials),
            profile=profile, profile_figure=profile_figure, claims=claims,
@@ -152,6 +130,33 @@ def build(dirs: list[str], out: Path, fmt: str = "html") -> Path:
                parts=parts, info=_optimizer_info(trials),
                provenance=_provenance(trials, data.sources))
     return out / "index.html"
+
+
+def _sections_with_figures(data: ReportData, out: Path, slugs: dict[str, str],
+                           judged: list[Judged], optimizers: list[str]
+                           ) -> tuple[list[Section], Figure | None]:
+    """Every group's section with its figures, drawn in worker processes while the next
+    group's tables are built; also the performance profile's figure."""
+    plots.setup()
+    colors = plots.palette(optimizers)
+    sections, pending, claim_pending = [], [], []
+    with plots.Painter() as painter:
+        profile_figure = painter.submit((profiles.profile_plot, (
+            profiles.task_times(data.groups), colors), {"out": out,
+                                                        "figure": profiles.PROFILE_FIGURE}))
+        for g in data.groups:
+            s = _section(g, data, slugs, judged)
+            sections.append(s)
+            jobs = _group_figure_jobs(s, data, out, colors) + [_lambda_figure_job(s, data, out)]
+            pending.append([painter.submit(job) for job in jobs])
+            claim_pending.append({j.anchor: painter.submit(claim_figures.figure_job(j, out))
+                                  for j in s.claims})
+        for s, handles, claim_handles in zip(sections, pending, claim_pending):
+            for handle in handles:
+                result = handle.result()
+                s.figures += result if isinstance(result, list) else [result] if result else []
+            s.claim_figures = {anchor: h.result() for anchor, h in claim_handles.items()}
+        return sections, profile_figure.result()
 
 
 def _clear(out: Path) -> None:

@@ -4,6 +4,7 @@ Markdown/CSV output and the CLI's errors. Browser checks live in test_report_bro
 from __future__ import annotations
 
 import csv
+import json
 import math
 import re
 import statistics
@@ -205,6 +206,25 @@ def test_markdown_and_csv(site, tmp_path):
 
 # --- partial results -------------------------------------------------------------------------
 
+def test_no_figures_gives_the_same_tables_and_pages_without_a_plot(site, tmp_path):
+    root, index = site
+    assert cli(["report", str(root), "--out", str(tmp_path), "--no-figures"]) == 0
+    assert not (tmp_path / "plots").exists()
+    drawn = {p.name: p.read_bytes() for p in (index.parent / "tables").glob("*.csv")}
+    bare = {p.name: p.read_bytes() for p in (tmp_path / "tables").glob("*.csv")}
+    assert bare == drawn  # every table, byte for byte
+    assert ({p.name for p in tmp_path.glob("*.html")}
+            == {p.name for p in index.parent.glob("*.html")})
+    for page in tmp_path.glob("*.html"):
+        assert "<img" not in page.read_text() and "plots/" not in page.read_text(), page.name
+    group_page = next(tmp_path.glob("group-*.html")).read_text()
+    assert "Figures left out" in group_page and "No finished trial to plot" not in group_page
+    verdicts = json.loads((tmp_path / "verdicts.json").read_text())
+    assert verdicts["claims"] and all(c["figure"] is None for c in verdicts["claims"])
+    drawn_verdicts = json.loads((index.parent / "verdicts.json").read_text())
+    assert all((index.parent / c["figure"]).is_file() for c in drawn_verdicts["claims"])
+
+
 def test_empty_ledger_renders_a_page_that_says_so(tmp_path):
     (tmp_path / "trials").mkdir()
     index = render([tmp_path], tmp_path / "report")
@@ -308,7 +328,7 @@ def test_records_of_older_code_are_left_out_and_counted(tmp_path):
     board = leaderboard(group, {"adamw": "a"})
     assert board.frame.loc[0, "val_loss"] > 0  # the stale 0.0 is not on the board
     assert any(f"{len(stale) + 1} records of older code" in n for n in board.notes)
-    index = render([tmp_path], tmp_path / "report")
+    index = render([tmp_path], tmp_path / "report", figures=False)
     assert f"{len(stale) + 1} stale records" in index.read_text()
 
 
@@ -337,7 +357,7 @@ def test_no_csv_cell_is_a_spreadsheet_formula(tmp_path, fmt):
     failed[0]["error"] = "Traceback ...\n-2+3+cmd|' /C calc'!A0"
     failed[1]["error"] = "Traceback ...\r+1+1"
     write(tmp_path / "ledger", records)
-    render([tmp_path / "ledger"], tmp_path / "report", fmt)
+    render([tmp_path / "ledger"], tmp_path / "report", fmt, figures=False)  # the CSVs only
     csvs = sorted((tmp_path / "report" / "tables").glob("*.csv"))
     assert csvs
     seen = set()
