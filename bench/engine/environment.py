@@ -36,17 +36,25 @@ def stamp(device: Any, num_processes: int) -> dict[str, Any]:
     return {**describe(device, num_processes), "threads": TRIAL_THREADS}
 
 
-def git_revision() -> str | None:
-    """The repository's HEAD (with '+dirty' when it has uncommitted changes), or None."""
-    root = Path(__file__).resolve().parents[2]
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def git_revision(root: Path = REPOSITORY) -> str | None:
+    """The HEAD of the repository at `root` (wdbench's own by default), with '+dirty' when a
+    tracked file has uncommitted changes; None outside a repository or before its first
+    commit."""
     try:
-        rev = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root,
-                             capture_output=True, text=True, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=root, capture_output=True, text=True, timeout=5).stdout.strip()
+        # One git process for both (a record is stamped per trial, per stacked member).
+        status = subprocess.run(["git", "status", "--porcelain=v2", "--branch",
+                                 "--untracked-files=no"], cwd=root, capture_output=True,
+                                text=True, timeout=5, check=True).stdout.splitlines()
     except (OSError, subprocess.SubprocessError):
         return None
-    return rev + ("+dirty" if dirty else "")
+    oid = next((line.split()[2] for line in status if line.startswith("# branch.oid ")), "")
+    if not oid or oid == "(initial)":
+        return None
+    dirty = any(not line.startswith("#") for line in status)
+    return oid[:12] + ("+dirty" if dirty else "")
 
 
 def describe(device: Any, num_processes: int) -> dict[str, Any]:

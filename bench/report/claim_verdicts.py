@@ -170,7 +170,8 @@ def claim_object(j: Judged, figures: bool = True) -> dict[str, Any]:
             "reason": body["reason"], **_statistic(j), "statistic": body["statistic"],
             "interval": body["interval"],
             "cases": counts(c.outcome for c in j.verdict.cases),
-            "figure": f"plots/{j.figure_name}.png" if figures else None, "page": j.href, "trials": body["trials"]}
+            "figure": f"plots/{j.figure_name}.png" if figures else None, "page": j.href,
+            "trials": body["trials"]}
 
 
 def case_object(j: Judged, case: CaseVerdict) -> dict[str, Any]:
