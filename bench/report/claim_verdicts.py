@@ -61,6 +61,12 @@ class Judged:
         return self.groups or (self.group,)
 
     @property
+    def drawn(self) -> bool:
+        """Whether it gets a figure: it judged some configuration (one that applies to none
+        here has only its reason to show)."""
+        return any(c.outcome is not Outcome.NOT_APPLICABLE for c in self.verdict.cases)
+
+    @property
     def figure_name(self) -> str:
         """File stem of the figure of its statistic per configuration (claim_figures.py)."""
         return f"claim-{self.claim.id}-{self.group.slug}"
@@ -170,7 +176,8 @@ def claim_object(j: Judged, figures: bool = True) -> dict[str, Any]:
             "reason": body["reason"], **_statistic(j), "statistic": body["statistic"],
             "interval": body["interval"],
             "cases": counts(c.outcome for c in j.verdict.cases),
-            "figure": f"plots/{j.figure_name}.png" if figures else None, "page": j.href,
+            "figure": f"plots/{j.figure_name}.png" if figures and j.drawn else None,
+            "page": j.href,
             "trials": body["trials"]}
 
 
@@ -188,8 +195,8 @@ def document(judged: Sequence[Judged], figures: bool = True) -> dict[str, Any]:
 
 
 def write(out: Path, judged: Sequence[Judged], figures: bool = True) -> Path:
-    """out/verdicts.json, written whole or not at all (figures=False: a report drawn without
-    figures, each claim's "figure" null)."""
+    """out/verdicts.json, written whole or not at all. A claim's "figure" is null where none
+    is drawn: a report built without figures, or a claim that judged no configuration."""
     path = out / FILE
     out.mkdir(parents=True, exist_ok=True)
     text = json.dumps(document(judged, figures), indent=1, ensure_ascii=False, allow_nan=False)

@@ -34,7 +34,10 @@ def claims_table(judged: Sequence[Judged]) -> Table:
                      # One kind per line (the cell keeps line breaks: style.css).
                      "cases": f"{len(v.cases)}:\n" + ",\n".join(
                          verdict_text.count_phrase(cases, every_kind=False).split(", ")),
-                     "evidence": v.reason, "figure": "figure", "figure_href": j.href,
+                     "evidence": v.reason,
+                     # A claim that applies to no configuration here has no figure.
+                     "figure": "figure" if j.drawn else None,
+                     "figure_href": j.href if j.drawn else None,
                      "css": f"verdict-{v.outcome.value}"})
     cols = [Column("claim", kind="text", tip="claim_tip"),
             Column("task", "The report group the claim judged: task and budget (hover: "

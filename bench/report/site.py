@@ -150,7 +150,7 @@ def _sections_with_figures(data: ReportData, out: Path, slugs: dict[str, str],
             jobs = _group_figure_jobs(s, data, out, colors) + [_lambda_figure_job(s, data, out)]
             pending.append([painter.submit(job) for job in jobs])
             claim_pending.append({j.anchor: painter.submit(claim_figures.figure_job(j, out))
-                                  for j in s.claims})
+                                  for j in s.claims if j.drawn})
         for s, handles, claim_handles in zip(sections, pending, claim_pending):
             for handle in handles:
                 result = handle.result()

@@ -221,8 +221,21 @@ def test_no_figures_gives_the_same_tables_and_pages_without_a_plot(site, tmp_pat
     assert "Figures left out" in group_page and "No finished trial to plot" not in group_page
     verdicts = json.loads((tmp_path / "verdicts.json").read_text())
     assert verdicts["claims"] and all(c["figure"] is None for c in verdicts["claims"])
-    drawn_verdicts = json.loads((index.parent / "verdicts.json").read_text())
-    assert all((index.parent / c["figure"]).is_file() for c in drawn_verdicts["claims"])
+
+
+def test_a_claim_gets_a_figure_where_it_judged_a_configuration(site):
+    _, index = site
+    claims = json.loads((index.parent / "verdicts.json").read_text())["claims"]
+    kinds = set()
+    for c in claims:
+        judged_some = any(n for outcome, n in c["cases"].items() if outcome != "not-applicable")
+        kinds.add(judged_some)
+        stem = f"claim-{c['claim']}-{c['group']}"
+        if judged_some:
+            assert c["figure"] == f"plots/{stem}.png" and (index.parent / c["figure"]).is_file()
+        else:  # applies to no configuration here: its reason, no figure
+            assert c["figure"] is None and not list(index.parent.glob(f"plots/{stem}.*"))
+    assert kinds == {True, False}
 
 
 def test_empty_ledger_renders_a_page_that_says_so(tmp_path):
