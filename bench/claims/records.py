@@ -114,8 +114,35 @@ def _key(config: Mapping[str, Any], drop: Iterable[str]) -> str:
                       default=str)
 
 
+class SharedRecords(Sequence):
+    """Records that several claims judge in turn (a report group's, a claims run's): their
+    views are built once, on the first claim's `views` call, not once per claim."""
+
+    def __init__(self, records: Iterable[Mapping[str, Any]]) -> None:
+        self._records = tuple(records)
+        self._views: tuple[TrialView, ...] | None = None
+
+    def __getitem__(self, index):
+        return self._records[index]
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def views(self) -> list[TrialView]:
+        if self._views is None:
+            self._views = tuple(_views(self._records))
+        return list(self._views)
+
+
 def views(records: Iterable[Mapping[str, Any]]) -> list[TrialView]:
-    """Each record as a TrialView, with the report's variant label."""
+    """Each record as a TrialView, with the report's variant label (the variants depend on
+    every record passed: they are the fields that vary among them)."""
+    if isinstance(records, SharedRecords):
+        return records.views()
+    return _views(records)
+
+
+def _views(records: Iterable[Mapping[str, Any]]) -> list[TrialView]:
     import pandas as pd
 
     from bench.analysis.ranking import variants

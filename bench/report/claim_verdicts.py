@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.claims.base import CaseVerdict, Claim, ClaimVerdict, Outcome
+from bench.claims.records import SharedRecords
 from bench.ledger.shared_files import write_text
 from bench.report.claim_scope import ALL_RECORDS, CLAIMS_RUN
 from bench.report.data import Group, ReportData
@@ -94,7 +95,7 @@ def judge(data: ReportData, claims: Sequence[Claim] | None = None,
     scoped = {c.id: _on_listed(data, c, listed[c.id]) for c in claims if c.id in listed}
     out = []
     for group in data.groups:
-        records = data.records_of(group)
+        records = SharedRecords(data.records_of(group))  # views built once for every claim
         for claim in claims:
             if claim.id in listed:
                 mine = scoped[claim.id]

@@ -62,8 +62,9 @@ class Table:
 
 def metric_names(group: Group) -> dict[str, str | None]:
     """Which recorded columns play which role in this group's tables."""
-    t = group.trials
-    present = {c for c in t.columns if t[c].notna().any()}
+    if "present" not in group.cache:  # the columns with a value: asked by every table
+        group.cache["present"] = set(group.trials.columns[group.trials.notna().any()])
+    present = group.cache["present"]
     sel = group.selection.metric
     headline = next((m for m in ("val_perplexity", "val_accuracy") if m in present and m != sel),
                     None)

@@ -115,3 +115,20 @@ def test_claims_json_is_replaced_atomically_and_keeps_other_claims(tmp_path):
     body = json.loads((tmp_path / "claims.json").read_text())
     assert [c["id"] for c in body["claims"]] == ["2"] and body["budget"] == "smoke"
     assert [p.name for p in tmp_path.iterdir()] == ["claims.json"]  # no temporary left
+
+
+def test_shared_records_give_every_claim_the_verdict_of_a_plain_list(monkeypatch, tmp_path):
+    """The report judges every claim on one SharedRecords per group: the views are built
+    once, and each claim's verdict equals its verdict on a plain list of the records."""
+    from tests.bench.report.synthetic import synthetic_records
+
+    recs = synthetic_records(tasks=("quadratic",), optimizers=("adamw", "adam_l2", "lion"),
+                             grid=2, evals=3, failed=1, rng_seed=4)
+    plain = {c.id: c.judge(list(recs)) for c in registry.claims()}
+    built = []
+    monkeypatch.setattr(records, "_views", lambda r, build=records._views: (
+        built.append(1), build(r))[1])
+    shared = records.SharedRecords(recs)
+    assert {c.id: c.judge(shared) for c in registry.claims()} == plain
+    assert len(built) == 1 and len(shared) == len(recs) and shared[0] is recs[0]
+    assert any(v.cases for v in plain.values())
