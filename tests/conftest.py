@@ -24,8 +24,16 @@ def pytest_configure(config):
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(workers)))
 
 
+# The kinds of test that take seconds to a minute each (pyproject.toml's markers).
+LONG_KINDS = ("gpu_check", "slurm", "ddp", "e2e", "slow", "browser")
+
+
 def pytest_collection_modifyitems(config, items):
-    """Tests marked `cuda` need a GPU: skipped with the reason where torch sees none."""
+    """The long kinds of test run first (in collection order among them): pytest-xdist
+    hands tests out in this order, and a worker that draws a minute-long test last leaves
+    the others idle at the end. Tests marked `cuda` need a GPU: skipped with the reason
+    where torch sees none."""
+    items.sort(key=lambda item: not any(kind in item.keywords for kind in LONG_KINDS))
     import torch
 
     if torch.cuda.is_available():
