@@ -3,8 +3,10 @@ starts it): the ledger equals a local sweep's, concurrent sweeps run each trial 
 cancelled job's trial is re-run, a crashed job is explained in its record, a 2-process
 trial equals 1 process, and a job hitting its time limit is requeued and resumes.
 
-The requeue test needs ~1 min of wall time (a 1-minute limit); it starts early, in the
-background, and the other tests run beside it (the node has 2 CPUs)."""
+The requeue test needs ~1 min of wall time (a 2-minute limit); its sweep starts in the
+background once the tests that want both of the node's 2 CPUs have run, and it is the last
+test: the others run beside it. Sweeps that need no process of their own run in the test's
+(tests/bench/slurm_helpers.py::wdbench_here): their jobs are processes all the same."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bench.slurm_helpers import require_slurm
+from tests.bench.slurm_helpers import require_slurm, wdbench_here
 
 # Every test here submits sweeps to the cluster through the CLI.
 pytestmark = [pytest.mark.slurm, pytest.mark.e2e]
@@ -42,21 +44,27 @@ def suite_file(tmp: Path, seeds: list[int], extra: str = "") -> Path:
 
 
 def env_for(trace: Path | None = None, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-           "PYTHONPATH": str(REPO), "WDBENCH_TEST_TRACE": str(trace or "")}
-    return {**env, **extra}
+    """What a sweep's jobs need in their environment (the traced task's knobs among it)."""
+    return {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONPATH": str(REPO),
+            "WDBENCH_TEST_TRACE": str(trace or ""), **extra}
 
 
-def sweep_cmd(suite: Path, out: Path, *flags: str) -> list[str]:
-    return [sys.executable, "-m", "bench", "sweep", str(suite), "--out", str(out),
-            "--executor", "slurm", "--executor-config", str(suite.parent / "executor.yaml"),
-            "--quiet", *flags]
+def sweep_args(suite: Path, out: Path, *flags: str) -> list[str]:
+    return ["sweep", str(suite), "--out", str(out), "--executor", "slurm",
+            "--executor-config", str(suite.parent / "executor.yaml"), "--quiet", *flags]
 
 
-def run_sweep(suite: Path, out: Path, *flags: str, env: dict[str, str] | None = None,
-              timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run(sweep_cmd(suite, out, *flags), cwd=REPO, env=env or env_for(),
-                          capture_output=True, text=True, timeout=timeout)
+def sweep_process(suite: Path, out: Path, *flags: str, env: dict[str, str],
+                  **popen: object) -> subprocess.Popen:
+    """A sweep in a process of its own: for sweeps running at the same time as others."""
+    return subprocess.Popen([sys.executable, "-m", "bench", *sweep_args(suite, out, *flags)],
+                            cwd=REPO, env={**os.environ, **env}, text=True, **popen)
+
+
+def run_sweep(suite: Path, out: Path, *flags: str, env: dict[str, str] | None = None
+              ) -> subprocess.CompletedProcess:
+    """The sweep command, run in this process (bench/cli; tests/bench/slurm_helpers.py)."""
+    return wdbench_here(*sweep_args(suite, out, *flags), env=env or env_for())
 
 
 def local_reference(suite: Path, out: Path) -> dict[str, dict]:
@@ -92,11 +100,11 @@ class Background:
         # to the restart), not many.
         self.suite = suite_file(self.tmp, [7], "steps: 250\ncheckpoint_every: 5\n")
         self.out, self.trace = self.tmp / "out", self.tmp / "trace"
-        self.proc = subprocess.Popen(
-            sweep_cmd(self.suite, self.out, "--time-min", "2"), cwd=REPO,
+        self.proc = sweep_process(
+            self.suite, self.out, "--time-min", "2",
             env=env_for(self.trace, WDBENCH_TEST_STEP_SLEEP="0.35",
                         WDBENCH_TEST_REQUEUED_STEP_SLEEP="0"),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +135,23 @@ def test_two_process_trial_matches_one_process(tmp_path):
         [p["val_loss"] for p in reference["curve"]], rel=1e-5)
 
 
+def test_two_sweeps_started_at_once_run_each_trial_once(tmp_path):
+    # Before the background job takes a CPU: the array tasks then run side by side.
+    suite = suite_file(tmp_path, [0, 1, 2, 3])
+    out, trace = tmp_path / "out", tmp_path / "trace"
+    env = env_for(trace, WDBENCH_TEST_STEP_SLEEP="0.02")
+    procs = [sweep_process(suite, out, "--trials-per-job", "2", env=env,
+                           stderr=subprocess.PIPE) for _ in range(2)]
+    for proc in procs:
+        # 3: it found the other sweep's trials queued or running (and said to rerun later).
+        assert proc.wait(timeout=180) in (0, 3), proc.stderr.read()[-3000:]
+    assert Counter(r[0] for r in runs(trace)) == Counter(range(4))
+    assert len(Ledger(out).ids()) == 4
+
+
 def test_smoke_sweep_gives_the_local_ledger(tmp_path, requeue):
+    from bench.executors import submissions
+
     requeue.start()
     suite = suite_file(tmp_path, [0, 1, 2])
     reference = local_reference(suite, tmp_path / "local")
@@ -136,20 +160,8 @@ def test_smoke_sweep_gives_the_local_ledger(tmp_path, requeue):
     assert view(tmp_path / "slurm") == reference
     # Running it again is safe: nothing left to submit.
     again = run_sweep(suite, tmp_path / "slurm")
-    assert again.returncode == 0 and "submitted" not in again.stderr
-
-
-def test_two_sweeps_started_at_once_run_each_trial_once(tmp_path):
-    suite = suite_file(tmp_path, [0, 1, 2, 3])
-    out, trace = tmp_path / "out", tmp_path / "trace"
-    env = env_for(trace, WDBENCH_TEST_STEP_SLEEP="0.02")
-    procs = [subprocess.Popen(sweep_cmd(suite, out, "--trials-per-job", "2"), cwd=REPO,
-                              env=env, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    for proc in procs:
-        # 3: it found the other sweep's trials queued or running (and said to rerun later).
-        assert proc.wait(timeout=180) in (0, 3), proc.stderr.read()[-3000:]
-    assert Counter(r[0] for r in runs(trace)) == Counter(range(4))
-    assert len(Ledger(out).ids()) == 4
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert len(submissions.submissions(tmp_path / "slurm")) == 1, "submitted again"
 
 
 def test_cancelled_job_is_rerun_by_the_next_sweep(tmp_path):
@@ -187,16 +199,6 @@ def test_crashed_job_is_explained_in_its_record_and_the_sweep_goes_on(tmp_path):
     assert f"trial {records[4]['id']} failed: slurm job" in done.stderr
 
 
-def test_timeout_requeues_and_resumes_to_the_uninterrupted_record(tmp_path, requeue):
-    requeue.start()
-    reference = local_reference(requeue.suite, tmp_path / "local")
-    out, err = requeue.proc.communicate(timeout=300)
-    assert requeue.proc.returncode == 0, err[-3000:]
-    restarts = {r[2] for r in runs(requeue.trace)}
-    assert max(restarts) >= 1, f"never requeued: {runs(requeue.trace)}"
-    assert view(requeue.out) == reference
-
-
 def test_a_stacked_group_is_one_array_task(tmp_path):
     from bench.executors import submissions
     from tests.bench.engine.stacked.helpers import F64, largest_difference
@@ -217,24 +219,38 @@ def test_a_stacked_group_is_one_array_task(tmp_path):
         assert largest_difference(alone, stacked[trial.id])[0] <= 1e-10
 
 
-@pytest.mark.parametrize("old", ["failed", "stale"])
-def test_a_rerun_waits_for_its_job_not_for_the_record_it_replaces(tmp_path, old):
+def test_a_rerun_waits_for_its_job_not_for_the_record_it_replaces(tmp_path):
     from bench.executors import submissions
     from bench.executors.crashed import failed_record
-    from bench.executors.squeue import live_job_ids
 
-    suite = suite_file(tmp_path, [6])
-    [trial] = suites.load(suite).trials("smoke")
+    # One sweep reruns both kinds of earlier record: each trial of it has one, so a sweep that
+    # took them for its results would end at its first look at the ledger, seconds before its
+    # job has even started (and its trials, sleeping 0.05 s a step, have finished).
+    suite = suite_file(tmp_path, [6, 8])
+    reference = local_reference(suite, tmp_path / "local")
+    trials = dict(zip(("failed", "stale"), suites.load(suite).trials("smoke"), strict=True))
     out = tmp_path / "out"
-    earlier = failed_record(trial, "suite", "an earlier failure")
-    if old == "stale":  # finished, by code that has changed since
-        earlier.update(status="done", error=None, code_fingerprint="0ld0ld0ld0ld+0ld0ld0ld0ld")
-    Ledger(out).write(earlier)
-    done = run_sweep(suite, out, env=env_for(None, WDBENCH_TEST_STEP_SLEEP="0.2"))
+    for old, trial in trials.items():
+        earlier = failed_record(trial, "suite", "an earlier failure")
+        if old == "stale":  # finished, by code that has changed since
+            earlier.update(status="done", error=None,
+                           code_fingerprint="0ld0ld0ld0ld+0ld0ld0ld0ld")
+        Ledger(out).write(earlier)
+    done = run_sweep(suite, out, "--trials-per-job", "2",
+                     env=env_for(None, WDBENCH_TEST_STEP_SLEEP="0.05"))
     assert done.returncode == 0, done.stderr[-3000:]
     assert "an earlier failure" not in done.stderr
-    record = Ledger(out).read(trial.id)
-    assert record["status"] == "done" and record["curve"]  # this run's, not the earlier
-    [submission] = submissions.submissions(out)
-    running = {j.split("_")[0] for j in live_job_ids() or ()}
-    assert str(submission["job_id"]) not in running  # the sweep waited for its job
+    assert len(submissions.submissions(out)) == 1
+    for old, trial in trials.items():
+        # This run's record (the earlier one has no curve), there when the sweep returned.
+        assert comparable(Ledger(out).read(trial.id)) == reference[trial.id], old
+
+
+def test_timeout_requeues_and_resumes_to_the_uninterrupted_record(tmp_path, requeue):
+    requeue.start()
+    reference = local_reference(requeue.suite, tmp_path / "local")
+    out, err = requeue.proc.communicate(timeout=300)
+    assert requeue.proc.returncode == 0, err[-3000:]
+    restarts = {r[2] for r in runs(requeue.trace)}
+    assert max(restarts) >= 1, f"never requeued: {runs(requeue.trace)}"
+    assert view(requeue.out) == reference

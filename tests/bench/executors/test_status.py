@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 
 import pytest
@@ -17,8 +15,8 @@ from bench.executors.status import collect
 from bench.ledger.fingerprint import recorded
 from bench.ledger.store import Ledger
 from bench.ledger.trial_claims import ClaimStore
-from tests.bench.helpers import REPO, TOY, wait_until, wdbench
-from tests.bench.slurm_helpers import require_slurm
+from tests.bench.helpers import REPO, TOY, wait_until
+from tests.bench.slurm_helpers import require_slurm, wdbench_here
 from tests.bench.traced_toy_task import TRACED
 
 
@@ -75,12 +73,10 @@ def test_status_reports_a_running_slurm_sweep(tmp_path):
     config = tmp_path / "executor.yaml"
     config.write_text("heartbeat_s: 0.5\n")
     out = tmp_path / "out"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO),
-           "WDBENCH_TEST_STEP_SLEEP": "0.05"}
-    sub = subprocess.run([sys.executable, "-m", "bench", "sweep", str(suite), "--out", str(out),
-                          "--executor", "slurm", "--executor-config", str(config), "--detach",
-                          "--trials-per-job", "2"],
-                         cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    env = {"HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO), "WDBENCH_TEST_STEP_SLEEP": "0.05"}
+    sub = wdbench_here("sweep", str(suite), "--out", str(out), "--executor", "slurm",
+                       "--executor-config", str(config), "--detach", "--trials-per-job", "2",
+                       env=env)
     assert sub.returncode == 0, sub.stderr
     job = sub.stdout.strip()
 
@@ -99,5 +95,6 @@ def test_status_reports_a_running_slurm_sweep(tmp_path):
     assert status["counts"]["running"] == 1 and status["counts"]["pending"] == 1
     assert status["queued_in_slurm"] == 1  # the other trial waits in the same array task
     wait_until(lambda: collect(out)["counts"]["done"] == 2, "the sweep to finish", 90, 0.5)
-    final = wdbench("status", str(out))
+    final = wdbench_here("status", str(out))
+    assert final.returncode == 0, final.stderr
     assert "2 done" in final.stdout and "0 running, 0 pending" in final.stdout
