@@ -6,12 +6,12 @@ with `WorkerDied` (its exit code or signal) and is replaced, so the other jobs r
 in flight or queued fails, and the sweep with them.)
 
 The pool is driven from the thread that waits for results (`pump`): no thread of its own.
-Workers are spawned; each gets its share of CPU threads, its GPU where it has one, and exits
-when the parent process is gone."""
+Workers are forked from a fork server that has imported torch (bench/executors/
+worker_processes.py); each gets its share of CPU threads, its GPU where it has one, and exits
+when the sweep's process is gone."""
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import signal
 from collections import deque
@@ -20,6 +20,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
+
+from bench.executors import worker_processes
 
 
 class WorkerDied(Exception):
@@ -69,7 +71,7 @@ class _Queued:
 
 @dataclass
 class ProcessPool:
-    """`workers` spawned processes; `gpus[i]` the GPU of worker i (None: leave
+    """`workers` worker processes; `gpus[i]` the GPU of worker i (None: leave
     CUDA_VISIBLE_DEVICES alone); `threads` torch threads each."""
 
     workers: int
@@ -80,7 +82,7 @@ class ProcessPool:
     replaced: int = field(init=False, default=0)  # workers started again after dying
 
     def __post_init__(self) -> None:
-        self.ctx = mp.get_context("spawn")
+        self.ctx = worker_processes.context()
         self.slots = [_Slot(self.gpus[i] if self.gpus else None) for i in range(self.workers)]
         for slot in self.slots:
             self._start(slot)
@@ -88,7 +90,8 @@ class ProcessPool:
     def _start(self, slot: _Slot) -> None:
         ours, theirs = self.ctx.Pipe()
         slot.process = self.ctx.Process(target=_serve, name="wdbench-worker",
-                                        args=(theirs, self.threads, slot.gpu, os.getpid()))
+                                        args=(theirs, self.threads, slot.gpu,
+                                              worker_processes.Inherited.now()))
         slot.process.start()
         theirs.close()
         slot.conn, slot.job = ours, None
@@ -178,10 +181,12 @@ class ProcessPool:
         return [s.process.pid for s in self.slots]
 
 
-def _serve(conn: Connection, threads: int, gpu: int | None, parent_pid: int) -> None:
+def _serve(conn: Connection, threads: int, gpu: int | None,
+           inherited: worker_processes.Inherited) -> None:
     """A worker: run each call received, send back (True, result) or (False, exception),
-    until told to stop (None) or the parent is gone."""
-    follow_parent(parent_pid)
+    until told to stop (None) or the sweep's process is gone."""
+    inherited.adopt()
+    worker_processes.follow_parent()
     if gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
     import torch
@@ -207,19 +212,3 @@ def _serve(conn: Connection, threads: int, gpu: int | None, parent_pid: int) -> 
             conn.send((False, RuntimeError(f"the job's result could not be sent back: "
                                            f"{type(err).__name__}: {err}")))
 
-
-def follow_parent(parent_pid: int, poll_s: float = 1.0) -> None:
-    """In a worker: exit as soon as the sweep's parent process is gone (SIGKILL, SIGTERM),
-    instead of training on and then hanging on a dead pipe; and leave Ctrl-C to the parent,
-    which prints one line (workers would each print a traceback)."""
-    import threading
-    import time
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(poll_s)
-        os._exit(1)  # the claim expires with its heartbeat; the next sweep re-runs the trial
-
-    threading.Thread(target=watch, name="follow-parent", daemon=True).start()

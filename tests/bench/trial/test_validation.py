@@ -144,16 +144,22 @@ def test_workers_above_the_trials_are_capped_with_a_note(tmp_path, capsys):
     assert "note: --workers 8 capped to 1" in capsys.readouterr().err
 
 
-def _children(pid: int) -> set[int]:
-    out = set()
+def _descendants(pid: int) -> set[int]:
+    """The processes below `pid` (workers are forked by a fork server, the sweep's child)."""
+    parents = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 stat = open(f"/proc/{entry}/stat").read()
             except OSError:
                 continue
-            if int(stat.rpartition(")")[2].split()[1]) == pid:
-                out.add(int(entry))
+            parents[int(entry)] = int(stat.rpartition(")")[2].split()[1])
+    out, todo = set(), [pid]
+    while todo:
+        above = todo.pop()
+        below = {child for child, parent in parents.items() if parent == above}
+        todo += below - out
+        out |= below
     return out
 
 
@@ -181,7 +187,7 @@ def test_killing_the_sweep_parent_ends_its_workers(tmp_path):
     while time.monotonic() < deadline and len(list(marks.iterdir())) < 2:
         time.sleep(0.1)
     workers = {int(p.name) for p in marks.iterdir()}  # both inside the hanging step()
-    assert len(workers) == 2 and workers <= _children(parent.pid), "no two hanging workers"
+    assert len(workers) == 2 and workers <= _descendants(parent.pid), "no two hanging workers"
     parent.send_signal(signal.SIGKILL)
     parent.wait()
     deadline = time.monotonic() + 120
