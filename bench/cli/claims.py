@@ -46,6 +46,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     runner.add_argument("--no-report", action="store_true",
                         help="write claims.json only, not the report (`wdbench report DIR` "
                              "renders it later)")
+    from bench.cli.report import add_no_figures
+
+    add_no_figures(runner, "the report")
     add_trial_run_arguments(runner)
     runner.set_defaults(handler=handle)
     pages = verbs.add_parser("pages", help="one Markdown page per claim from DIR/claims.json "
@@ -137,7 +140,7 @@ def handle_run(args: argparse.Namespace) -> int:
     if not args.no_report:
         from bench.report import render
 
-        page = render([out], out)
+        page = render([out], out, figures=args.figures)
         if not args.quiet:
             print(f"report: {page}", file=sys.stderr)
     return 1 if counts["failed"] or counts["pending"] else held_elsewhere(counts)

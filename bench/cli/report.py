@@ -20,10 +20,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="output directory (default <first>/report)")
     p.add_argument("--format", choices=["html", "md"], default="html",
                    help="a static HTML site, or one Markdown page")
-    p.add_argument("--no-figures", dest="figures", action="store_false",
-                   help="leave the figures out of the HTML pages: tables and CSV only, "
-                        "drawn in a fraction of the time (the Markdown page has none)")
+    add_no_figures(p, "the HTML pages (the Markdown page has none)")
     p.set_defaults(handler=handle)
+
+
+def add_no_figures(p: argparse.ArgumentParser, pages: str) -> None:
+    """`--no-figures` (args.figures False) of every verb that renders the report."""
+    p.add_argument("--no-figures", dest="figures", action="store_false",
+                   help=f"leave the figures out of {pages}: tables and CSV only, drawn in a "
+                        "fraction of the time")
 
 
 def handle(args: argparse.Namespace) -> int:

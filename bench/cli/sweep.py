@@ -40,6 +40,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "the report; repeatable")
     p.add_argument("--budget", default=None, help="smoke | cpu | full (default: the suite's)")
     p.add_argument("--out", default=None, help="results directory (default results/<suite>)")
+    from bench.cli.report import add_no_figures
+
+    add_no_figures(p, "the report of --with")
     add_trial_run_arguments(p)
     p.set_defaults(handler=handle)
 
@@ -123,7 +126,7 @@ def handle(args: argparse.Namespace) -> int:
               f"ledger: {out}", file=sys.stderr)
     if args.submissions:
         from bench.report import render
-        page = render([out], out / "report")
+        page = render([out], out / "report", figures=args.figures)
         print(f"report: {page}", file=sys.stderr)
     failed = _suite_failed(out, trials)
     if failed and not counts["failed"] and not args.quiet:

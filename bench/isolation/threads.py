@@ -1,8 +1,9 @@
 """A command ends although a user's code left threads running: Python waits at exit for every
 non-daemon thread, so a submitted optimizer that starts one (and never stops it) would hang the
 sweep after its last trial. At the end of a command (bench/cli), such threads get a short grace
-to finish; those still running are named in one warning and the process exits without them
-(`os._exit`, after flushing the output), with the command's own exit code.
+to finish (GRACE_S, or $WDBENCH_THREAD_GRACE_S seconds); those still running are named in one
+warning and the process exits without them (`os._exit`, after flushing the output), with the
+command's own exit code.
 
 A pool worker process (`--workers N`) that ran such a trial does the same at its own exit
 (`never_wait_at_exit`): otherwise the sweep would wait for that worker for ever."""
@@ -16,6 +17,7 @@ import time
 from collections import Counter
 
 GRACE_S = 5.0
+GRACE_ENV = "WDBENCH_THREAD_GRACE_S"  # seconds instead of GRACE_S (tests set 0)
 
 
 def lingering() -> list[threading.Thread]:
@@ -24,13 +26,31 @@ def lingering() -> list[threading.Thread]:
             if t is not threading.current_thread() and not t.daemon and t.is_alive()]
 
 
-def exit_despite_lingering(code: int, grace_s: float = GRACE_S) -> None:
-    """Return when no thread would keep the process from exiting (after up to `grace_s` of
-    waiting for them); otherwise warn, flush and end the process now with `code`."""
+def grace_s() -> float:
+    """$WDBENCH_THREAD_GRACE_S, else GRACE_S: how long lingering threads get to finish. A bad
+    value is named in one warning and GRACE_S used (the command is ending: no error exit)."""
+    raw = os.environ.get(GRACE_ENV)
+    if raw is None:
+        return GRACE_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        print(f"wdbench: warning: {GRACE_ENV}={raw!r} is not a number of seconds >= 0; "
+              f"waiting {GRACE_S:g} s (set e.g. {GRACE_ENV}=1)", file=sys.stderr)
+        return GRACE_S
+    return value
+
+
+def exit_despite_lingering(code: int, grace: float | None = None) -> None:
+    """Return when no thread would keep the process from exiting (after up to `grace` seconds,
+    default `grace_s()`, of waiting for them); otherwise warn, flush and end the process now
+    with `code`."""
     threads = lingering()
     if not threads:
         return
-    deadline = time.monotonic() + grace_s
+    deadline = time.monotonic() + (grace_s() if grace is None else grace)
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
     threads = [t for t in threads if t.is_alive()]

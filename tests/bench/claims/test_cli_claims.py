@@ -1,6 +1,6 @@
 """`wdbench claims list` and `wdbench claims run`: the listing's content, bad ids refused in one
 line, and every claim run end to end at budget smoke into one ledger (claims.json merged claim
-by claim, the report rendered beside it)."""
+by claim, the report rendered beside it, without figures)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,8 @@ import pytest
 from bench.claims.registry import MODULES, claims
 from bench.cli import main
 from bench.ledger.store import Ledger
-from tests.tasks.image_fixtures import shared_data_dir
+from tests.tasks.image_fixtures import write_image_parquet
 from tests.tasks.test_wikitext import HELDOUT
-
-CIFAR10 = shared_data_dir() / "cifar10-jpeg"
 
 OUTCOMES = {"holds", "violated", "inconclusive", "not-applicable"}
 
@@ -66,27 +64,29 @@ def test_bad_run_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, a
 @pytest.fixture(scope="module")
 def smoke_out(tmp_path_factory):
     """One ledger the claims' smoke runs share (later claims resume the earlier ones' trials);
-    WikiText and CIFAR-10 from the shared copies (each task's WDBENCH_DATA_<TASK>: one
-    --data-dir cannot serve two tasks), the tokenizer and decoded images cached in a
+    WikiText from the shared copy, CIFAR-10 in the hub's layout generated small (600 training
+    and 100 test images: the claims' plumbing needs no more; decoding the real copy's 60,000
+    is tests/tasks/test_images.py's), each through its task's WDBENCH_DATA_<TASK> (one
+    --data-dir cannot serve two tasks); the tokenizer and decoded images cached in a
     temporary folder."""
     if not (HELDOUT / "wiki.train.tokens").is_file():
         pytest.skip(f"real WikiText files not found at {HELDOUT} (set WDBENCH_SHARED_DATA)")
-    if not CIFAR10.is_dir():
-        pytest.skip(f"CIFAR-10 not found at {CIFAR10} (set WDBENCH_SHARED_DATA)")
+    cifar10 = write_image_parquet(tmp_path_factory.mktemp("cifar10"), "cifar10")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("WDBENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
         mp.setenv("WDBENCH_DATA_WIKITEXT", str(HELDOUT))
-        mp.setenv("WDBENCH_DATA_CIFAR10", str(CIFAR10))
+        mp.setenv("WDBENCH_DATA_CIFAR10", str(cifar10))
         yield tmp_path_factory.mktemp("claims")
 
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("claim_id", [str(i) for i in range(1, len(MODULES) + 1)])
 def test_claims_run_smoke_end_to_end(smoke_out, claim_id, capsys):
-    # The report is rendered once, by the last claim's run (the report has its own tests).
+    # The report is rendered once, by the last claim's run, without figures (the report and
+    # its figures have their own tests).
     last = claim_id == str(len(MODULES))
     rc = main(["claims", "run", claim_id, "--budget", "smoke", "--out", str(smoke_out),
-               "--quiet", *([] if last else ["--no-report"])])
+               "--quiet", *(["--no-figures"] if last else ["--no-report"])])
     assert rc == 0
     said = capsys.readouterr().out
     assert said.startswith(f"claim {claim_id} (")
@@ -107,6 +107,6 @@ def test_claims_run_smoke_end_to_end(smoke_out, claim_id, capsys):
         report = json.loads((smoke_out / "verdicts.json").read_text())["claims"]
         for listed in body["claims"]:
             [shown] = [e for e in report if e["claim"] == listed["id"]]
-            assert shown["scope"] == "claims run"
+            assert shown["scope"] == "claims run" and shown["figure"] is None
             assert all(shown[k] == listed[k] for k in ("verdict", "statistic", "interval",
                                                         "trials"))

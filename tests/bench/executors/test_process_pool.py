@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+from contextlib import contextmanager
 
 import pytest
 
@@ -23,6 +24,37 @@ def exit_hard(code: int) -> None:
 
 def exit_politely() -> None:
     raise SystemExit(0)
+
+
+def env_and_say(name: str) -> str | None:
+    """The worker's $name, after writing a line to its stdout and its stderr."""
+    import sys
+
+    print(f"said on stdout by {os.getpid()}", flush=True)
+    print(f"said on stderr by {os.getpid()}", file=sys.stderr, flush=True)
+    return os.environ.get(name)
+
+
+@contextmanager
+def _streams_to_devnull():
+    saved = [os.dup(1), os.dup(2)]
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        yield
+    finally:
+        for fd, copy in zip((1, 2), saved):
+            os.dup2(copy, fd)
+            os.close(copy)
+        os.close(null)
+
+
+def _result(pool: ProcessPool, fn, *args):
+    future = pool.submit(fn, *args)
+    while not future.done():
+        pool.pump()
+    return future.result()
 
 
 def test_a_dead_worker_fails_its_job_and_is_replaced():
@@ -54,3 +86,27 @@ def test_a_dead_worker_fails_its_job_and_is_replaced():
 ])
 def test_exit_reasons_name_the_code_or_signal(code, words):
     assert words in exit_reason(code)
+
+
+def test_a_worker_starts_with_the_environment_and_streams_of_its_pools_start(
+        monkeypatch, capfd):
+    """Workers fork from a server that the first pool of this process started: a later
+    pool's workers still see the environment and the stdout/stderr of their own start."""
+    with _streams_to_devnull():  # where the server's own streams go, if this starts it
+        first = ProcessPool(1)
+        try:
+            _result(first, pid)  # the fork server runs, with this moment's environment
+        finally:
+            first.shutdown()
+    monkeypatch.setenv("WDBENCH_TEST_POOL_VALUE", "set after the first pool")
+    capfd.readouterr()  # this test's streams from here on
+    second = ProcessPool(1)
+    try:
+        assert _result(second, env_and_say, "WDBENCH_TEST_POOL_VALUE") == \
+            "set after the first pool"
+        worker = second.pids()[0]
+    finally:
+        second.shutdown()
+    said = capfd.readouterr()
+    assert f"said on stdout by {worker}" in said.out
+    assert f"said on stderr by {worker}" in said.err

@@ -95,8 +95,9 @@ def test_system_exit_in_a_stacked_group_fails_its_trials_and_the_sweep_goes_on(t
 
 def test_system_exit_in_a_submitted_stacked_group_ends_in_a_report(tmp_path, capsys):
     out = tmp_path / "out"
+    # --no-figures: the report's figures have their own tests; here it only has to be built
     code = main(["sweep", "--task", "quadratic", "--budget", "smoke", "--with",
-                 f"{DEFECTIVE}:ExitsInStep", "--out", str(out), "--quiet"])
+                 f"{DEFECTIVE}:ExitsInStep", "--out", str(out), "--quiet", "--no-figures"])
     assert code == 1
     found = _by_optimizer(out)
     assert found["ExitsInStep"] and all(r["status"] == "failed"
@@ -104,6 +105,7 @@ def test_system_exit_in_a_submitted_stacked_group_ends_in_a_report(tmp_path, cap
     baselines = [r for name, rs in found.items() if name != "ExitsInStep" for r in rs]
     assert baselines and all(r["status"] == "done" for r in baselines)
     assert (out / "report" / "index.html").is_file()
+    assert not list((out / "report").rglob("*.png"))  # --no-figures reached the report
 
 
 def test_a_worker_dying_in_a_groups_fallback_fails_one_trial_and_reruns_the_unstarted(

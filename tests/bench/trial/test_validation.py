@@ -225,15 +225,17 @@ def test_an_optimizer_that_wants_matrices_is_not_refused_by_the_tiny_constructio
 
 # A submission whose import or constructor hangs, ends its process or raises SystemExit, as
 # validation meets it (run, sweep --with): one line naming it and what happened, exit 2,
-# nothing written. (optimizer, time limit of its child, the error after the optimizer's name)
+# nothing written. (optimizer, time limit of its child, the error after the optimizer's name;
+# a hanging one waits out its whole limit: short, as it never returns)
 UNUSABLE = [
-    (f"{DEFECTIVE}:HangsOnConstruction", 3.0, "constructing it on a one-element parameter "
-                                              "failed: did not return within 3 s (does it hang?"),
+    (f"{DEFECTIVE}:HangsOnConstruction", 0.5, "constructing it on a one-element parameter "
+                                              "failed: did not return within 0.5 s (does it "
+                                              "hang?"),
     (f"{DEFECTIVE}:ExitsOnConstruction", 60.0, "constructing it on a one-element parameter "
                                                "failed: raised SystemExit: 0"),
     (f"{DEFECTIVE}:KillsOnConstruction", 60.0, "constructing it on a one-element parameter "
                                                "failed: its process died (exit code 3)"),
-    (f"{IMPORTS}.hangs:Conforming", 3.0, "importing it failed: did not return within 3 s"),
+    (f"{IMPORTS}.hangs:Conforming", 0.5, "importing it failed: did not return within 0.5 s"),
     (f"{IMPORTS}.exits:Conforming", 60.0, "importing it failed: raised SystemExit: 0"),
     (f"{IMPORTS}.kills:Conforming", 60.0, "importing it failed: its process died (exit code 3)"),
 ]
