@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from bench.cli import main
 from bench.errors import UsageError
 from bench.ledger.store import Ledger, load_trials
 from bench.trial import suite as suites
@@ -67,11 +68,12 @@ def _ledger_view(out):
 
 
 @pytest.mark.e2e
-def test_sigkilled_sweep_resumes_to_the_uninterrupted_ledger(tmp_path):
+def test_sigkilled_sweep_resumes_to_the_uninterrupted_ledger(tmp_path, capsys):
+    # Only the sweep that is killed needs a process of its own: the uninterrupted one and
+    # the resuming one run here (a CLI process would add only its start-up).
     suite = write(tmp_path, SUITE.replace(TOY, TRACED))
     reference = tmp_path / "reference"
-    done = wdbench("sweep", str(suite), "--out", str(reference), "--quiet")
-    assert done.returncode == 0, done.stderr
+    assert main(["sweep", str(suite), "--out", str(reference), "--quiet"]) == 0
     # The 4th trial hangs at its first step: the sweep is killed inside it, 3 trials done,
     # whatever the machine's speed.
     out, trace = tmp_path / "killed", tmp_path / "trace"
@@ -87,9 +89,9 @@ def test_sigkilled_sweep_resumes_to_the_uninterrupted_ledger(tmp_path):
     proc.wait()
     partial = Ledger(out).ids()
     assert len(runs(trace)) == 4 and len(partial) == 3, "killed inside the 4th trial"
-    again = wdbench("sweep", str(suite), "--out", str(out))
-    assert again.returncode == 0, again.stderr
-    assert "3 already in" in again.stderr
+    capsys.readouterr()
+    assert main(["sweep", str(suite), "--out", str(out)]) == 0
+    assert "3 already in" in capsys.readouterr().err
     assert _ledger_view(out) == _ledger_view(reference)
     frame = load_trials(out)
     assert len(frame) == 10 and frame.id.is_unique
@@ -97,21 +99,21 @@ def test_sigkilled_sweep_resumes_to_the_uninterrupted_ledger(tmp_path):
 
 @pytest.mark.e2e
 def test_two_workers_give_the_same_ledger_as_one(tmp_path):
+    """One sweep in this process, one in two worker processes."""
     suite = write(tmp_path, SUITE.replace("seeds: [0, 1]", "seeds: [0]"))
     one, two = tmp_path / "one", tmp_path / "two"
-    assert wdbench("sweep", str(suite), "--out", str(one), "--quiet").returncode == 0
-    res = wdbench("sweep", str(suite), "--out", str(two), "--quiet", "--workers", "2")
-    assert res.returncode == 0, res.stderr
+    assert main(["sweep", str(suite), "--out", str(one), "--quiet"]) == 0
+    assert main(["sweep", str(suite), "--out", str(two), "--quiet", "--workers", "2"]) == 0
     assert _ledger_view(one) == _ledger_view(two)
 
 
 @pytest.mark.e2e
-def test_run_json_prints_the_final_record(tmp_path):
-    res = wdbench("run", "--task", TOY, "--optimizer", "lion", "--budget", "smoke",
-                  "--set", "lr=1e-3", "--set", "weight_decay=0.5", "--out", str(tmp_path),
-                  "--json")
-    assert res.returncode == 0, res.stderr
-    record = json.loads(res.stdout)
+def test_run_json_prints_the_final_record(tmp_path, capfd):
+    # capfd: all this process writes to its stdout, the file descriptor too, must be the JSON
+    assert main(["run", "--task", TOY, "--optimizer", "lion", "--budget", "smoke",
+                 "--set", "lr=1e-3", "--set", "weight_decay=0.5", "--out", str(tmp_path),
+                 "--json"]) == 0
+    record = json.loads(capfd.readouterr().out)
     assert record["status"] == "done"
     assert record["config"]["lr"] == 1e-3 and record["config"]["weight_decay"] == 0.5
     assert record["optimizer"]["radius"] == pytest.approx(2.0)
@@ -137,8 +139,6 @@ def test_trials_per_gpu_is_ignored_with_a_note_without_a_gpu():
 
 
 def test_trials_per_gpu_must_be_positive(tmp_path, capsys):
-    from bench.cli import main
-
     assert main(["sweep", "--task", "quadratic", "--budget", "smoke", "--trials-per-gpu", "0",
                  "--out", str(tmp_path / "out")]) == 2
     assert "--trials-per-gpu must be >= 1" in capsys.readouterr().err
@@ -146,7 +146,6 @@ def test_trials_per_gpu_must_be_positive(tmp_path, capsys):
 
 
 def test_a_sweep_that_skipped_trials_held_elsewhere_exits_3_and_says_so(tmp_path, capsys):
-    from bench.cli import main
     from bench.ledger.trial_claims import ClaimStore
 
     suite = write(tmp_path, SUITE.replace("seeds: [0, 1]", "seeds: [0]"))
