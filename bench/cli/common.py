@@ -51,8 +51,8 @@ def ensure_writable(out: Path) -> None:
 
 
 def importable_cwd() -> None:
-    """As `python -m` does: a `module:attr` in the working directory is importable (spawned
-    workers inherit sys.path)."""
+    """As `python -m` does: a `module:attr` in the working directory is importable (worker
+    processes inherit sys.path)."""
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
 

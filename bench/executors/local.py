@@ -1,5 +1,5 @@
 """The local executor: jobs in this process (workers <= 1, each run when its result is
-asked) or in supervised spawned processes (bench/executors/process_pool.py), with submitit's
+asked) or in supervised worker processes (bench/executors/process_pool.py), with submitit's
 `Executor` shape (bench/executors/protocol.py). A worker gets one CPU thread share, or one GPU
 where there are several, and ends with the sweep's parent; a worker that dies mid-job fails
 that job with `WorkerDied` and is replaced."""
@@ -64,11 +64,11 @@ class LocalJob:
 
 
 class LocalExecutor:
-    """`workers` processes (spawned; one: this process, unless `isolate`, then one spawned
-    process). `gpus`: the GPU of each worker (`worker_plan`); None leaves CUDA_VISIBLE_DEVICES
-    alone, except that several GPUs are shared out one per worker. Use it as a context
-    manager: leaving it on an exception (Ctrl-C) stops the running jobs at once rather than
-    waiting for them."""
+    """`workers` processes (one: this process, unless `isolate`, then one worker process).
+    `gpus`: the GPU of each worker (`worker_plan`); None leaves CUDA_VISIBLE_DEVICES alone,
+    except that several GPUs are shared out one per worker. Use it as a context manager:
+    leaving it on an exception (Ctrl-C) stops the running jobs at once rather than waiting
+    for them."""
 
     def __init__(self, workers: int = 1, gpus: list[int] | None = None,
                  isolate: bool = False) -> None:
