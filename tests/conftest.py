@@ -30,9 +30,10 @@ LONG_KINDS = ("gpu_check", "slurm", "ddp", "e2e", "slow", "browser")
 
 def pytest_collection_modifyitems(config, items):
     """The long kinds of test run first (in collection order among them): pytest-xdist
-    hands tests out in this order, and a worker that draws a minute-long test last leaves
-    the others idle at the end. Tests marked `cuda` need a GPU: skipped with the reason
-    where torch sees none."""
+    hands tests out in this order (two at a time: the Makefile's --maxschedchunk 2, else a
+    worker's first chunk would hold every long test), and a worker that draws a minute-long
+    test last leaves the others idle at the end. Tests marked `cuda` need a GPU: skipped with
+    the reason where torch sees none."""
     items.sort(key=lambda item: not any(kind in item.keywords for kind in LONG_KINDS))
     import torch
 
