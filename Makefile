@@ -37,7 +37,9 @@ $(STAMP): pyproject.toml
 # out two at a time, the long kinds first (tests/conftest.py), so no worker is left with a
 # long tail. Measured idle: 4 min 48 s (3 workers, --maxschedchunk 2) against 6 min 10 s
 # (2 workers, pytest-xdist's default chunks). The edit loop is CPU-bound: one worker per core
-# (58 s with 2 workers against 75 s with 3).
+# (58 s with 2 workers against 75 s with 3), in pytest-xdist's default chunks, which keep a
+# module's tests on one worker and so build its module fixtures once (117 against 132
+# CPU-seconds with --maxschedchunk 2).
 TEST_WORKERS ?= 3
 FAST_WORKERS ?= 2
 XDIST := --maxschedchunk 2
@@ -56,7 +58,7 @@ test: install
 # (`cuda` tests skip themselves without a GPU.) `pytest -m e2e` and so on runs one kind.
 FAST_TESTS := not (slow or e2e or ddp or slurm or browser or gpu_check)
 test-fast: install
-	$(TEST_ENV) $(PY) -m pytest -n $(FAST_WORKERS) $(XDIST) -m "$(FAST_TESTS)"
+	$(TEST_ENV) $(PY) -m pytest -n $(FAST_WORKERS) -m "$(FAST_TESTS)"
 
 lint: install
 	$(VENV)/bin/ruff check .
