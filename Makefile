@@ -35,8 +35,8 @@ $(STAMP): pyproject.toml
 # Every test (DDP, kill and resume, browser, SLURM): what CI runs. Three pytest-xdist workers on
 # this 2-core machine, because many tests wait on subprocesses and SLURM jobs; tests are handed
 # out two at a time, the long kinds first (tests/conftest.py), so no worker is left with a
-# long tail. Measured idle: 4 min 48 s (3 workers, --maxschedchunk 2) against 6 min 10 s
-# (2 workers, pytest-xdist's default chunks). The edit loop is CPU-bound: one worker per core
+# long tail. Measured: 4 min 48 s, 5 min 14 s, 5 min 43 s (3 workers, --maxschedchunk 2; the
+# machine's speed varies) against 6 min 10 s (2 workers, pytest-xdist's default chunks). The edit loop is CPU-bound: one worker per core
 # (58 s with 2 workers against 75 s with 3), in pytest-xdist's default chunks, which keep a
 # module's tests on one worker and so build its module fixtures once (117 against 132
 # CPU-seconds with --maxschedchunk 2).

@@ -14,6 +14,8 @@ from typing import Any
 
 from bench import __version__
 
+REPOSITORY = Path(__file__).resolve().parents[2]  # git_revision's default
+
 TRIAL_THREADS = 1  # intra-op threads of every trial, whatever the sweep's worker count
 
 
@@ -34,9 +36,6 @@ def pinned_threads() -> Iterator[None]:
 def stamp(device: Any, num_processes: int) -> dict[str, Any]:
     """A record's `env`: `describe`, with the threads the trial ran on."""
     return {**describe(device, num_processes), "threads": TRIAL_THREADS}
-
-
-REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 def git_revision(root: Path = REPOSITORY) -> str | None:

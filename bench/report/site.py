@@ -85,11 +85,12 @@ def build(dirs: list[str], out: Path, fmt: str = "html", figures: bool = True) -
     profile = profiles.profile_table(data.groups)
     # A claim that a claims.json here lists is judged on the trials it lists (claim_scope.py).
     judged = claim_verdicts.judge(data, listed=claim_scope.listed([*dirs, *data.sources]))
-    claim_verdicts.write(out, judged, figures=fmt == "html" and figures)
+    figures = figures and fmt == "html"  # the Markdown page has none
+    claim_verdicts.write(out, judged, figures=figures)
     claims = claims_table.claims_table(judged)
     headline = (claims_table.headline(judged),
                 claims_table.headline_detail(judged, claim_verdicts.untested(judged)))
-    if fmt == "html" and figures:
+    if figures:
         sections, profile_figure = _sections_with_figures(data, out, slugs, judged, optimizers)
     else:
         sections, profile_figure = [_section(g, data, slugs, judged) for g in data.groups], None
