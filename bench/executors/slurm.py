@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,20 +48,6 @@ class SlurmExecutor(submitit.SlurmExecutor):
 
     def map_array(self, fn: Callable[..., Any], *iterables: Any) -> list[Any]:
         return super().map_array(Requeueable(fn), *iterables)
-
-
-# How long a task must be out of the queue before sacct's final state is believed.
-REQUEUE_GRACE_S = 10.0
-
-
-def ended_tasks(tasks: Iterable[str], gone_since: Mapping[str, float],
-                states: Mapping[str, squeue.TaskState], now: float) -> list[str]:
-    """The tasks that ended: out of the queue (since gone_since[task]) with a final state in
-    accounting for REQUEUE_GRACE_S (a requeue passes through a moment out of the queue while
-    sacct already says CANCELLED), or out of the queue for a minute with accounting silent."""
-    return [i for i in tasks if i in gone_since and (
-        (i in states and states[i].terminal and now - gone_since[i] >= REQUEUE_GRACE_S)
-        or now - gone_since[i] > 60)]
 
 
 def check_cluster(options: ExecutorOptions, budget_min_s: float | None) -> None:
@@ -183,7 +169,11 @@ def wait(sub: Submitted, settings: WorkerSettings, options: ExecutorOptions,
                     gone_since.pop(task, None)
                 else:
                     gone_since.setdefault(task, now)
-            ended = ended_tasks(sub.batches, gone_since, states, now)
+            # Ended: SLURM no longer has the task and accounting says how it ended (a
+            # requeued task is back in the queue, whatever sacct said meanwhile), or
+            # accounting stays silent for a minute after the task left the queue.
+            ended = [i for i in sub.batches if i in gone_since and (
+                (i in states and states[i].terminal) or now - gone_since[i] > 60)]
             failed = sum(1 for i in finished if ledger.read(i)["status"] == "failed")
             # With the running batches' steps from their progress files (bench/ledger).
             bar.set_ended(finished, {"running": len(running),
