@@ -113,7 +113,11 @@ def requeue(tmp_path_factory):
     yield job
     if job.proc is not None and job.proc.poll() is None:
         job.proc.kill()
-        subprocess.run(["scancel", "--name", "wdbench-suite"], check=False)
+        # This sweep's jobs only (out/slurm/<job id>/): under pytest-xdist another worker
+        # may run its own background sweep, and cancelling by name ended its job too.
+        ids = [p.name for p in (job.out / "slurm").glob("*") if p.name.isdigit()]
+        if ids:
+            subprocess.run(["scancel", *ids], check=False)
 
 
 @pytest.mark.ddp
