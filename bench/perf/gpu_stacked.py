@@ -193,7 +193,9 @@ def _cuda(cfg: CheckConfig) -> bool:
 
 def _free(cfg: CheckConfig) -> None:
     """Give back what earlier runs held, before a build (a group of 64 beside what a smaller
-    one or a failed try left behind may not fit)."""
-    gc.collect()
+    one or a failed try left behind may not fit). Only device memory is worth a collection:
+    on a CPU the host's allocator frees a tensor as its last reference goes, and a full
+    collection over a process that imported torch takes about a second."""
     if _cuda(cfg):
+        gc.collect()
         torch.cuda.empty_cache()

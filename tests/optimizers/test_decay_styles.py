@@ -1,4 +1,4 @@
-"""Every direction x every decay style against a plain transcription of SPEC §2, over 150 steps
+"""Every direction x every decay style against a plain transcription of SPEC §2, over 60 steps
 of a scheduled lr in float64; and, where a library ships the same algorithm
 (pytorch_optimizer: fixed_decay, AdamC), against it."""
 
@@ -10,7 +10,7 @@ import torch
 import optimizers
 from optimizers.decay import DecayStyle
 
-STEPS = 150
+STEPS = 60
 LR_MAX = 0.02
 WD = {"fixed": 0.01}  # a per-step fraction; every other style takes λ = 0.5
 STYLES = [s.value for s in DecayStyle]

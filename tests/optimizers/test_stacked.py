@@ -19,7 +19,7 @@ import optimizers
 from optimizers.builtins import GRID
 from optimizers.stacked import stacked_optimizer
 
-T, STEPS = 3, 100
+T, STEPS = 3, 50
 SHAPES = {"layer.weight": (5, 4), "layer.bias": (4,), "scale": (6,)}
 # 4,686 elements a member: Adam steps member by member through torch's fused kernel
 # (optimizers/stacked_fused.py), where SHAPES' 30 take the stacked ops.

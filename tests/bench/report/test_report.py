@@ -314,8 +314,10 @@ def test_a_parent_directory_stands_for_the_ledgers_below_it(tmp_path):
 def test_a_rebuild_leaves_nothing_stale(tmp_path):
     write(tmp_path / "a", small(grid=1, seeds=(0,)))
     render([tmp_path / "a"], tmp_path / "out")
+    assert list((tmp_path / "out" / "plots").iterdir())
     write(tmp_path / "b", small(optimizers=("adamw",), grid=1, seeds=(0,)))
-    render([tmp_path / "b"], tmp_path / "out")
+    render([tmp_path / "b"], tmp_path / "out", figures=False)
+    assert not list((tmp_path / "out" / "plots").iterdir())  # the first build's figures too
     files = [p.name for p in (tmp_path / "out").rglob("*") if p.is_file()]
     assert len([f for f in files if f.startswith("optimizer-")]) == 1
     assert not [f for f in files if "adam-l2" in f]  # adam_l2's page and CSVs are gone

@@ -73,12 +73,13 @@ def assert_equal_records(lone: list[dict], stacked: list[dict], rtol: float,
 
 @pytest.mark.parametrize("optimizer", VECTOR)
 def test_members_equal_lone_runs_in_float64(optimizer, tmp_path):
-    lone, stacked = lone_and_stacked(grid(F64, optimizer), tmp_path)
+    trials = grid(F64, optimizer, steps=60, eval_every=20)
+    lone, stacked = lone_and_stacked(trials, tmp_path)
     assert_equal_records(lone, stacked, F64_RTOL)
     assert {r["status"] for r in stacked} == {"done"}
     assert stacked[0]["final"]["val_loss"] != stacked[1]["final"]["val_loss"]
     ledger = Ledger(tmp_path / "stacked")
-    assert ledger.ids() == {t.id for t in grid(F64, optimizer)}
+    assert ledger.ids() == {t.id for t in trials}
     assert not ledger.checkpoints_dir.exists() or not any(ledger.checkpoints_dir.iterdir())
 
 
