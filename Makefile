@@ -33,16 +33,15 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Every test (DDP, kill and resume, browser, SLURM): what CI runs. Three pytest-xdist workers on
-# this 2-core machine, because many tests wait on subprocesses and SLURM jobs; tests are handed
-# out two at a time, the long kinds first (tests/conftest.py), so no worker is left with a
-# long tail. Measured: 4 min 48 s, 5 min 14 s, 5 min 43 s (3 workers, --maxschedchunk 2; the
-# machine's speed varies) against 6 min 10 s (2 workers, pytest-xdist's default chunks). The edit loop is CPU-bound: one worker per core
-# (58 s with 2 workers against 75 s with 3), in pytest-xdist's default chunks, which keep a
-# module's tests on one worker and so build its module fixtures once (117 against 132
-# CPU-seconds with --maxschedchunk 2).
+# this 2-core machine, because many tests wait on subprocesses and SLURM jobs. The long kinds
+# go first (tests/conftest.py); --dist loadgroup hands out one test at a time, except that a
+# module's tests marked with one xdist_group (they share an expensive module fixture) go to one
+# worker together, so the fixture is built once. The edit loop is CPU-bound: one worker per core,
+# in pytest-xdist's default chunks, which keep a module's tests on one worker and so build its
+# module fixtures once. Timings: docs/results/operations.md.
 TEST_WORKERS ?= 3
 FAST_WORKERS ?= 2
-XDIST := --maxschedchunk 2
+XDIST := --dist loadgroup --no-loadscope-reorder
 # PYTHONDONTWRITEBYTECODE emptied: pytest keeps the test modules it rewrote (assertion
 # introspection) in the git-ignored __pycache__, so the next run skips rewriting them (measured:
 # collection 10.8 s -> 7.8 s per worker on this machine, where the environment sets it).

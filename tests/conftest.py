@@ -28,13 +28,21 @@ def pytest_configure(config):
 LONG_KINDS = ("gpu_check", "slurm", "ddp", "e2e", "slow", "browser")
 
 
+def _order(item) -> int:
+    """0: a long test of an `xdist_group` (a module's tests that share an expensive
+    module-scoped fixture: one work unit, the longest); 1: another long test; 2: the rest."""
+    if not any(kind in item.keywords for kind in LONG_KINDS):
+        return 2
+    return 0 if item.get_closest_marker("xdist_group") else 1
+
+
 def pytest_collection_modifyitems(config, items):
-    """The long kinds of test run first (in collection order among them): pytest-xdist
-    hands tests out in this order (two at a time: the Makefile's --maxschedchunk 2, else a
-    worker's first chunk would hold every long test), and a worker that draws a minute-long
-    test last leaves the others idle at the end. Tests marked `cuda` need a GPU: skipped with
-    the reason where torch sees none."""
-    items.sort(key=lambda item: not any(kind in item.keywords for kind in LONG_KINDS))
+    """The long kinds of test run first, the grouped ones before the others (in collection
+    order within each): pytest-xdist hands work out in this order (make test: --dist loadgroup
+    --no-loadscope-reorder, a unit at a time to a worker with two or fewer left), and a worker
+    that draws a minute of work last leaves the others idle at the end. Tests marked `cuda`
+    need a GPU: skipped with the reason where torch sees none."""
+    items.sort(key=_order)
     import torch
 
     if torch.cuda.is_available():

@@ -248,6 +248,10 @@ def test_smoke_training_through_the_data_loader_reduces_the_loss():
 # --- SPEC §4 behaviour: decoupled decay finds the box, coupled decay the l2 optimum ---------
 # Long training runs (20,000 steps of each optimizer on two instances, ~10 s): `slow`.
 
+# The tests of these runs go to one worker, which trains them once (make test: --dist loadgroup).
+RUNS_GROUP = pytest.mark.xdist_group("quadratic-runs")
+
+
 @pytest.fixture(scope="module")
 def diagonal_runs():
     task = make("cpu", kind="diagonal")
@@ -263,6 +267,7 @@ def dense_runs():
 
 
 @pytest.mark.slow
+@RUNS_GROUP
 @pytest.mark.parametrize("name", list(DECOUPLED))
 def test_decoupled_decay_converges_to_the_box_optimum_diagonal(diagonal_runs, name):
     early, final = diagonal_runs[name][2_000], diagonal_runs[name][20_000]
@@ -273,6 +278,7 @@ def test_decoupled_decay_converges_to_the_box_optimum_diagonal(diagonal_runs, na
 
 
 @pytest.mark.slow
+@RUNS_GROUP
 @pytest.mark.parametrize("runs", ["diagonal_runs", "dense_runs"])
 def test_coupled_decay_converges_to_the_l2_optimum_outside_the_box(runs, request):
     final = request.getfixturevalue(runs)["adam_l2"][20_000]
@@ -283,6 +289,7 @@ def test_coupled_decay_converges_to_the_l2_optimum_outside_the_box(runs, request
 
 
 @pytest.mark.slow
+@RUNS_GROUP
 @pytest.mark.parametrize("name", list(DECOUPLED))
 def test_spec_sanity_figures_dense_20k(dense_runs, name):
     """SPEC §4: 20-dim dense, lambda = 2, 20k steps, eta_t = 0.05/sqrt(t): linf_ratio 1.000,
@@ -297,6 +304,7 @@ def test_spec_sanity_figures_dense_20k(dense_runs, name):
 
 
 @pytest.mark.slow
+@RUNS_GROUP
 def test_spec_sanity_figures_adam_l2_dense(dense_runs):
     final = dense_runs["adam_l2"][20_000]
     task = make(kind="dense", dim=20)

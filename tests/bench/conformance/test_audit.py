@@ -50,8 +50,9 @@ EXPECTED = {
 }
 
 
-# The whole module audits the fake package once, through the CLI in a child process.
-pytestmark = pytest.mark.e2e
+# The whole module audits the fake package once, through the CLI in a child process, on one
+# worker (make test: --dist loadgroup, tests/conftest.py).
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("audit")]
 
 
 @pytest.fixture(scope="module")

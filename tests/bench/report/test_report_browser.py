@@ -19,7 +19,8 @@ from tests.bench.report.synthetic import write_synthetic_ledger
 
 EVIL = "<script>alert(1)</script>"
 
-pytestmark = pytest.mark.browser
+# One worker builds this module's fixtures once (make test: --dist loadgroup, tests/conftest.py).
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("report-browser")]
 
 skip_without_browser()
 

@@ -23,7 +23,8 @@ from tests.bench.report_ledgers import write
 skip_without_browser()
 
 
-pytestmark = pytest.mark.browser
+# One worker builds this module's fixtures once (make test: --dist loadgroup, tests/conftest.py).
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("claims-browser")]
 
 
 KINDS = ("holds", "violated", "inconclusive", "not-applicable")
