@@ -30,7 +30,8 @@ LONG_KINDS = ("gpu_check", "slurm", "ddp", "e2e", "slow", "browser")
 
 def _order(item) -> int:
     """0: a long test of an `xdist_group` (a module's tests that share an expensive
-    module-scoped fixture: one work unit, the longest); 1: another long test; 2: the rest."""
+    module-scoped fixture: one work unit, usually the longest); 1: another long test; 2: the
+    rest."""
     if not any(kind in item.keywords for kind in LONG_KINDS):
         return 2
     return 0 if item.get_closest_marker("xdist_group") else 1

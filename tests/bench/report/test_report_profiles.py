@@ -67,7 +67,7 @@ def test_no_target_no_profile(tmp_path):
 
 
 def test_index_leads_with_the_headline_figure_and_shows_the_profile(tmp_path):
-    root = _ledger(tmp_path, tasks=("wikitext",))  # a task with a target, and one without
+    root = _ledger(tmp_path, tasks=("wikitext",))  # has a target; the quadratic below none
     quad = synthetic_records(tasks=("quadratic",), optimizers=("adamw", "lion"), grid=2)
     for r in quad:
         r["task"]["headline_figure"] = "linf"
